@@ -1,0 +1,39 @@
+-- pgcutover's own bookkeeping, kept out of the application's schema.
+-- Requires: CREATE on the database. Idempotent: safe to run at the start of every run.
+CREATE SCHEMA IF NOT EXISTS pgcutover;
+COMMENT ON SCHEMA pgcutover IS 'pgcutover bookkeeping: runs, journal mirror, applied SQL files, fence state';
+
+CREATE TABLE IF NOT EXISTS pgcutover.runs (
+    run          text PRIMARY KEY,
+    command      text NOT NULL,
+    target       text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    migration_ts timestamp(3) NOT NULL,
+    status       text NOT NULL DEFAULT 'running',
+    ended_at     timestamptz,
+    fence        jsonb,             -- connection rights taken away by the fence step, restored by unfence
+    app_release  text               -- the release that ran before deploy-app (for rollback)
+);
+COMMENT ON TABLE pgcutover.runs IS 'One row per migrate-offline or rollback run';
+
+CREATE TABLE IF NOT EXISTS pgcutover.journal (
+    run        text NOT NULL,
+    step       text NOT NULL,
+    event      text NOT NULL,
+    at         timestamptz NOT NULL,
+    outcome    text,
+    duration_s double precision,
+    line       jsonb NOT NULL
+);
+COMMENT ON TABLE pgcutover.journal IS 'Mirror of RUNS_DIR/<run>/journal.jsonl (the file is the truth)';
+
+CREATE TABLE IF NOT EXISTS pgcutover.applied_sql (
+    run        text NOT NULL,
+    step       text NOT NULL,
+    file       text NOT NULL,
+    checksum   text NOT NULL,
+    duration_s double precision NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run, file)
+);
+COMMENT ON TABLE pgcutover.applied_sql IS 'Migration SQL files applied per run, with sha256 (drift check)';

@@ -1,0 +1,61 @@
+-- Transform, users and organizations (R1, R2, R3, R4).
+-- Reads the legacy schema set aside as "cutover_legacy"; writes the empty target tables in "public".
+-- Requires: current_setting('pgcutover.migration_ts') (set by the engine for this transaction: the
+-- run's one migration timestamp). Idempotent: ids are derived from the user id, and every insert
+-- skips rows that are already there, so a re-run adds nothing.
+
+-- One personal organization per user, with ids that cannot collide with legacy ids: a hash of the
+-- user id under a pgcutover-only prefix, re-hashed in the (adversarial) case that a legacy id equals it.
+CREATE TEMP TABLE cutover_personal ON COMMIT DROP AS
+SELECT u.id AS user_id,
+       CASE WHEN EXISTS (SELECT 1 FROM cutover_legacy."Organization" o WHERE o.id = 'porg_' || md5('pgcutover:org:' || u.id))
+            THEN 'porg_' || md5('pgcutover:org:again:' || u.id)
+            ELSE 'porg_' || md5('pgcutover:org:' || u.id) END AS org_id,
+       CASE WHEN EXISTS (SELECT 1 FROM cutover_legacy."OrganizationMember" m WHERE m.id = 'pmem_' || md5('pgcutover:member:' || u.id))
+            THEN 'pmem_' || md5('pgcutover:member:again:' || u.id)
+            ELSE 'pmem_' || md5('pgcutover:member:' || u.id) END AS member_id,
+       -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use Unicode
+       -- White_Space (tabs, newlines, no-break and ideographic spaces …), not only ASCII spaces.
+       coalesce(
+           nullif(regexp_replace(u.name, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
+           nullif(regexp_replace(u.email, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
+           'User') || '''s Workspace' AS org_name
+FROM cutover_legacy."User" u;
+
+-- R1 + R3: users keep every column but hasCompletedOnboarding; their default is the personal org.
+INSERT INTO public."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
+SELECT u."id", u."name", u."email", u."image", u."role"::text::public."Role", p.org_id, u."createdAt", u."updatedAt"
+FROM cutover_legacy."User" u
+JOIN cutover_personal p ON p.user_id = u.id
+ON CONFLICT ("id") DO NOTHING;
+
+-- R2: every legacy organization is a team organization sized for at least its members.
+INSERT INTO public."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
+                                   "createdBy", "createdAt", "updatedAt")
+SELECT o."id", o."name", o."description", o."logoUrl", o."isDeleted", false, greatest(coalesce(m.members, 0), 10)::int,
+       o."createdBy", o."createdAt", o."updatedAt"
+FROM cutover_legacy."Organization" o
+LEFT JOIN (SELECT "organizationId", count(*) AS members
+           FROM cutover_legacy."OrganizationMember" GROUP BY "organizationId") m ON m."organizationId" = o.id
+ON CONFLICT ("id") DO NOTHING;
+
+-- R3: the personal organizations, stamped with the run's migration timestamp.
+INSERT INTO public."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
+                                   "createdBy", "createdAt", "updatedAt")
+SELECT p.org_id, p.org_name, 'Personal workspace', NULL, false, true, 1, p.user_id,
+       current_setting('pgcutover.migration_ts')::timestamp(3), current_setting('pgcutover.migration_ts')::timestamp(3)
+FROM cutover_personal p
+ON CONFLICT ("id") DO NOTHING;
+
+-- R4: memberships as they are.
+INSERT INTO public."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
+SELECT m."id", m."organizationId", m."userId", m."isAdmin", m."createdAt", m."updatedAt"
+FROM cutover_legacy."OrganizationMember" m
+ON CONFLICT ("id") DO NOTHING;
+
+-- R3: each user is the one admin member of their personal organization.
+INSERT INTO public."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
+SELECT p.member_id, p.org_id, p.user_id, true,
+       current_setting('pgcutover.migration_ts')::timestamp(3), current_setting('pgcutover.migration_ts')::timestamp(3)
+FROM cutover_personal p
+ON CONFLICT ("id") DO NOTHING;

@@ -1,0 +1,47 @@
+-- Transform, user-scoped rows into organizations (R5, R6, R9).
+-- organizationId = the legacy organizationId where set, else the personal organization of the legacy
+-- userId; userId (and UserMcpServerConfig.oauthScopes) dropped by design.
+-- Requires: 0002 applied in this transaction (cutover_personal). Idempotent.
+
+INSERT INTO public."UserMcpServerConfig" ("id", "name", "description", "envVars", "oauthConnection", "mcpServerId",
+                                          "organizationId", "createdAt", "updatedAt")
+SELECT c."id", c."name", c."description", c."envVars", c."oauthConnection", c."mcpServerId",
+       coalesce(c."organizationId", p.org_id), c."createdAt", c."updatedAt"
+FROM cutover_legacy."UserMcpServerConfig" c
+JOIN cutover_personal p ON p.user_id = c."userId"
+ON CONFLICT ("id") DO NOTHING;
+
+INSERT INTO public."UserToolGroup" ("id", "name", "description", "isEnabled", "organizationId", "createdAt", "updatedAt")
+SELECT g."id", g."name", g."description", g."isEnabled", coalesce(g."organizationId", p.org_id), g."createdAt", g."updatedAt"
+FROM cutover_legacy."UserToolGroup" g
+JOIN cutover_personal p ON p.user_id = g."userId"
+ON CONFLICT ("id") DO NOTHING;
+
+INSERT INTO public."UserMcpServerInstance" ("id", "name", "description", "iconPath", "serverStatus", "serverType",
+                                            "toolGroupId", "authType", "organizationId", "displayOrder", "createdAt",
+                                            "updatedAt", "deletedAt")
+SELECT i."id", i."name", i."description", i."iconPath", i."serverStatus"::text::public."ServerStatus",
+       i."serverType"::text::public."ServerType", i."toolGroupId",
+       (CASE i."authType"::text WHEN 'BOTH' THEN 'OAUTH' ELSE i."authType"::text END)::public."AuthType",
+       coalesce(i."organizationId", p.org_id), i."displayOrder", i."createdAt", i."updatedAt", i."deletedAt"
+FROM cutover_legacy."UserMcpServerInstance" i
+JOIN cutover_personal p ON p.user_id = i."userId"
+ON CONFLICT ("id") DO NOTHING;
+
+INSERT INTO public."UserToolGroupTool" ("userMcpServerConfigId", "toolGroupId", "toolId", "sortOrder", "createdAt")
+SELECT j."userMcpServerConfigId", j."toolGroupId", j."toolId", j."sortOrder", j."createdAt"
+FROM cutover_legacy."UserToolGroupTool" j
+ON CONFLICT ("toolGroupId", "userMcpServerConfigId", "toolId") DO NOTHING;
+
+INSERT INTO public."UserMcpServerInstanceToolGroup" ("mcpServerInstanceId", "toolGroupId", "sortOrder", "createdAt")
+SELECT j."mcpServerInstanceId", j."toolGroupId", j."sortOrder", j."createdAt"
+FROM cutover_legacy."UserMcpServerInstanceToolGroup" j
+ON CONFLICT ("mcpServerInstanceId", "toolGroupId") DO NOTHING;
+
+-- R8: API keys kept; userId dropped by design.
+INSERT INTO public."McpApiKey" ("id", "name", "apiKey", "apiKeyHash", "isActive", "lastUsedAt", "expiresAt",
+                                "userMcpServerInstanceId", "createdAt", "updatedAt")
+SELECT k."id", k."name", k."apiKey", k."apiKeyHash", k."isActive", k."lastUsedAt", k."expiresAt",
+       k."userMcpServerInstanceId", k."createdAt", k."updatedAt"
+FROM cutover_legacy."McpApiKey" k
+ON CONFLICT ("id") DO NOTHING;

@@ -1,0 +1,22 @@
+-- Transform, request logs and their payloads (R7, R9): every log kept, no caps, no sampling.
+-- organizationId = the legacy organizationId where set, else the organization its instance has after
+-- R5 (this covers logs whose user was deleted). Payloads are copied byte for byte.
+-- Requires: 0004 applied in this transaction. Idempotent.
+
+INSERT INTO public."McpServerRequestLog" ("id", "mcpServerInstanceId", "toolName", "transportType", "method",
+                                          "responseStatus", "durationMs", "errorMessage", "errorCode", "inputBytes",
+                                          "outputBytes", "organizationId", "userAgent", "createdAt")
+SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::public."TransportType", l."method",
+       l."responseStatus", l."durationMs", l."errorMessage", l."errorCode", l."inputBytes", l."outputBytes",
+       coalesce(l."organizationId", i."organizationId"), l."userAgent", l."createdAt"
+FROM cutover_legacy."McpServerRequestLog" l
+JOIN public."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
+ON CONFLICT ("id") DO NOTHING;
+
+INSERT INTO public."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
+                                           "originalInputSize", "originalOutputSize", "compressedInputSize",
+                                           "compressedOutputSize", "compressionRatio", "createdAt")
+SELECT d."id", d."requestLogId", d."inputDataCompressed", d."outputDataCompressed", d."originalInputSize",
+       d."originalOutputSize", d."compressedInputSize", d."compressedOutputSize", d."compressionRatio", d."createdAt"
+FROM cutover_legacy."McpServerRequestData" d
+ON CONFLICT ("id") DO NOTHING;

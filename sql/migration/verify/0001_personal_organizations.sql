@@ -1,0 +1,44 @@
+-- Verify R3: every user has exactly one personal organization shaped as the rule says, is its one
+-- admin member, and has it as default. Returns one row per violation (none = pass). Read-only.
+-- Requires: current_setting('pgcutover.migration_ts') (the run's migration timestamp).
+WITH expected AS (
+    SELECT u.id AS user_id,
+           coalesce(
+               nullif(regexp_replace(u.name, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
+               nullif(regexp_replace(u.email, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
+               'User') || '''s Workspace' AS org_name
+    FROM cutover_legacy."User" u
+), personal AS (
+    SELECT * FROM public."Organization" WHERE "isPersonal"
+), ts AS (
+    SELECT current_setting('pgcutover.migration_ts')::timestamp(3) AS at
+)
+SELECT 'user ' || e.user_id || ' has ' || count(p.id) || ' personal organizations, not 1' AS problem
+  FROM expected e LEFT JOIN personal p ON p."createdBy" = e.user_id
+ GROUP BY e.user_id HAVING count(p.id) <> 1
+UNION ALL
+SELECT 'personal organization ' || p.id || ' differs from R3 (name, size, description, logo, deleted or timestamps)'
+  FROM personal p JOIN expected e ON e.user_id = p."createdBy" CROSS JOIN ts
+ WHERE p.name IS DISTINCT FROM e.org_name OR p."maxMembers" <> 1 OR p."isDeleted"
+    OR p.description IS DISTINCT FROM 'Personal workspace' OR p."logoUrl" IS NOT NULL
+    OR p."createdAt" <> ts.at OR p."updatedAt" <> ts.at
+UNION ALL
+SELECT 'personal organization ' || p.id || ' belongs to no legacy user'
+  FROM personal p WHERE NOT EXISTS (SELECT 1 FROM expected e WHERE e.user_id = p."createdBy")
+UNION ALL
+SELECT 'personal organization ' || p.id || ' reuses a legacy organization id'
+  FROM personal p JOIN cutover_legacy."Organization" o ON o.id = p.id
+UNION ALL
+SELECT 'personal organization ' || p.id || ' has ' || count(m.id) || ' members, not exactly its creator as admin'
+  FROM personal p LEFT JOIN public."OrganizationMember" m ON m."organizationId" = p.id
+ GROUP BY p.id, p."createdBy"
+HAVING count(m.id) <> 1 OR count(*) FILTER (WHERE m."userId" = p."createdBy" AND m."isAdmin") <> 1
+UNION ALL
+SELECT 'personal membership ' || m.id || ' reuses a legacy membership id'
+  FROM public."OrganizationMember" m
+  JOIN personal p ON p.id = m."organizationId"
+  JOIN cutover_legacy."OrganizationMember" l ON l.id = m.id
+UNION ALL
+SELECT 'user ' || u.id || ' has a default organization that is not their personal one'
+  FROM public."User" u LEFT JOIN personal p ON p.id = u."defaultOrganizationId"
+ WHERE p.id IS NULL OR p."createdBy" <> u.id;

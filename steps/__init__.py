@@ -1,0 +1,1 @@
+"""pgcutover: run an offline PostgreSQL migration as a journaled, resumable runbook."""

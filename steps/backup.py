@@ -1,0 +1,140 @@
+"""Step 4, backup: pg_dump into BACKUP_DIR/<run-id>/, then prove it; nothing destructive runs without it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .db import Database, ident
+from .engine import RunContext, Step, StepOutcome
+from .errors import CutoverError
+from .journal import iso, utc_now
+from .migration import Migration
+from .pgtools import pg_dump, pg_restore_list, tool_major
+
+STEP = "backup"
+DUMP_NAME = "database.dump"
+MANIFEST_NAME = "manifest.json"
+BOOKKEEPING_SCHEMA = "pgcutover"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What proves a backup: the file's sha256 and the row counts taken in the dump's own snapshot."""
+
+    run: str
+    file: str
+    bytes: int
+    sha256: str
+    created_at: str
+    server_version: str
+    pg_dump_major: int
+    row_counts: dict[str, int]
+    toc_entries: int
+
+
+def sha256_of(path: Path) -> str:
+    """Hash a file in 1 MiB chunks (memory stays flat whatever its size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def count_rows(db: Database) -> dict[str, int]:
+    """Count every table's rows outside the bookkeeping schema (in the caller's snapshot)."""
+    tables = db.query("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
+                      "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' ORDER BY 1, 2",
+                      [BOOKKEEPING_SCHEMA])
+    return {f"{s}.{t}": int(db.query(f"SELECT count(*) FROM {ident(s)}.{ident(t)}")[0][0]) for s, t in tables}
+
+
+def dump_database(settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str) -> Manifest:
+    """Dump the database (bookkeeping excluded) and write a manifest that proves the dump."""
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
+    partial, final = dest_dir / (DUMP_NAME + ".partial"), dest_dir / DUMP_NAME
+    with db.transaction():
+        # One snapshot for the counts and the dump, so the manifest describes exactly what was dumped.
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
+        counts = count_rows(db)
+        pg_dump(settings, partial, snapshot=snapshot, exclude_schemas=[BOOKKEEPING_SCHEMA], app_name=app_name)
+    with partial.open("rb") as fh:
+        os.fsync(fh.fileno())
+    partial.rename(final)
+    manifest = prove_dump(settings, final, run_id=run_id, counts=counts,
+                          server_version=str(db.query("SHOW server_version")[0][0]))
+    write_manifest(dest_dir, manifest)
+    return manifest
+
+
+def prove_dump(settings: Settings, dump: Path, *, run_id: str, counts: dict[str, int], server_version: str) -> Manifest:
+    """Read the archive back with pg_restore --list and require a data entry for every counted table."""
+    toc = pg_restore_list(settings, dump, STEP)
+    data = {" ".join(line.split()[-3:-1]) for line in toc if " TABLE DATA " in line}
+    missing = [t for t in counts if " ".join(t.split(".", 1)) not in data]
+    if missing:
+        raise CutoverError(STEP, f"the dump has no data for {', '.join(missing[:5])}: the backup is not proven")
+    return Manifest(run=run_id, file=dump.name, bytes=dump.stat().st_size, sha256=sha256_of(dump),
+                    created_at=iso(utc_now()), server_version=server_version,
+                    pg_dump_major=tool_major(settings, "pg_dump", STEP), row_counts=counts, toc_entries=len(toc))
+
+
+def write_manifest(dest_dir: Path, manifest: Manifest) -> None:
+    """Write the manifest atomically: its presence is what "proven" means."""
+    tmp = dest_dir / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    tmp.rename(dest_dir / MANIFEST_NAME)
+
+
+def read_manifest(dest_dir: Path) -> Manifest | None:
+    path = dest_dir / MANIFEST_NAME
+    if not path.exists():
+        return None
+    return Manifest(**json.loads(path.read_text()))
+
+
+def require_proven(ctx: RunContext, step: str) -> Manifest:
+    """Refuse a destructive step unless this run's backup exists and still matches its manifest."""
+    manifest = read_manifest(ctx.backup_dir)
+    if manifest is None:
+        raise CutoverError(step, f"no proven backup for run {ctx.run_id} in {ctx.backup_dir}: refusing to go on")
+    dump = ctx.backup_dir / manifest.file
+    if not dump.exists() or dump.stat().st_size != manifest.bytes or sha256_of(dump) != manifest.sha256:
+        raise CutoverError(step, f"backup {dump} no longer matches its manifest (sha256/size): refusing to go on")
+    return manifest
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    manifest = dump_database(ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump")
+    rows = sum(manifest.row_counts.values())
+    details: dict[str, Any] = {"dir": str(ctx.backup_dir), "bytes": manifest.bytes, "sha256": manifest.sha256,
+                               "tables": len(manifest.row_counts), "rows": rows}
+    return StepOutcome(note=f"{manifest.bytes / 2**20:.1f} MiB, {rows} rows in {len(manifest.row_counts)} tables, "
+                            f"sha256 {manifest.sha256[:12]}…, pg_restore --list ok", details=details)
+
+
+def done(ctx: RunContext) -> bool:
+    try:
+        require_proven(ctx, STEP)
+    except CutoverError:
+        return False
+    return True
+
+
+def describe(settings: Settings, migration: Migration) -> list[str]:
+    return [f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
+            f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
+            "count every table's rows in the same snapshot; pg_restore --list; sha256; write manifest.json"]
+
+
+BACKUP = Step(STEP, 600, run, describe, done=done)

@@ -1,0 +1,175 @@
+"""Driver seam: psycopg 3 or pg8000 behind one small interface."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import pg8000.dbapi
+import pg8000.native
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from .errors import CutoverError
+from .redact import mask, register_secret
+
+Params = Sequence[Any] | None
+# libpq's environment defaults, applied by hand for pg8000 (psycopg gets them from libpq itself).
+_ENV_DEFAULTS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
+                 "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier (driver-neutral; the same rule as psycopg.sql.Identifier)."""
+    return pg8000.native.identifier(name)
+
+
+def parse_dsn(dsn: str) -> dict[str, str]:
+    """Split a libpq URL or key=value DSN into its parameters, PG* variables filling gaps."""
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+    except psycopg.ProgrammingError as exc:
+        raise CutoverError("config", f"DATABASE_URL is not a valid libpq URL or DSN: {mask(str(exc))}") from None
+    for key, var in _ENV_DEFAULTS.items():
+        if key not in params and os.environ.get(var):
+            params[key] = os.environ[var]
+    register_secret(params.get("password"))
+    return params
+
+
+def dsn_without_password(dsn: str) -> tuple[str, str | None]:
+    """Return (DSN minus its password, the password), so a subprocess gets it by environment."""
+    params = parse_dsn(dsn)
+    password = params.pop("password", None)
+    return make_conninfo(**params), password
+
+
+def describe_target(dsn: str) -> str:
+    """Name the target as host:port/dbname as user, never with the password."""
+    p = parse_dsn(dsn)
+    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', p.get('user', '?'))} as {p.get('user', '?')}"
+
+
+class Database(Protocol):
+    """What every step may ask of a connection."""
+
+    driver: str
+
+    def execute(self, sql: str, params: Params = None) -> None: ...
+    def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]: ...
+    def run_script(self, text: str) -> None: ...
+    def transaction(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class _DbapiDatabase:
+    """Common code of both drivers: each is a DB-API connection with %s parameters."""
+
+    driver = ""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._in_tx = False
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block in one transaction: commit on success, roll back on any error."""
+        self.execute("BEGIN")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            try:
+                self.execute("ROLLBACK")
+            except Exception:  # the connection may be gone; the server rolls back on its own
+                pass
+            raise
+        else:
+            self.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # closing a dead connection must not hide the real error
+            pass
+
+
+class PsycopgDatabase(_DbapiDatabase):
+    driver = "psycopg"
+
+    def run_script(self, text: str) -> None:
+        # Without parameters psycopg sends the text as one simple query: many statements, as written.
+        self._conn.execute(text)
+
+
+class Pg8000Database(_DbapiDatabase):
+    driver = "pg8000"
+
+    def run_script(self, text: str) -> None:
+        # The simple query protocol runs a multi-statement script as written.
+        self._conn.execute_simple(text)
+
+
+def connect(dsn: str, driver: str, *, application_name: str = "pgcutover", step: str = "preflight") -> Any:
+    """Open an autocommit connection with the chosen driver, or fail naming the step."""
+    try:
+        if driver == "psycopg":
+            conn = psycopg.connect(dsn, autocommit=True, application_name=application_name[:63],
+                                   connect_timeout=10)
+            return PsycopgDatabase(conn)
+        if driver == "pg8000":
+            p = parse_dsn(dsn)
+            host = p.get("host", "localhost")
+            port = int(p.get("port", "5432"))
+            kwargs: dict[str, Any] = {"user": p.get("user") or os.environ.get("USER", "postgres"),
+                                      "password": p.get("password"), "database": p.get("dbname"),
+                                      "application_name": application_name[:63], "timeout": 10}
+            if host.startswith("/"):
+                kwargs["unix_sock"] = f"{host}/.s.PGSQL.{port}"
+            else:
+                kwargs.update(host=host, port=port)
+            conn = pg8000.dbapi.connect(**kwargs)
+            # pg8000's timeout covers every read; keep it for connecting only, so long steps can run.
+            conn._usock.settimeout(None)
+            conn.autocommit = True
+            return Pg8000Database(conn)
+    except (psycopg.Error, pg8000.dbapi.Error, OSError) as exc:
+        raise CutoverError(step, f"cannot connect to {describe_target(dsn)}: {error_text(exc)}") from None
+    raise CutoverError("config", f"unknown DB_DRIVER {driver!r}: use one of psycopg, pg8000")
+
+
+def error_text(exc: BaseException) -> str:
+    """Return a driver error's primary message on one line, secrets masked."""
+    diag = getattr(exc, "diag", None)
+    if diag is not None and getattr(diag, "message_primary", None):
+        text = diag.message_primary
+    elif exc.args and isinstance(exc.args[0], dict):  # pg8000 puts the server's fields in a dict
+        text = exc.args[0].get("M", str(exc))
+    else:
+        text = str(exc)
+    return mask(" ".join(text.split()))
+
+
+DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, pg8000.dbapi.Error, pg8000.native.InterfaceError)

@@ -1,0 +1,23 @@
+"""Step 6, deploy schema: apply the target schema's versioned SQL into the empty app schema."""
+from __future__ import annotations
+
+from .config import Settings
+from .engine import RunContext, Step, StepOutcome
+from .migration import Migration
+from .sqlfiles import all_applied, apply_in_one_transaction
+
+STEP = "deploy-schema"
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    timings = apply_in_one_transaction(ctx, STEP, ctx.migration.deploy_schema)
+    names = ", ".join(t["file"] for t in timings) or "already applied"
+    return StepOutcome(note=names, details={"files": timings})
+
+
+def describe(settings: Settings, migration: Migration) -> list[str]:
+    return [f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
+            for f in migration.deploy_schema]
+
+
+DEPLOY_SCHEMA = Step(STEP, 30, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.deploy_schema))

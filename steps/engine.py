@@ -1,0 +1,245 @@
+"""The engine: open a run, hold its lock, and walk a plan of steps as journaled, timed checkpoints."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import PROJECT_ROOT, Settings
+from .db import DB_ERRORS, Database, connect, describe_target, error_text
+from .errors import CutoverError, Interrupted
+from .journal import Journal, completed_steps, iso, new_run_id, utc_now
+from .migration import Migration, SqlFile, load_migration
+from .timeline import Timeline, say, warn
+
+LOCK_KEY = 0x70676375  # 'pgcu': one advisory lock per database for every pgcutover run
+BOOKKEEPING_SQL = SqlFile(PROJECT_ROOT / "sql" / "engine" / "0001_bookkeeping.sql")
+
+
+@dataclass
+class StepOutcome:
+    """What a step reports: a short note for the timeline, details for the journal."""
+
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One runbook step: name, budget, how to run it, how to ask the world if it is done, how to undo it."""
+
+    name: str
+    budget_s: float
+    run: Callable[[RunContext], StepOutcome]
+    describe: Callable[[Settings, Migration], list[str]]
+    read_only: bool = False
+    done: Callable[[RunContext], bool] | None = None
+    undo: Callable[[RunContext], StepOutcome] | None = None
+
+
+@dataclass
+class RunContext:
+    """Everything a step may use during one run."""
+
+    settings: Settings
+    migration: Migration
+    run_id: str
+    run_dir: Path
+    journal: Journal
+    db: Database
+    lock_db: Database
+    command: str
+    migration_ts: str
+    state: dict[str, Any] = field(default_factory=dict)
+    bookkeeping_ready: bool = False
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.settings.backup_dir / self.run_id
+
+    @property
+    def app_name(self) -> str:
+        return f"pgcutover {self.run_id}"
+
+
+def acquire_lock(lock_db: Database, step: str) -> None:
+    """Take the per-database advisory lock, or fail at once naming the holder."""
+    if lock_db.query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0][0]:
+        return
+    holder = lock_db.query(
+        "SELECT a.application_name, a.pid, a.backend_start, coalesce(host(a.client_addr), 'local') "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())", [LOCK_KEY])
+    who = (f"{holder[0][0] or 'unknown'} (server pid {holder[0][1]} from {holder[0][3]}, since {iso(holder[0][2])})"
+           if holder else "an unknown session")
+    raise CutoverError(step, f"another pgcutover run holds the lock on this database: {who}")
+
+
+def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> RunContext:
+    """Create the run directory and journal, connect, and take the lock; change nothing in the database."""
+    migration = load_migration(settings.migration_dir)
+    run_id = run_id or new_run_id()
+    run_dir = settings.runs_dir / run_id
+    journal = Journal(run_dir, run_id)
+    journal.open()
+    app = f"pgcutover {run_id} {command} pid {os.getpid()}@{socket.gethostname()}"
+    lock_db = connect(settings.database_url, settings.db_driver, application_name=app)
+    try:
+        acquire_lock(lock_db, "preflight" if command == "migrate-offline" else command)
+        db = connect(settings.database_url, settings.db_driver, application_name=f"pgcutover {run_id}")
+    except BaseException:
+        lock_db.close()
+        raise
+    meta_path = run_dir / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+        "run": run_id, "command": command, "target": describe_target(settings.database_url),
+        "driver": settings.db_driver, "started_at": iso(utc_now()),
+        "migration": migration.name, "migration_ts": utc_now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        "backup_dir": str(settings.backup_dir / run_id)}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    ctx = RunContext(settings, migration, run_id, run_dir, journal, db, lock_db, command, meta["migration_ts"])
+    for line in journal.lines():  # a resumed run gets back what its steps remembered
+        if line.get("event") == "end" and line.get("details"):
+            ctx.state.setdefault(line["step"], {}).update(line["details"])
+    if bookkeeping_exists(db):
+        attach_mirror(ctx)
+    return ctx
+
+
+def close_run(ctx: RunContext) -> None:
+    """Close both connections; closing the lock session releases the lock."""
+    ctx.db.close()
+    ctx.lock_db.close()
+
+
+def bookkeeping_exists(db: Database) -> bool:
+    return bool(db.query("SELECT to_regclass('pgcutover.journal') IS NOT NULL")[0][0])
+
+
+def ensure_bookkeeping(ctx: RunContext) -> None:
+    """Create the bookkeeping schema and this run's row, then mirror the journal into it."""
+    if ctx.bookkeeping_ready:
+        return
+    ctx.db.run_script(BOOKKEEPING_SQL.text)
+    ctx.db.execute(
+        "INSERT INTO pgcutover.runs (run, command, target, started_at, migration_ts) "
+        "VALUES (%s, %s, %s, now(), %s::timestamp(3)) ON CONFLICT (run) DO UPDATE SET status = 'running'",
+        [ctx.run_id, ctx.command, describe_target(ctx.settings.database_url), ctx.migration_ts])
+    attach_mirror(ctx)
+
+
+def attach_mirror(ctx: RunContext) -> None:
+    """Send journal lines to pgcutover.journal through the idle lock session."""
+
+    def mirror(line: dict[str, Any]) -> None:
+        ctx.lock_db.execute(
+            "INSERT INTO pgcutover.journal (run, step, event, at, outcome, duration_s, line) "
+            "VALUES (%s, %s, %s, %s::timestamptz, %s, %s, %s::jsonb)",
+            [line["run"], line["step"], line["event"], line["at"], line.get("outcome"),
+             line.get("duration_s"), json.dumps(line, ensure_ascii=False)])
+
+    ctx.bookkeeping_ready = True
+    ctx.journal.mirror = mirror
+    if not ctx.journal.path.stat().st_size or not _mirror_has_run(ctx):
+        ctx.journal._pending = ctx.journal.lines()
+    ctx.journal.flush_mirror()
+
+
+def _mirror_has_run(ctx: RunContext) -> bool:
+    return bool(ctx.lock_db.query("SELECT count(*) FROM pgcutover.journal WHERE run = %s", [ctx.run_id])[0][0])
+
+
+def set_run_status(ctx: RunContext, status: str) -> None:
+    """Record the run's final status in the bookkeeping schema (best effort: the journal is the truth)."""
+    if not ctx.bookkeeping_ready:
+        return
+    try:
+        ctx.lock_db.execute("UPDATE pgcutover.runs SET status = %s, ended_at = now() WHERE run = %s",
+                            [status, ctx.run_id])
+    except DB_ERRORS:
+        warn(f"could not record status {status!r} in pgcutover.runs; the journal has it")
+
+
+class _StopSignal:
+    """Turn SIGINT/SIGTERM into a stop at the next safe point (between steps)."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = signal.Signals(signum).name
+        say(f"{self.received} received: stopping after the current step finishes safely", "bold yellow")
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def inject_fault(ctx: RunContext, step: str, point: str) -> None:
+    """Test-only hook: CUTOVER_FAULT=step:point:kind (kind error or kill) fails there on purpose."""
+    if not ctx.settings.fault:
+        return
+    f_step, _, rest = ctx.settings.fault.partition(":")
+    f_point, _, kind = rest.partition(":")
+    if f_step != step or f_point != point:
+        return
+    if kind == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise CutoverError(step, f"injected fault at {point} (CUTOVER_FAULT)")
+
+
+def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, resume: bool = False) -> None:
+    """Run each step in plan order as a journaled checkpoint; skip what the journal and the world say is done."""
+    earlier = completed_steps(ctx.journal.lines()) if resume else {}
+    with _StopSignal() as stop:
+        for step in steps:
+            if step.name in earlier and (step.done is None or step.done(ctx)):
+                timeline.finish(step.name, "done earlier", earlier[step.name].get("note", ""))
+                continue
+            if stop.received:
+                raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
+            if not step.read_only:
+                ensure_bookkeeping(ctx)
+            inject_fault(ctx, step.name, "before")
+            budget = ctx.settings.budgets.get(step.name, step.budget_s)
+            ctx.journal.write(step.name, "start", budget_s=budget)
+            timeline.start(step.name)
+            started = time.monotonic()
+            try:
+                outcome = step.run(ctx)
+                inject_fault(ctx, step.name, "after")
+            except CutoverError as exc:
+                _end(ctx, timeline, step.name, "failed", started, budget, error=exc.cause)
+                raise
+            except DB_ERRORS as exc:
+                err = CutoverError(step.name, error_text(exc))
+                _end(ctx, timeline, step.name, "failed", started, budget, error=err.cause)
+                raise err from exc
+            except KeyboardInterrupt:
+                _end(ctx, timeline, step.name, "interrupted", started, budget, error="interrupted")
+                raise Interrupted(step.name, "interrupted while running; its work was rolled back or is resumable")
+            ctx.state.setdefault(step.name, {}).update(outcome.details)
+            _end(ctx, timeline, step.name, "skipped" if outcome.skipped else "ok", started, budget,
+                 note=outcome.note, details=outcome.details)
+
+
+def _end(ctx: RunContext, timeline: Timeline, name: str, outcome: str, started: float, budget: float,
+         *, note: str = "", error: str | None = None, details: dict[str, Any] | None = None) -> None:
+    duration = round(time.monotonic() - started, 3)
+    ctx.journal.write(name, "end", outcome=outcome, duration_s=duration, budget_s=budget,
+                      over_budget=duration > budget, note=note or None, error=error, details=details or None)
+    timeline.finish(name, outcome, note or error or "")

@@ -1,0 +1,110 @@
+"""The run's journal: RUNS_DIR/<run-id>/journal.jsonl, mirrored into the bookkeeping schema."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import CutoverError
+from .redact import mask
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Make a sortable, unique run id such as 20261125T024551Z-3f9a."""
+    now = now or utc_now()
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class Journal:
+    """Append-only checkpoint log; a step's start is written before it acts, its end after."""
+
+    run_dir: Path
+    run_id: str
+    mirror: Any = None  # a callable(line: dict) that copies a line into the database, once it can
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "journal.jsonl"
+
+    def open(self) -> None:
+        """Create the run directory or fail naming RUNS_DIR."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise CutoverError("config", f"RUNS_DIR {self.run_dir.parent} is not writable: {exc.strerror}") from None
+
+    def write(self, step: str, event: str, **fields: Any) -> dict[str, Any]:
+        """Append one checkpoint line (fsynced) and mirror it when the database can take it."""
+        line: dict[str, Any] = {"run": self.run_id, "step": step, "event": event, "at": iso(utc_now())}
+        line.update({k: v for k, v in fields.items() if v is not None})
+        text = mask(json.dumps(line, ensure_ascii=False, default=str))
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._pending.append(json.loads(text))
+        self.flush_mirror()
+        return line
+
+    def flush_mirror(self) -> None:
+        """Copy pending lines into the bookkeeping schema; the file stays the truth if it cannot."""
+        if self.mirror is None:
+            return
+        while self._pending:
+            try:
+                self.mirror(self._pending[0])
+            except Exception:  # the mirror is a copy; a dead connection must not fail the step
+                return
+            self._pending.pop(0)
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Read back every line written so far."""
+        return read_journal(self.path)
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """Parse a journal file, ignoring a torn last line left by a crash."""
+    out: list[dict[str, Any]] = []
+    if not path.exists():
+        return out
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Map each step to its last end line whose outcome counts as done (ok or skipped)."""
+    done: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        if line.get("event") == "end" and line.get("outcome") in ("ok", "skipped"):
+            done[line["step"]] = line
+        elif line.get("event") == "end":
+            done.pop(line["step"], None)
+    return done
+
+
+def latest_run_dir(runs_dir: Path) -> Path | None:
+    """Return the newest run directory (run ids sort by time)."""
+    if not runs_dir.is_dir():
+        return None
+    runs = sorted(p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists())
+    return runs[-1] if runs else None

@@ -1,0 +1,114 @@
+"""Step 1, preflight: prove the window can start, change nothing."""
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from .config import Settings
+from .db import Database, ident
+from .engine import RunContext, Step, StepOutcome
+from .errors import CutoverError
+from .migration import Migration
+from .pgtools import tool_major
+
+STEP = "preflight"
+
+
+def check_client_tools(settings: Settings, server_major: int) -> dict[str, int]:
+    """Require pg_dump and pg_restore at least as new as the server (older ones refuse or miss objects)."""
+    found = {tool: tool_major(settings, tool, STEP) for tool in ("pg_dump", "pg_restore")}
+    for tool, major in found.items():
+        if major < server_major:
+            raise CutoverError(STEP, f"{tool} {major} is older than the server ({server_major}): set PG_BINDIR "
+                                     f"to PostgreSQL {server_major}+ client programs")
+    return found
+
+
+def check_schema_state(db: Database, migration: Migration) -> str:
+    """Require the legacy schema in the app schema and no set-aside schema left by another run."""
+    state, detail = db.query(migration.schema_state.text)[0]
+    if state != "legacy":
+        what = {"migrated": "holds an already-migrated schema", "empty": "holds no application tables"}
+        raise CutoverError(STEP, f"database {what.get(state, 'does not hold the legacy schema')} ({detail}); "
+                                 "nothing was changed")
+    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.aside_schema]):
+        raise CutoverError(STEP, f"schema {migration.aside_schema} already exists (left by an earlier window?): "
+                                 "roll that run back or clean it up first")
+    return str(detail)
+
+
+def missing_rights(db: Database, app_schema: str) -> list[str]:
+    """List the rights the window needs that the connected role lacks, each with the fix."""
+    me, is_super, owns_db, can_create, owns_schema, can_signal = db.query(
+        "SELECT current_user, r.rolsuper, pg_has_role(current_user, d.datdba, 'USAGE'), "
+        "has_database_privilege(current_database(), 'CREATE'), pg_has_role(current_user, n.nspowner, 'USAGE'), "
+        "r.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE') "
+        "FROM pg_roles r, pg_database d, pg_namespace n "
+        "WHERE r.rolname = current_user AND d.datname = current_database() AND n.nspname = %s", [app_schema])[0]
+    missing: list[str] = []
+    if not owns_db:
+        missing.append(f"ownership of the database (to fence connections): ALTER DATABASE … OWNER TO {me}")
+    if not can_create:
+        missing.append(f"CREATE on the database (bookkeeping and new schema): GRANT CREATE ON DATABASE … TO {me}")
+    if not owns_schema:
+        missing.append(f"ownership of schema {app_schema} (to set it aside): ALTER SCHEMA {app_schema} OWNER TO {me}")
+    unreadable = db.query("SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+                          "AND c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
+                          [ident(app_schema)])
+    if unreadable:
+        missing.append(f"SELECT on {', '.join(r[0] for r in unreadable[:5])} (for pg_dump)")
+    if not can_signal:
+        others = db.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                          "AND NOT pg_has_role(current_user, usesysid, 'USAGE') ORDER BY 1")
+        if others:
+            missing.append(f"pg_signal_backend (to end sessions of {', '.join(str(r[0]) for r in others)}): "
+                           f"GRANT pg_signal_backend TO {me}")
+    return missing
+
+
+def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
+    """Require a writable BACKUP_DIR with at least the database's size free."""
+    size = int(db.query("SELECT pg_database_size(current_database())")[0][0])
+    try:
+        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.backup_dir / ".pgcutover-write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise CutoverError(STEP, f"BACKUP_DIR {settings.backup_dir} is not writable: {exc.strerror}") from None
+    free = shutil.disk_usage(settings.backup_dir).free
+    if free < size:
+        raise CutoverError(STEP, f"BACKUP_DIR {settings.backup_dir} has {free // 2**20} MiB free, the database is "
+                                 f"{size // 2**20} MiB: free space or point BACKUP_DIR elsewhere")
+    return {"database_bytes": size, "backup_free_bytes": free}
+
+
+def audit(db: Database, migration: Migration) -> list[dict[str, Any]]:
+    """Count the legacy rows that a rule has to bend (R13), read-only."""
+    return [{"finding": f, "rule": r, "rows": int(n)} for sql in migration.audit for f, r, n in db.query(sql.text)]
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    db = ctx.db
+    server_major = int(db.query("SHOW server_version_num")[0][0]) // 10000
+    tools = check_client_tools(ctx.settings, server_major)
+    detail = check_schema_state(db, ctx.migration)
+    missing = missing_rights(db, ctx.migration.app_schema)
+    if missing:
+        raise CutoverError(STEP, "the connected role lacks " + "; ".join(missing))
+    space = check_backup_space(ctx.settings, db)
+    findings = audit(db, ctx.migration)
+    bent = sum(f["rows"] for f in findings)
+    return StepOutcome(note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; {bent} rows bent by rules",
+                       details={"server_major": server_major, "tools": tools, **space, "audit": findings})
+
+
+def describe(settings: Settings, migration: Migration) -> list[str]:
+    return ["connect; check server, pg_dump and pg_restore versions (client >= server)",
+            f"run {migration.schema_state.name}: the database must hold the legacy schema",
+            f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, no other run (lock)",
+            *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit]]
+
+
+PREFLIGHT = Step(STEP, 60, run, describe, read_only=True)

@@ -1,0 +1,24 @@
+"""Mask secrets in every line pgcutover prints, journals or reports."""
+from __future__ import annotations
+
+import re
+
+_URL_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
+_KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+_known: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so that any later text containing it is masked."""
+    if secret and len(secret) >= 3:
+        _known.add(secret)
+
+
+def mask(text: str) -> str:
+    """Return text with URL passwords, password=… pairs and known secrets replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: m["pre"] + "***" + m["post"], text)
+    text = _KV_PASSWORD.sub(lambda m: m["pre"] + "***", text)
+    # Longest first, so a secret that contains another is masked whole.
+    for secret in sorted(_known, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

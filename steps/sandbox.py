@@ -1,0 +1,100 @@
+"""`invoke sandbox`: a local cluster under .sandbox/ with a legacy database full of awkward demo data."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from .cluster import LocalCluster
+from .config import PROJECT_ROOT, default_pg_bindir
+from .db import connect, ident
+from .errors import CutoverError
+from .timeline import say
+
+LEGACY_SCHEMA = PROJECT_ROOT / "sql" / "spec" / "legacy-schema.sql"
+DEMO_DATA = PROJECT_ROOT / "sql" / "sandbox" / "0001_demo_data.sql"
+APP_ROLE = "cutover_app"
+DATABASE = "legacy"
+
+
+def sandbox_cluster(base_dir: Path, bindir: Path | None = None) -> LocalCluster:
+    bindir = bindir or default_pg_bindir()
+    if bindir is None:
+        raise CutoverError("sandbox", "no PostgreSQL server programs found under /usr/lib/postgresql (set PG_BINDIR)")
+    return LocalCluster(base_dir / ".sandbox" / "cluster", bindir)
+
+
+def create_legacy_database(cluster: LocalCluster, *, dbname: str, users: int, role: str = APP_ROLE,
+                           password: str | None = None, data: Path | None = DEMO_DATA) -> str:
+    """(Re)create dbname owned by a non-superuser role, load the legacy schema and demo data; return its URL."""
+    admin = connect(cluster.superuser_url(), "psycopg", application_name="pgcutover sandbox", step="sandbox")
+    try:
+        password = password or secrets.token_urlsafe(12)
+        if admin.query("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]):
+            admin.execute(f"ALTER ROLE {ident(role)} LOGIN PASSWORD {_lit(admin, password)}")
+        else:
+            admin.execute(f"CREATE ROLE {ident(role)} LOGIN PASSWORD {_lit(admin, password)}")
+        admin.execute(f"DROP DATABASE IF EXISTS {ident(dbname)} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {ident(dbname)} OWNER {ident(role)}")
+    finally:
+        admin.close()
+    url = f"postgresql://{role}:{password}@127.0.0.1:{cluster.port}/{dbname}"
+    app = connect(url, "psycopg", application_name="pgcutover sandbox", step="sandbox")
+    try:
+        with app.transaction():
+            app.run_script(LEGACY_SCHEMA.read_text(encoding="utf-8"))
+            if data is not None:
+                app.query("SELECT set_config('pgcutover.sandbox_users', %s, true)", [str(users)])
+                app.run_script(data.read_text(encoding="utf-8"))
+        app.execute("ANALYZE")
+    finally:
+        app.close()
+    return url
+
+
+def _lit(db: object, value: str) -> str:
+    """Quote a literal server-side (CREATE ROLE … PASSWORD takes no bind parameters)."""
+    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])  # type: ignore[attr-defined]
+
+
+def sandbox_up(base_dir: Path, *, users: int) -> str:
+    """Start (or reuse) the sandbox cluster, rebuild its legacy database, write .env.sandbox; return the URL."""
+    if users < 1:
+        raise CutoverError("sandbox", f"--users must be at least 1, not {users}")
+    cluster = sandbox_cluster(base_dir)
+    if not cluster.datadir.exists():
+        say(f"initdb {cluster.datadir}")
+        cluster.init()
+    cluster.start()
+    say(f"cluster up on 127.0.0.1:{cluster.port}; building database {DATABASE!r} with {users} users")
+    url = create_legacy_database(cluster, dbname=DATABASE, users=users)
+    demo = base_dir / ".sandbox"
+    (demo / "release").write_text("v1\n")
+    env = {"DATABASE_URL": url,
+           "MAINTENANCE_ON_CMD": f"touch {demo}/maintenance.on",
+           "MAINTENANCE_OFF_CMD": f"rm -f {demo}/maintenance.on",
+           "CURRENT_VERSION_CMD": f"cat {demo}/release",
+           "DEPLOY_CMD": f"echo {{version}} > {demo}/release",
+           "DEPLOY_VERSION": "v2"}
+    (base_dir / ".env.sandbox").write_text(
+        "# Written by `invoke sandbox`: a throwaway local cluster with demo app commands.\n"
+        + "".join(f"{k}='{v}'\n" for k, v in env.items()))
+    say(f"sandbox ready: {url}   (written to .env.sandbox; use --env sandbox)")
+    return url
+
+
+def sandbox_env(base_dir: Path) -> dict[str, str]:
+    """Read back what sandbox_up wrote to .env.sandbox."""
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(base_dir / ".env.sandbox").items() if v is not None}
+
+
+def sandbox_down(base_dir: Path) -> None:
+    """Stop the sandbox cluster and remove .sandbox/ and .env.sandbox."""
+    cluster = sandbox_cluster(base_dir)
+    cluster.destroy()
+    (base_dir / ".env.sandbox").unlink(missing_ok=True)
+    import shutil
+
+    shutil.rmtree(base_dir / ".sandbox", ignore_errors=True)
+    say("sandbox removed")

@@ -1,0 +1,56 @@
+"""Apply a step's SQL files as written, in plan order, recording checksums and durations (drift is an error)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .db import Database
+from .engine import RunContext, inject_fault
+from .errors import CutoverError
+from .migration import SqlFile
+
+
+def applied_files(db: Database, run_id: str) -> dict[str, str]:
+    """Map file name to the checksum recorded when this run applied it."""
+    return {f: c for f, c in db.query("SELECT file, checksum FROM pgcutover.applied_sql WHERE run = %s", [run_id])}
+
+
+def set_run_parameters(ctx: RunContext, db: Database) -> None:
+    """Expose the run's values to SQL files for this transaction (values as parameters, never spliced)."""
+    db.query("SELECT set_config('pgcutover.migration_ts', %s, true), set_config('pgcutover.run_id', %s, true)",
+             [ctx.migration_ts, ctx.run_id])
+
+
+def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[SqlFile]:
+    """Return the files still to apply; a changed file that was already applied is drift."""
+    done = applied_files(ctx.db, ctx.run_id)
+    for f in files:
+        if f.name in done and done[f.name] != f.checksum:
+            raise CutoverError(step, f"drift: {f.name} changed since it was applied in this run "
+                                     f"(sha256 {done[f.name][:12]}… then, {f.checksum[:12]}… now)")
+    return [f for f in files if f.name not in done]
+
+
+def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[dict[str, Any]]:
+    """Apply the pending files and their bookkeeping in one transaction: all of them or none."""
+    todo = pending_files(ctx, step, files)
+    timings: list[dict[str, Any]] = []
+    db = ctx.db
+    with db.transaction():
+        set_run_parameters(ctx, db)
+        for i, f in enumerate(todo):
+            if i and i == len(todo) // 2:
+                inject_fault(ctx, step, "middle")  # test hook: inside the open transaction
+            started = time.monotonic()
+            db.run_script(f.text)
+            took = round(time.monotonic() - started, 3)
+            db.execute("INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
+                       "VALUES (%s, %s, %s, %s, %s)", [ctx.run_id, step, f.name, f.checksum, took])
+            timings.append({"file": f.name, "sha256": f.checksum, "duration_s": took})
+    return timings
+
+
+def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:
+    done = applied_files(ctx.db, ctx.run_id)
+    return all(done.get(f.name) == f.checksum for f in files)

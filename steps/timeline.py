@@ -1,0 +1,103 @@
+"""The operator's view: one masked console and the live timeline of steps against budgets."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .redact import mask
+
+console = Console(highlight=False, soft_wrap=True)
+
+STYLE = {"pending": "dim", "running": "bold cyan", "ok": "green", "skipped": "yellow",
+         "failed": "bold red", "interrupted": "bold red", "done earlier": "green"}
+
+
+def say(message: str, style: str | None = None) -> None:
+    """Print one line, secrets masked."""
+    console.print(Text(mask(message), style=style or ""))
+
+
+def warn(message: str) -> None:
+    say(f"warning: {message}", "yellow")
+
+
+@dataclass
+class Row:
+    name: str
+    budget_s: float
+    state: str = "pending"
+    started: float | None = None
+    elapsed_s: float = 0.0
+    note: str = ""
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m:d}:{s:02d}"
+
+
+@dataclass
+class Timeline:
+    """Each step's state and time against its budget; live on a TTY, one line per event elsewhere."""
+
+    title: str
+    rows: list[Row]
+    live: Live | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def for_steps(cls, title: str, budgets: list[tuple[str, float]]) -> Timeline:
+        return cls(title, [Row(n, b) for n, b in budgets])
+
+    def row(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
+
+    def __enter__(self) -> Timeline:
+        if console.is_terminal:
+            self.live = Live(self, console=console, refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+        console.print(self.table())
+
+    def start(self, name: str) -> None:
+        r = self.row(name)
+        r.state, r.started, r.note = "running", time.monotonic(), ""
+        if self.live is None:
+            say(f"+ {name} .. started (budget {_clock(r.budget_s)})")
+
+    def finish(self, name: str, state: str, note: str = "") -> None:
+        r = self.row(name)
+        if r.started is not None:
+            r.elapsed_s = time.monotonic() - r.started
+        r.state, r.note = state, note
+        if self.live is None:
+            over = "  OVER BUDGET" if r.elapsed_s > r.budget_s else ""
+            say(f"+ {name} .. {state} {_clock(r.elapsed_s)}/{_clock(r.budget_s)}{over}"
+                + (f"  {note}" if note else ""), STYLE.get(state))
+
+    def table(self) -> Table:
+        total = time.monotonic() - self.started
+        budget = sum(r.budget_s for r in self.rows)
+        t = Table(title=f"{self.title} — window {_clock(total)} of {_clock(budget)} budgeted", title_justify="left")
+        for col in ("step", "state", "time / budget", "note"):
+            t.add_column(col)
+        for r in self.rows:
+            elapsed = time.monotonic() - r.started if r.state == "running" and r.started else r.elapsed_s
+            over = elapsed > r.budget_s
+            when = f"{_clock(elapsed)} / {_clock(r.budget_s)}" if r.started else f"- / {_clock(r.budget_s)}"
+            t.add_row(r.name, Text(r.state, style=STYLE.get(r.state, "")),
+                      Text(when + (" over" if over else ""), style="bold red" if over else ""), mask(r.note))
+        return t
+
+    def __rich__(self) -> Table:
+        return self.table()

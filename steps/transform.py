@@ -1,0 +1,25 @@
+"""Step 7, transform: move the data with set-based SQL inside the server, in one transaction."""
+from __future__ import annotations
+
+from .config import Settings
+from .engine import RunContext, Step, StepOutcome
+from .migration import Migration
+from .sqlfiles import all_applied, apply_in_one_transaction
+
+STEP = "transform"
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    timings = apply_in_one_transaction(ctx, STEP, ctx.migration.transform)
+    slowest = max(timings, key=lambda t: t["duration_s"], default=None)
+    note = f"{len(timings)} files in one transaction" + (
+        f"; slowest {slowest['file']} {slowest['duration_s']:.1f}s" if slowest else "")
+    return StepOutcome(note=note, details={"files": timings})
+
+
+def describe(settings: Settings, migration: Migration) -> list[str]:
+    return ["BEGIN; set pgcutover.migration_ts and pgcutover.run_id for the transaction",
+            *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.transform], "COMMIT"]
+
+
+TRANSFORM = Step(STEP, 900, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.transform))

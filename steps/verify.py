@@ -1,0 +1,102 @@
+"""Step 8, verify: invariants (rows returned = violations) and the R11 reconciliation, written to the run's report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .db import Database
+from .engine import RunContext, Step, StepOutcome
+from .errors import CutoverError
+from .journal import iso, utc_now
+from .migration import Migration
+from .redact import mask
+from .sqlfiles import set_run_parameters
+
+STEP = "verify"
+SAMPLE = 5
+
+
+def check_invariants(db: Database, migration: Migration) -> list[dict[str, Any]]:
+    """Run each invariant query; every row it returns is a violation."""
+    results = []
+    for f in migration.invariants:
+        rows = db.query(f.text)
+        results.append({"check": f.name, "violations": len(rows), "sample": [str(r[0]) for r in rows[:SAMPLE]]})
+    return results
+
+
+def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
+    """Compare legacy and target row counts and content checksums per table."""
+    out = []
+    for table, l_rows, l_sum, t_rows, t_sum in db.query(migration.reconcile.text):
+        out.append({"table": table, "legacy_rows": int(l_rows), "target_rows": int(t_rows),
+                    "legacy_checksum": str(l_sum), "target_checksum": str(t_sum),
+                    "match": int(l_rows) == int(t_rows) and l_sum == t_sum})
+    return out
+
+
+def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
+    """List each dropped-by-design column with how many non-NULL values it held."""
+    return [{"table": t, "column": c, "rule": r, "non_null_values": int(n)}
+            for t, c, r, n in db.query(migration.dropped_columns.text)]
+
+
+def verify_database(ctx: RunContext) -> dict[str, Any]:
+    """Run every check in one read-only snapshot and return the report."""
+    db = ctx.db
+    with db.transaction():
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        set_run_parameters(ctx, db)
+        report = {"run": ctx.run_id, "migration": ctx.migration.name, "at": iso(utc_now()),
+                  "migration_ts": ctx.migration_ts, "invariants": check_invariants(db, ctx.migration),
+                  "tables": reconcile(db, ctx.migration), "dropped_by_design": dropped_columns(db, ctx.migration),
+                  "audit": ctx.state.get("preflight", {}).get("audit", [])}
+    report["passed"] = (all(i["violations"] == 0 for i in report["invariants"])
+                        and all(t["match"] for t in report["tables"]))
+    return report
+
+
+def write_report(run_dir: Path, report: dict[str, Any]) -> None:
+    """Write report.json and report.md into the run directory, secrets masked."""
+    (run_dir / "report.json").write_text(mask(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8")
+    lines = [f"# Verify report, run {report['run']}", "",
+             f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
+             f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**", "",
+             "## Tables (R11: legacy vs target, counts and content checksums)", "",
+             "| table | legacy rows | target rows | checksums |", "|---|---:|---:|---|"]
+    lines += [f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | {'match' if t['match'] else 'DIFFER'} |"
+              for t in report["tables"]]
+    lines += ["", "## Invariants (rows returned = violations)", "", "| check | violations | sample |", "|---|---:|---|"]
+    lines += [f"| {i['check']} | {i['violations']} | {'; '.join(i['sample'])} |" for i in report["invariants"]]
+    lines += ["", "## Dropped by design", "", "| column | rule | non-NULL values |", "|---|---|---:|"]
+    lines += [f"| {d['table']}.{d['column']} | {d['rule']} | {d['non_null_values']} |" for d in report["dropped_by_design"]]
+    if report["audit"]:
+        lines += ["", "## Rows the rules bent (preflight audit, R13)", "", "| finding | rule | rows |", "|---|---|---:|"]
+        lines += [f"| {a['finding']} | {a['rule']} | {a['rows']} |" for a in report["audit"]]
+    (run_dir / "report.md").write_text(mask("\n".join(lines)) + "\n", encoding="utf-8")
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    report = verify_database(ctx)
+    write_report(ctx.run_dir, report)
+    bad_checks = [f"{i['check']} ({i['violations']}: {i['sample'][0]})" for i in report["invariants"] if i["violations"]]
+    bad_tables = [f"{t['table']} ({t['legacy_rows']} legacy / {t['target_rows']} target rows, checksums "
+                  f"{'match' if t['legacy_checksum'] == t['target_checksum'] else 'differ'})"
+                  for t in report["tables"] if not t["match"]]
+    if bad_checks or bad_tables:
+        raise CutoverError(STEP, "; ".join(bad_checks + bad_tables) + f" — see {ctx.run_dir / 'report.md'}")
+    rows = sum(t["target_rows"] for t in report["tables"])
+    return StepOutcome(note=f"{len(report['tables'])} tables reconciled ({rows} rows), "
+                            f"{len(report['invariants'])} invariants hold; report.md written",
+                       details={"passed": True, "tables": len(report["tables"]), "rows": rows})
+
+
+def describe(settings: Settings, migration: Migration) -> list[str]:
+    return [*[f"invariant {f.name}: any row returned fails the step" for f in migration.invariants],
+            f"reconcile {migration.reconcile.name}: counts and checksums per table",
+            f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json"]
+
+
+VERIFY = Step(STEP, 300, run, describe, read_only=False)
