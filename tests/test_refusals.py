@@ -1,0 +1,94 @@
+"""Every refusal: non-zero exit, one line naming the step and the cause, no traceback, database unchanged."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import fingerprint, make_settings, run_cli
+from steps import commands
+from steps.db import connect
+
+
+def assert_refused(proc, step: str, cause: str) -> None:
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert lines and lines[-1].startswith(f"{step}: ") and cause in lines[-1], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def cli_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": url, "BACKUP_DIR": str(tmp_path / "backups"), "RUNS_DIR": str(tmp_path / "runs"), **extra}
+
+
+@pytest.mark.parametrize("case, extra, step, cause", [
+    ("pg_dump missing", {"PG_BINDIR": "/nonexistent/bin"}, "preflight", "pg_dump not found"),
+    ("unknown driver", {"DB_DRIVER": "mysql"}, "config", "unknown DB_DRIVER 'mysql'"),
+    ("backup dir unwritable", {"BACKUP_DIR": "/etc/hostname/backups"}, "preflight", "BACKUP_DIR"),
+])
+def test_refusal_leaves_database_unchanged(tmp_path: Path, legacy_url: str, case: str, extra: dict[str, str],
+                                           step: str, cause: str) -> None:
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url, **extra))
+    assert_refused(proc, step, cause)
+    assert fingerprint(legacy_url) == before, case
+
+
+def test_unknown_profile(tmp_path: Path, legacy_url: str) -> None:
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes", "--env", "nope"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    assert_refused(proc, "config", "unknown profile 'nope'")
+    assert fingerprint(legacy_url) == before
+
+
+def test_profile_file_is_read_and_environment_wins(tmp_path: Path, legacy_url: str) -> None:
+    (tmp_path / ".env.staging").write_text(f"DATABASE_URL={legacy_url}\nDB_DRIVER=mysql\n")
+    proc = run_cli(["migrate-offline", "--dry-run", "--env", "staging"], cwd=tmp_path, env={})
+    assert_refused(proc, "config", "unknown DB_DRIVER 'mysql'")
+    proc = run_cli(["migrate-offline", "--dry-run", "--env", "staging"], cwd=tmp_path, env={"DB_DRIVER": "pg8000"})
+    assert proc.returncode == 0, proc.stderr
+    assert legacy_url.split(":")[2].split("@")[0] not in proc.stdout + proc.stderr  # the password is masked
+
+
+def test_no_tty_and_no_yes_refuses(tmp_path: Path, legacy_url: str) -> None:
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    assert_refused(proc, "migrate-offline", "no TTY")
+    assert fingerprint(legacy_url) == before
+
+
+def test_unreachable_database(tmp_path: Path) -> None:
+    url = "postgresql://someone:s3cr3t-pw@127.0.0.1:1/nowhere"
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, url))
+    assert_refused(proc, "preflight", "cannot connect to 127.0.0.1:1/nowhere")
+    assert "s3cr3t-pw" not in proc.stdout + proc.stderr
+
+
+def test_empty_database_is_refused(tmp_path: Path, empty_url: str) -> None:
+    before = fingerprint(empty_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, empty_url))
+    assert_refused(proc, "preflight", "holds no application tables")
+    assert fingerprint(empty_url) == before
+
+
+def test_migrated_database_is_refused(tmp_path: Path, legacy_url: str) -> None:
+    commands.migrate_offline(make_settings(tmp_path / "first", legacy_url), yes=True)
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    assert_refused(proc, "preflight", "already-migrated schema")
+    assert fingerprint(legacy_url) == before
+
+
+def test_concurrent_run_exits_at_once_naming_the_holder(tmp_path: Path, legacy_url: str) -> None:
+    from steps.engine import LOCK_KEY
+
+    holder = connect(legacy_url, "psycopg", application_name="pgcutover 20990101T000000Z-beef migrate-offline")
+    try:
+        assert holder.query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0][0]
+        before = fingerprint(legacy_url)
+        proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url), timeout=60)
+        assert_refused(proc, "preflight", "another pgcutover run holds the lock")
+        assert "20990101T000000Z-beef" in proc.stderr
+        assert fingerprint(legacy_url) == before
+    finally:
+        holder.close()

@@ -1,0 +1,47 @@
+"""Small pure pieces: masking, profiles, the plan's single order."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from steps.config import load_settings
+from steps.errors import CutoverError
+from steps.migration import load_migration
+from steps.plan import STEP_NAMES
+from steps.redact import mask, register_secret
+
+
+def test_mask_hides_url_and_keyword_passwords() -> None:
+    assert mask("postgresql://app:hunter2@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert mask("host=db password='a b' user=x") == "host=db password=*** user=x"
+    register_secret("s3cr3t-value")
+    assert "s3cr3t-value" not in mask("failed near s3cr3t-value")
+
+
+def test_profile_then_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BACKUP_DIR=/b1\nRUNS_DIR=r\n")
+    (tmp_path / ".env.prod").write_text("BACKUP_DIR=/b2\n")
+    assert load_settings(None, base_dir=tmp_path, environ={}).backup_dir == Path("/b1")
+    assert load_settings(None, base_dir=tmp_path, environ={}).runs_dir == tmp_path / "r"
+    assert load_settings("prod", base_dir=tmp_path, environ={}).backup_dir == Path("/b2")
+    assert load_settings(None, base_dir=tmp_path, environ={"CUTOVER_ENV": "prod"}).backup_dir == Path("/b2")
+    assert load_settings("prod", base_dir=tmp_path, environ={"BACKUP_DIR": "/b3"}).backup_dir == Path("/b3")
+    with pytest.raises(CutoverError, match="unknown profile 'nope'"):
+        load_settings("nope", base_dir=tmp_path, environ={})
+
+
+def test_budgets_from_config(tmp_path: Path) -> None:
+    s = load_settings(None, base_dir=tmp_path, environ={"BUDGET_DEPLOY_SCHEMA": "12", "BUDGET_BACKUP": "900"})
+    assert s.budgets == {"deploy-schema": 12.0, "backup": 900.0}
+    with pytest.raises(CutoverError, match="BUDGET_BACKUP"):
+        load_settings(None, base_dir=tmp_path, environ={"BUDGET_BACKUP": "soon"})
+
+
+def test_plan_order_and_migration_files() -> None:
+    assert STEP_NAMES == ("preflight", "maintenance-on", "fence", "backup", "reset", "deploy-schema", "transform",
+                          "verify", "unfence", "deploy-app", "maintenance-off")
+    m = load_migration(load_settings(None, base_dir=Path("/nonexistent"), environ={}).migration_dir)
+    assert m.aside_schema == "cutover_legacy"
+    for f in (*m.transform, *m.invariants, m.reconcile, m.dropped_columns):
+        assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), f.name
