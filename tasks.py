@@ -32,11 +32,39 @@ def sandbox(c, users=2000, down=False, debug=False):
       help={"yes": YES_HELP, "dry-run": "print the plan (steps, commands, SQL files, budgets) and touch nothing "
                                          "(default: off)",
             "resume": "continue the last run from its last completed checkpoint (default: start a new run)",
+            "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume and "
+                          "rollback commands (default: rollback)",
             "env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("migrate-offline")
-def migrate_offline(c, yes=False, dry_run=False, resume=False, env=None, debug=False):
+def migrate_offline(c, yes=False, dry_run=False, resume=False, on_failure="rollback", env=None, debug=False):
     """Run the maintenance window: preflight, maintenance, fence, backup, reset, schema, transform, verify, app."""
-    commands.migrate_offline(settings_for(env), yes=yes, dry=dry_run, resume=resume)
+    commands.migrate_offline(settings_for(env), yes=yes, dry=dry_run, resume=resume, on_failure=on_failure)
+
+
+@task(help={"run": "the run to roll back (default: the last run in RUNS_DIR)",
+            "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact (default: off, "
+                           "swap the set-aside schema back)",
+            "jobs": "parallel pg_restore jobs for a restore from backup (default: the number of cores)",
+            "yes": YES_HELP, "env": ENV_HELP, "debug": DEBUG_HELP})
+@operator_errors("rollback")
+def rollback(c, run=None, from_backup=False, jobs=None, yes=False, env=None, debug=False):
+    """Bring back the pre-window database, the previous app release and the site."""
+    commands.rollback(settings_for(env), run_id=run, from_backup=from_backup, jobs=int(jobs) if jobs else None, yes=yes)
+
+
+@task(help={"run": "the successful run whose set-aside legacy schema to drop (required)",
+            "yes": YES_HELP, "env": ENV_HELP, "debug": DEBUG_HELP})
+@operator_errors("cleanup")
+def cleanup(c, run, yes=False, env=None, debug=False):
+    """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
+    commands.cleanup(settings_for(env), run_id=run, yes=yes)
+
+
+@task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
+@operator_errors("backups")
+def backups(c, env=None, debug=False):
+    """List the backups in BACKUP_DIR with their manifests."""
+    commands.list_backups(settings_for(env))
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
@@ -46,4 +74,4 @@ def status(c, env=None, debug=False):
     commands.status(settings_for(env))
 
 
-ns = Collection(sandbox, migrate_offline, status)
+ns = Collection(sandbox, migrate_offline, rollback, cleanup, backups, status)

@@ -27,23 +27,29 @@ def operator_errors(task_name: str) -> Callable[[F], F]:
             debug = bool(kwargs.get("debug"))
             try:
                 return fn(*args, **kwargs)
-            except Exit:
+            except (Exit, SystemExit):
                 raise
-            except CutoverError as exc:
-                message = str(exc)
-            except DB_ERRORS as exc:
-                message = f"{task_name}: {error_text(exc)}"
-            except KeyboardInterrupt:
-                message = f"{task_name}: interrupted"
-            except Exception as exc:  # an unexpected bug still gets one line; --debug shows where
-                message = f"{task_name}: unexpected {type(exc).__name__}: {exc}"
-            if debug:
-                console.print(mask(traceback.format_exc()), markup=False, highlight=False)
-            raise Exit(mask(message.splitlines()[0] if message else task_name), code=1)
+            except BaseException as exc:  # every failure becomes one line; --debug adds where it came from
+                if debug:
+                    console.print(mask(traceback.format_exc()), markup=False, highlight=False)
+                raise Exit(mask(one_line(task_name, exc)), code=1) from None
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def one_line(task_name: str, exc: BaseException) -> str:
+    """Say what failed in one line: `step: cause`."""
+    if isinstance(exc, CutoverError):
+        message = str(exc)
+    elif isinstance(exc, DB_ERRORS):
+        message = f"{task_name}: {error_text(exc)}"
+    elif isinstance(exc, KeyboardInterrupt):
+        message = f"{task_name}: interrupted"
+    else:  # an unexpected bug still gets one line; --debug shows where
+        message = f"{task_name}: unexpected {type(exc).__name__}: {exc}"
+    return message.splitlines()[0] if message else task_name
 
 
 def settings_for(env: str | None) -> Settings:

@@ -5,12 +5,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .config import Settings
-from .db import DB_ERRORS, connect, describe_target, error_text
-from .engine import (Step, close_run, open_run, run_steps, set_run_status)
+from .db import DB_ERRORS, connect, describe_target, error_text, ident
+from .backup import read_manifest
+from .engine import RunContext, Step, close_run, open_run, run_steps, set_run_status
 from .errors import CutoverError, Interrupted
 from .journal import latest_run_dir, read_journal
 from .migration import load_migration
 from .plan import MIGRATE_OFFLINE
+from .reset import schema_exists
+from .rollback import DISCARD, ROLLBACK, something_to_roll_back
 from .timeline import Timeline, console, say
 
 Confirm = Callable[[str], bool]
@@ -45,9 +48,14 @@ def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
     say(f"Window budget: {total:.0f}s")
 
 
+ON_FAILURE = ("rollback", "pause")
+
+
 def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False, resume: bool = False,
-                    ask: Confirm | None = None) -> str:
+                    on_failure: str = "rollback", ask: Confirm | None = None) -> str:
     """Run the whole window; return the run id, or raise CutoverError naming the failed step."""
+    if on_failure not in ON_FAILURE:
+        raise CutoverError("config", f"--on-failure must be rollback or pause, not {on_failure!r}")
     if dry:
         dry_run(settings, MIGRATE_OFFLINE)
         return ""
@@ -66,19 +74,115 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
             run_steps(ctx, MIGRATE_OFFLINE, timeline, resume=resume)
     except Interrupted:
         set_run_status(ctx, "interrupted")
+        close_run(ctx)
         say(f"Stopped safely. Resume: invoke migrate-offline --resume   Roll back: invoke rollback --run {ctx.run_id}",
             "bold yellow")
         raise
-    except CutoverError:
+    except CutoverError as exc:
         set_run_status(ctx, "failed")
-        say(f"Journal: {ctx.journal.path}", "bold red")
-        raise
-    else:
-        set_run_status(ctx, "succeeded")
-    finally:
+        changed = something_to_roll_back(ctx)
         close_run(ctx)
+        say(f"Journal: {ctx.journal.path}", "bold red")
+        if changed and on_failure == "rollback":
+            raise after_rollback(settings, ctx.run_id, exc) from exc
+        if changed:
+            say(f"Paused: maintenance stays on and the database stays fenced. Resume: invoke migrate-offline "
+                f"--resume   Roll back: invoke rollback --run {ctx.run_id} --yes", "bold yellow")
+        raise
+    except BaseException:
+        close_run(ctx)
+        raise
+    set_run_status(ctx, "succeeded")
+    close_run(ctx)
     say(f"Window complete: run {ctx.run_id}; report {ctx.run_dir / 'report.md'}; journal {ctx.journal.path}", "bold green")
     return ctx.run_id
+
+
+def after_rollback(settings: Settings, run_id: str, failure: CutoverError) -> CutoverError:
+    """Roll a failed window back at once and say both what failed and how the rollback ended."""
+    say(f"{failure}: rolling back run {run_id}", "bold red")
+    try:
+        rollback(settings, run_id=run_id, yes=True)
+    except CutoverError as exc:
+        return CutoverError(failure.step, f"{failure.cause}; ROLLBACK FAILED too ({exc}): "
+                                          f"see runbooks/rollback.md, run invoke rollback --run {run_id}")
+    return CutoverError(failure.step, f"{failure.cause}; rollback completed: the database is back as before the window")
+
+
+def find_run(settings: Settings, run_id: str | None, step: str) -> str:
+    """Pick the named run, or the last one in RUNS_DIR, or refuse clearly."""
+    if run_id:
+        if not (settings.runs_dir / run_id / "journal.jsonl").exists():
+            raise CutoverError(step, f"no run {run_id} in {settings.runs_dir}")
+        return run_id
+    last = latest_run_dir(settings.runs_dir)
+    if last is None:
+        raise CutoverError(step, f"no run in {settings.runs_dir}: nothing to roll back")
+    return last.name
+
+
+def rollback(settings: Settings, *, run_id: str | None = None, from_backup: bool = False, jobs: int | None = None,
+             yes: bool = False, ask: Confirm | None = None) -> str:
+    """Bring back the pre-window database, the previous release and the site; safe to run twice."""
+    run_id = find_run(settings, run_id, "rollback")
+    confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)
+    ctx = open_run(settings, command="rollback", run_id=run_id)
+    ctx.state["options"] = {"from_backup": from_backup, "jobs": jobs}
+    try:
+        if not something_to_roll_back(ctx):
+            raise CutoverError("rollback", f"run {run_id} stopped at preflight and changed nothing: nothing to roll back")
+        timeline = Timeline.for_steps(f"rollback {run_id}", [(s.name, settings.budgets.get(s.name, s.budget_s))
+                                                             for s in ROLLBACK])
+        with timeline:
+            run_steps(ctx, ROLLBACK, timeline)
+        set_run_status(ctx, "rolled back")
+    except CutoverError:
+        set_run_status(ctx, "rollback failed")
+        raise
+    finally:
+        close_run(ctx)
+    say(f"Rollback of run {run_id} complete: the database is as before the window.", "bold green")
+    return run_id
+
+
+def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None) -> None:
+    """Drop the set-aside legacy schema of a successful window (after which rollback needs the backup)."""
+    find_run(settings, run_id, "cleanup")
+    confirm_destructive(settings, "cleanup", f"DROP SCHEMA of run {run_id}'s set-aside legacy data", yes=yes, ask=ask)
+    ctx = open_run(settings, command="cleanup", run_id=run_id)
+    try:
+        status_rows = ctx.db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) \
+            if ctx.db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0] else []
+        if not status_rows or status_rows[0][0] != "succeeded":
+            raise CutoverError("cleanup", f"run {run_id} did not succeed "
+                                          f"({status_rows[0][0] if status_rows else 'unknown'}): keeping the set-aside schema")
+        aside = ctx.migration.aside_schema
+        if not schema_exists(ctx.db, aside):
+            say(f"schema {aside} is already gone")
+            return
+        ctx.db.execute(f"DROP SCHEMA {ident(aside)} CASCADE")
+        ctx.db.execute("UPDATE pgcutover.runs SET status = 'succeeded, cleaned up' WHERE run = %s", [run_id])
+        say(f"dropped schema {aside}; rollback of run {run_id} now restores from {ctx.backup_dir}", "bold")
+    finally:
+        close_run(ctx)
+
+
+def list_backups(settings: Settings) -> None:
+    """List every backup in BACKUP_DIR with its manifest."""
+    from rich.table import Table
+
+    table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
+    for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
+        table.add_column(col)
+    dirs = sorted(p for p in settings.backup_dir.iterdir() if p.is_dir()) if settings.backup_dir.is_dir() else []
+    for d in dirs:
+        m = read_manifest(d)
+        if m is None:
+            table.add_row(d.name, "-", "-", "-", "-", "-", "-", "no manifest")
+            continue
+        table.add_row(m.run, m.file, f"{m.bytes / 2**20:.1f}", str(sum(m.row_counts.values())), str(len(m.row_counts)),
+                      m.sha256[:16] + "…", m.created_at, "yes" if (d / m.file).exists() else "file missing")
+    console.print(table)
 
 
 def status(settings: Settings) -> None:

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +200,12 @@ def inject_fault(ctx: RunContext, step: str, point: str) -> None:
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "term":  # as if the operator's terminal sent SIGTERM: the run must stop at a safe point
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    if kind == "restart":  # the tests' command restarts the server under the run's feet
+        subprocess.run(["/bin/sh", "-c", os.environ.get("CUTOVER_FAULT_CMD", "false")], check=True)
+        return
     raise CutoverError(step, f"injected fault at {point} (CUTOVER_FAULT)")
 
 
@@ -211,6 +218,10 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, res
                 timeline.finish(step.name, "done earlier", earlier[step.name].get("note", ""))
                 continue
             if stop.received:
+                ctx.journal.write(step.name, "start", budget_s=ctx.settings.budgets.get(step.name, step.budget_s))
+                ctx.journal.write(step.name, "end", outcome="interrupted", duration_s=0.0,
+                                  error=f"stopped by {stop.received} before this step started")
+                timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
                 raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
             if not step.read_only:
                 ensure_bookkeeping(ctx)

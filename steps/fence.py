@@ -46,7 +46,7 @@ def other_sessions(db: Database) -> list[tuple[int, str, str]]:
 def fence(ctx: RunContext) -> StepOutcome:
     db, dbname = ctx.db, ident(ctx.db.query("SELECT current_database()")[0][0])
     recorded = current_fence(db, ctx.run_id)
-    if recorded is None:
+    if recorded is None or recorded.get("restored"):  # a rollback may fence again after an unfence
         revoked = connect_grantees(db)
         with db.transaction():  # REVOKE is transactional: the record and the revocation land together
             for g in revoked:
@@ -106,6 +106,6 @@ def describe_unfence(settings: Settings, migration: Migration) -> list[str]:
     return ["GRANT CONNECT back to exactly the grantees the fence recorded (grant options included)"]
 
 
-FENCE = Step("fence", 30, fence, describe_fence, done=lambda ctx: current_fence(ctx.db, ctx.run_id) is not None,
+FENCE = Step("fence", 30, fence, describe_fence, done=lambda ctx: fenced(ctx) and not other_sessions(ctx.db),
              undo=undo_fence)
 UNFENCE = Step("unfence", 10, unfence, describe_unfence, done=unfenced)

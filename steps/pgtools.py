@@ -67,8 +67,9 @@ def pg_restore_list(settings: Settings, dump: Path, step: str = "backup") -> lis
     return [ln for ln in out.splitlines() if ln and not ln.startswith(";")]
 
 
-def pg_restore(settings: Settings, dump: Path, *, jobs: int, app_name: str, step: str = "restore") -> None:
-    """Restore a custom-format dump into the target database with parallel jobs."""
+def pg_restore(settings: Settings, dump: Path, *, jobs: int, schema: str, app_name: str,
+               step: str = "restore-database") -> None:
+    """Restore one schema of a custom-format dump into the target database with parallel jobs."""
     conninfo, env = client_env(settings.database_url, app_name)
     run_tool(step, [settings.tool("pg_restore"), "--jobs", str(jobs), "--no-password", "--exit-on-error",
-                    "--dbname", conninfo, str(dump)], env)
+                    "--schema", schema, "--dbname", conninfo, str(dump)], env)

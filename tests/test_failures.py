@@ -1,0 +1,211 @@
+"""Failure safety on real PostgreSQL: faults at every step boundary, rollback and resume judged on data."""
+from __future__ import annotations
+
+import os
+import resource
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import fingerprint, run_cli
+from rules import check_rules, snapshot
+from steps.db import connect
+from steps.plan import STEP_NAMES
+
+POINTS = [f"{s}:before" for s in STEP_NAMES] + ["transform:middle", "maintenance-off:after"]
+
+
+def app_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
+    """An operator's environment with real app commands that leave traces in tmp_path."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "release").write_text("v1\n")
+    return {"DATABASE_URL": url, "BACKUP_DIR": str(tmp_path / "backups"), "RUNS_DIR": str(tmp_path / "runs"),
+            "FENCE_WAIT": "5", "MAINTENANCE_ON_CMD": f"touch {site}/maintenance",
+            "MAINTENANCE_OFF_CMD": f"rm -f {site}/maintenance", "CURRENT_VERSION_CMD": f"cat {site}/release",
+            "DEPLOY_CMD": f"echo {{version}} > {site}/release", "DEPLOY_VERSION": "v2", **extra}
+
+
+def app_state(tmp_path: Path) -> tuple[str, bool]:
+    site = tmp_path / "site"
+    return (site / "release").read_text().strip(), (site / "maintenance").exists()
+
+
+def without_bookkeeping(fp: dict[str, object]) -> dict[str, object]:
+    """The bookkeeping schema is pgcutover's own record of the window; everything else must match."""
+    return {**fp, "schemas": [s for s in fp["schemas"] if s[0] != "pgcutover"]}  # type: ignore[union-attr]
+
+
+def assert_rolled_back(tmp_path: Path, url: str, original: dict[str, object]) -> None:
+    assert without_bookkeeping(fingerprint(url)) == without_bookkeeping(original)
+    assert app_state(tmp_path) == ("v1", False)
+
+
+def assert_migrated(url: str, before: dict) -> None:
+    check_rules(before, snapshot(url))
+
+
+@pytest.fixture
+def restart_cmd(cluster) -> str:
+    ctl = cluster.bindir / "pg_ctl"
+    prefix = "runuser -u postgres -- " if os.geteuid() == 0 else ""
+    return (f"{prefix}{ctl} -D {cluster.datadir} -m immediate -w stop >/dev/null && "
+            f"{prefix}{ctl} -D {cluster.datadir} -w -l {cluster.root}/server.log "
+            f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.root}' start >/dev/null")
+
+
+@pytest.mark.parametrize("kind", ["error", "kill", "restart"])
+@pytest.mark.parametrize("point", POINTS)
+def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, app_password: str, point: str,
+                                        kind: str, restart_cmd: str) -> None:
+    from conftest import app_url, clone_database, drop_database
+
+    names = [clone_database(cluster, template) for _ in range(2)]
+    try:
+        for name, recovery in zip(names, ("rollback", "resume")):
+            url = app_url(cluster, app_password, name)
+            work = tmp_path / recovery
+            work.mkdir()
+            original, before = fingerprint(url), snapshot(url)
+            env = app_env(work, url, CUTOVER_FAULT=f"{point}:{kind}", CUTOVER_FAULT_CMD=restart_cmd)
+            failed = run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=work, env=env)
+            assert failed.returncode != 0, failed.stdout
+            assert "Traceback" not in failed.stderr
+            env.pop("CUTOVER_FAULT")
+            if recovery == "rollback":
+                proc = run_cli(["rollback", "--yes"], cwd=work, env=env)
+                if point == "preflight:before":
+                    assert proc.returncode != 0 and "nothing to roll back" in proc.stderr, proc.stderr
+                    assert without_bookkeeping(fingerprint(url)) == without_bookkeeping(original)
+                    continue
+                assert proc.returncode == 0, proc.stdout + proc.stderr
+                assert_rolled_back(work, url, original)
+                again = run_cli(["rollback", "--yes"], cwd=work, env=env)  # safe to run twice
+                assert again.returncode == 0, again.stderr
+                assert_rolled_back(work, url, original)
+            else:
+                proc = run_cli(["migrate-offline", "--resume", "--yes"], cwd=work, env=env)
+                assert proc.returncode == 0, proc.stdout + proc.stderr
+                assert_migrated(url, before)
+                assert app_state(work) == ("v2", False)
+    finally:
+        for name in names:
+            drop_database(cluster, name)
+
+
+@pytest.mark.parametrize("point", ["backup:after", "transform:middle", "verify:before", "deploy-app:before"])
+def test_failure_rolls_back_at_once_by_default(tmp_path: Path, legacy_url: str, point: str) -> None:
+    original = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url,
+                                                                           CUTOVER_FAULT=f"{point}:error"))
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(point.split(":")[0] + ": injected fault") and "rollback completed" in last, last
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_rollback_from_backup_restores_everything(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    proc = run_cli(["rollback", "--yes", "--from-backup", "--jobs", "2"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restored from" in proc.stdout
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_damaged_aside_schema_falls_back_to_backup(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.execute('DELETE FROM cutover_legacy."McpApiKey"')  # someone damaged the set-aside copy
+    finally:
+        db.close()
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    run_id = sorted((tmp_path / "runs").iterdir())[-1].name
+    assert run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env).returncode == 0
+    assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_nothing_to_roll_back(tmp_path: Path, legacy_url: str) -> None:
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url))
+    assert proc.returncode != 0 and proc.stderr.strip().splitlines()[-1].startswith("rollback: no run in")
+
+
+def fake_bindir(tmp_path: Path, dump_body: str) -> Path:
+    """A PG_BINDIR whose pg_dump misbehaves, next to the real pg_restore."""
+    real = Path(subprocess.run(["sh", "-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1"],
+                               capture_output=True, text=True).stdout.strip())
+    d = tmp_path / "bin"
+    d.mkdir()
+    script = d / "pg_dump"
+    script.write_text("#!/bin/sh\n" + f'if [ "$1" = "--version" ]; then exec {real}/pg_dump --version; fi\n' + dump_body)
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    (d / "pg_restore").symlink_to(real / "pg_restore")
+    return d
+
+
+@pytest.mark.parametrize("case", ["pg_dump fails", "corrupt dump", "disk full"])
+def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    limit = None
+    if case == "pg_dump fails":
+        env["PG_BINDIR"] = str(fake_bindir(tmp_path, 'echo "pg_dump: error: connection lost" >&2; exit 1\n'))
+    elif case == "corrupt dump":
+        body = 'while [ "$1" != "--file" ]; do shift; done; head -c 4096 /dev/urandom > "$2"; exit 0\n'
+        env["PG_BINDIR"] = str(fake_bindir(tmp_path, body))
+    else:
+        limit = 256 * 1024  # a file size limit: the dump cannot grow past 256 KiB, like a full disk
+
+    def cap() -> None:
+        if limit:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER"))}
+    from steps.config import PROJECT_ROOT
+
+    proc = subprocess.run([os.sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
+                          cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True, preexec_fn=cap,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("backup: "), proc.stderr
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+    journal = (tmp_path / "runs").glob("*/journal.jsonl")
+    assert not any('"step": "reset"' in j.read_text() for j in journal), "reset must never start"
+    assert app_state(tmp_path) == ("v1", False)
+
+
+def test_sigterm_stops_at_a_safe_point(tmp_path: Path, legacy_url: str) -> None:
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="backup:before:term")
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("reset: stopped by SIGTERM"), proc.stderr
+    assert "migrate-offline --resume" in proc.stdout
+    env.pop("CUTOVER_FAULT")
+    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "done earlier" in resumed.stdout
+
+
+def test_no_secret_anywhere(tmp_path: Path, legacy_url: str, app_password: str) -> None:
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="verify:before:error")
+    proc = run_cli(["migrate-offline", "--yes", "--debug"], cwd=tmp_path, env=env)
+    texts = [proc.stdout, proc.stderr] + [p.read_text() for p in tmp_path.rglob("*") if p.is_file()
+                                          and p.suffix in (".jsonl", ".json", ".md", "")
+                                          and p.stat().st_size < 10_000_000 and "backups" not in p.parts]
+    assert "Traceback" in proc.stdout + proc.stderr  # --debug shows it, masked
+    assert all(app_password not in t for t in texts)
