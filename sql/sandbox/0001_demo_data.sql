@@ -195,8 +195,9 @@ u AS (
            CASE WHEN g <= 58 THEN (g - 1) % 29
                 WHEN pg_temp.sbx_hx(h.m, 1) % 8 = 0 THEN (pg_temp.sbx_hx(h.m, 9) % 29)::int
                 ELSE -1 END AS a
-    FROM pg_temp.sbx_params() p, generate_series(1, p.n) g,
-         LATERAL (SELECT md5('user-attr:' || g) AS m) h
+    FROM (SELECT g, md5('user-attr:' || g) AS m
+          FROM pg_temp.sbx_params() p, generate_series(1, p.n) g
+          OFFSET 0) h    -- OFFSET 0: optimisation fence, so md5 is computed once per row, not per reference
 )
 SELECT pg_temp.sbx_uid(u.i),
        CASE WHEN u.a < 0 THEN fn.nm || ' ' || ln.nm
@@ -526,7 +527,8 @@ FROM (SELECT l, pg_temp.sbx_hx(m, 1) AS a, pg_temp.sbx_hx(m, 9) AS b, pg_temp.sb
              pg_temp.sbx_hx(m, 25) AS d,
              CASE WHEN pg_temp.sbx_hx(m, 1) % 100 < 85 THEN 'success'
                   WHEN pg_temp.sbx_hx(m, 1) % 100 < 97 THEN 'error' ELSE 'timeout' END AS status
-      FROM pg_temp.sbx_params() p0, generate_series(1, p0.n_log) l, LATERAL (SELECT md5('log:' || l) AS m) h) x
+      FROM (SELECT l, md5('log:' || l) AS m FROM pg_temp.sbx_params() p0, generate_series(1, p0.n_log) l OFFSET 0) h
+      OFFSET 0) x
 CROSS JOIN pg_temp.sbx_params() p
 JOIN "UserMcpServerInstance" inst ON inst."id" = pg_temp.sbx_cuid('inst', x.b % p.n_inst + 1);
 
@@ -560,8 +562,11 @@ d AS (
            END AS outp
     FROM (SELECT l, pg_temp.sbx_hx(m, 1) AS x, pg_temp.sbx_hx(m, 9) AS y,
                  (l / 2) % greatest(1, (p.n_log / 2) / p.n_big) = 17 % greatest(1, (p.n_log / 2) / p.n_big) AS big
-          FROM pg_temp.sbx_params() p, generate_series(2, p.n_log, 2) l, LATERAL (SELECT md5('data:' || l) AS m) h) q
+          FROM (SELECT l, md5('data:' || l) AS m FROM pg_temp.sbx_params() p0, generate_series(2, p0.n_log, 2) l OFFSET 0) h,
+               pg_temp.sbx_params() p
+          OFFSET 0) q
     CROSS JOIN pool
+    OFFSET 0     -- fence: each payload is built once per row
 )
 SELECT pg_temp.sbx_uuid('data', d.l), pg_temp.sbx_cuid('log', d.l), d.inp, d.outp,
        z.oi, z.oo, length(d.inp), length(d.outp),
