@@ -1,12 +1,14 @@
 """Start and stop a throwaway local PostgreSQL cluster (sandbox and tests)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +32,14 @@ class LocalCluster:
     bindir: Path
 
     @property
+    def home(self) -> Path:
+        """Where the server's files live: root itself, or a place the postgres OS user can reach."""
+        recorded = self.root / "server_home"
+        return Path(recorded.read_text().strip()) if recorded.exists() else self.root
+
+    @property
     def datadir(self) -> Path:
-        return self.root / "data"
+        return self.home / "data"
 
     @property
     def port_file(self) -> Path:
@@ -70,15 +78,36 @@ class LocalCluster:
         if not (self.bindir / "initdb").exists():
             raise CutoverError("sandbox", f"initdb not found in {self.bindir} (install postgresql-15)")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.password_file.write_text(secrets.token_urlsafe(18) + "\n")
+        password = secrets.token_urlsafe(18)
+        self.password_file.write_text(password + "\n")
+        self.password_file.chmod(0o600)
         self.port_file.write_text(f"{free_port()}\n")
+        home = self.root
         if os.geteuid() == 0:
+            if not self._server_user_can_reach(self.root):
+                # e.g. a checkout under /root (mode 700): keep the server's files where postgres can work
+                home = Path(tempfile.gettempdir()) / f"pgcutover-{hashlib.sha1(str(self.root).encode()).hexdigest()[:12]}"
+                shutil.rmtree(home, ignore_errors=True)
+                home.mkdir(mode=0o700)
+                (self.root / "server_home").write_text(f"{home}\n")
             uid = pwd.getpwnam(SERVER_USER)
-            os.chown(self.root, uid.pw_uid, uid.pw_gid)
-            self.password_file.chmod(0o644)  # initdb, as postgres, reads it; it is a throwaway cluster
-        self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                   "--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={self.password_file}",
-                   "-E", "UTF8", "--locale=C.UTF-8"], "initdb")
+            os.chown(home, uid.pw_uid, uid.pw_gid)
+        pwfile = home / "initdb.pw"
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            os.chown(pwfile, pwd.getpwnam(SERVER_USER).pw_uid, -1)
+        pwfile.chmod(0o600)
+        try:
+            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                       "--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
+                       "-E", "UTF8", "--locale=C.UTF-8"], "initdb")
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _server_user_can_reach(self, path: Path) -> bool:
+        """Ask whether the postgres OS user can enter path (every parent must let it through)."""
+        return subprocess.run(["runuser", "-u", SERVER_USER, "--", "test", "-x", str(path.parent)],
+                              capture_output=True).returncode == 0
 
     def is_running(self) -> bool:
         """Tell whether the server of this directory is up."""
@@ -95,9 +124,9 @@ class LocalCluster:
         if port is None:
             port = self.port if _port_free(self.port) else free_port()
         self.port_file.write_text(f"{port}\n")
-        opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} -c fsync=off"
+        opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} -c fsync=off"
         self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-w", "-t", "60",
-                   "-l", str(self.root / "server.log"), "start"], "pg_ctl start")
+                   "-l", str(self.home / "server.log"), "start"], "pg_ctl start")
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server if it runs."""
@@ -113,6 +142,7 @@ class LocalCluster:
     def destroy(self) -> None:
         """Stop the server and delete its directory."""
         self.stop("immediate")
+        shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ LEGACY_SCHEMA = PROJECT_ROOT / "sql" / "spec" / "legacy-schema.sql"
 DEMO_DATA = PROJECT_ROOT / "sql" / "sandbox" / "0001_demo_data.sql"
 APP_ROLE = "cutover_app"
 DATABASE = "legacy"
+MIN_USERS = 40
 
 
 def sandbox_cluster(base_dir: Path, bindir: Path | None = None) -> LocalCluster:
@@ -58,12 +59,12 @@ def _lit(db: object, value: str) -> str:
 
 def sandbox_up(base_dir: Path, *, users: int) -> str:
     """Start (or reuse) the sandbox cluster, rebuild its legacy database, write .env.sandbox; return the URL."""
-    if users < 1:
-        raise CutoverError("sandbox", f"--users must be at least 1, not {users}")
+    if users < MIN_USERS:
+        raise CutoverError("sandbox", f"--users must be at least {MIN_USERS} (every awkward case needs its rows), not {users}")
     cluster = sandbox_cluster(base_dir)
     if not cluster.datadir.exists():
-        say(f"initdb {cluster.datadir}")
         cluster.init()
+        say(f"initdb {cluster.datadir}")
     cluster.start()
     say(f"cluster up on 127.0.0.1:{cluster.port}; building database {DATABASE!r} with {users} users")
     url = create_legacy_database(cluster, dbname=DATABASE, users=users)
