@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from .config import Settings
 from .db import DB_ERRORS, connect, describe_target, error_text, ident
 from .backup import read_manifest
-from .engine import RunContext, Step, close_run, open_run, run_steps, set_run_status
+from .engine import Step, close_run, open_run, run_steps, set_run_status
 from .errors import CutoverError, Interrupted
 from .journal import latest_run_dir, read_journal
 from .migration import load_migration
 from .plan import MIGRATE_OFFLINE
 from .reset import schema_exists
-from .rollback import DISCARD, ROLLBACK, something_to_roll_back
+from .rollback import ROLLBACK, something_to_roll_back
 from .timeline import Timeline, console, say
 
 Confirm = Callable[[str], bool]
@@ -218,6 +218,7 @@ def status(settings: Settings) -> None:
     table = Table(title=f"Journal ({source})", title_justify="left")
     for col in ("step", "event", "outcome", "duration_s", "at"):
         table.add_column(col)
+    columns = ("step", "event", "outcome", "duration_s", "at")
     for line in lines:
-        table.add_row(*(str(line.get(c) if line.get(c) is not None else "") for c in ("step", "event", "outcome", "duration_s", "at")))
+        table.add_row(*("" if line.get(c) is None else str(line.get(c)) for c in columns))
     console.print(table)

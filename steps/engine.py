@@ -242,7 +242,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, res
                 raise err from exc
             except KeyboardInterrupt:
                 _end(ctx, timeline, step.name, "interrupted", started, budget, error="interrupted")
-                raise Interrupted(step.name, "interrupted while running; its work was rolled back or is resumable")
+                raise Interrupted(step.name, "interrupted while running; its work was rolled back or is resumable") from None
             ctx.state.setdefault(step.name, {}).update(outcome.details)
             _end(ctx, timeline, step.name, "skipped" if outcome.skipped else "ok", started, budget,
                  note=outcome.note, details=outcome.details)

@@ -20,7 +20,8 @@ class CommandResult:
 class Host(Protocol):
     """Something that runs a shell command and reports its result."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult: ...
 

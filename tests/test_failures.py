@@ -64,7 +64,7 @@ def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, 
 
     names = [clone_database(cluster, template) for _ in range(2)]
     try:
-        for name, recovery in zip(names, ("rollback", "resume")):
+        for name, recovery in zip(names, ("rollback", "resume"), strict=True):
             url = app_url(cluster, app_password, name)
             work = tmp_path / recovery
             work.mkdir()

@@ -95,11 +95,18 @@ CREATE FUNCTION pg_temp.sbx_org_m(j int, n_e int) RETURNS int LANGUAGE sql IMMUT
         WHEN 0 THEN 25 WHEN 1 THEN 11 + (j / 14) % 10 WHEN 11 THEN 10
         WHEN 7 THEN 1 WHEN 8 THEN 1 WHEN 12 THEN 1 WHEN 9 THEN 0 WHEN 10 THEN 0
         ELSE 2 + (j * 7 + j / 14) % 8 END) $f$;
-CREATE FUNCTION pg_temp.sbx_org_creator(j int, n_e int, sp int) RETURNS int LANGUAGE sql IMMUTABLE AS $f$
-    SELECT pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, n_e, sp) + CASE
-        WHEN j % 14 = 12 THEN 1                                            -- sole member is not the creator
-        WHEN j % 14 IN (2,3,4) AND j % 3 = 1 THEN pg_temp.sbx_org_m(j, n_e)  -- creator left the org
-        ELSE 0 END, n_e) $f$;
+-- member t of org j. Kinds 7 and 12 (single member) use a "reserved" user (i % 7 = 0, never in a slot),
+-- so that users in exactly one organization exist even at small n.
+CREATE FUNCTION pg_temp.sbx_org_member(j int, t int, n int, n_e int, sp int) RETURNS int LANGUAGE sql IMMUTABLE AS $f$
+    SELECT CASE WHEN j % 14 IN (7, 12) THEN 7 * (1 + ((j / 14) * 2 + (j % 14 = 12)::int) % greatest(1, n / 7))
+                ELSE pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, n_e, sp) + t, n_e) END $f$;
+CREATE FUNCTION pg_temp.sbx_org_creator(j int, n int, n_e int, sp int) RETURNS int LANGUAGE sql IMMUTABLE AS $f$
+    SELECT CASE
+        WHEN j % 14 IN (7, 8) THEN pg_temp.sbx_org_member(j, 0, n, n_e, sp)         -- sole member is the creator
+        WHEN j % 14 = 12 THEN pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, n_e, sp) + 1, n_e)  -- ... is not
+        WHEN j % 14 IN (2,3,4) AND j % 3 = 1                                        -- creator left the org
+             THEN pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, n_e, sp) + pg_temp.sbx_org_m(j, n_e), n_e)
+        ELSE pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, n_e, sp), n_e) END $f$;
 -- ids: mostly cuid, some uuid, and some that look like what a tool could generate for a personal org
 -- of the org's first-slot user (unique because pos(j) is injective on 1..o).
 CREATE FUNCTION pg_temp.sbx_org_id(j int, n_e int, sp int) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
@@ -247,7 +254,7 @@ SELECT pg_temp.sbx_org_id(j, p.n_e, p.sp),
        CASE WHEN j % 3 = 0 THEN NULL WHEN j % 3 = 1 THEN 'Shared MCP servers for team #' || j ELSE '' END,
        CASE WHEN j % 2 = 0 THEN NULL ELSE 'https://cdn.example.com/logos/' || pg_temp.sbx_cuid('logo', j) || '.png' END,
        j % 5 = 2,
-       pg_temp.sbx_uid(pg_temp.sbx_org_creator(j, p.n_e, p.sp)),
+       pg_temp.sbx_uid(pg_temp.sbx_org_creator(j, p.n, p.n_e, p.sp)),
        timestamp '2023-01-01' + (pg_temp.sbx_h('org-ts:' || j) % (300::bigint * 86400000)) * interval '1 millisecond',
        timestamp '2023-01-01' + (pg_temp.sbx_h('org-ts:' || j) % (300::bigint * 86400000)) * interval '1 millisecond'
            + (j % 97) * interval '1 day'
@@ -257,7 +264,7 @@ LEFT JOIN onames ON onames.k = (j / 4) % 12;
 INSERT INTO "OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
 SELECT pg_temp.sbx_cuid('om', j::bigint * 1000 + t),
        pg_temp.sbx_org_id(j, p.n_e, p.sp),
-       pg_temp.sbx_uid(pg_temp.sbx_slot_user(pg_temp.sbx_org_pos(j, p.n_e, p.sp) + t, p.n_e)),
+       pg_temp.sbx_uid(pg_temp.sbx_org_member(j, t, p.n, p.n_e, p.sp)),
        (t = 0 AND j % 14 <> 12) OR t % 5 = 3,
        timestamp '2023-11-01' + (j * 1000 + t) * interval '1 second',
        timestamp '2023-11-01' + (j * 1000 + t) * interval '1 second' + (t % 4) * interval '7 days'
@@ -584,7 +591,8 @@ FROM d, LATERAL (SELECT CASE WHEN length(d.inp) = 0 THEN 0
 -- =====================================================================================================
 DROP FUNCTION pg_temp.sbx_params(), pg_temp.sbx_h(text), pg_temp.sbx_hx(text, int), pg_temp.sbx_cuid(text, bigint),
               pg_temp.sbx_uuid(text, bigint), pg_temp.sbx_uid(int), pg_temp.sbx_ws(int), pg_temp.sbx_slot_user(int, int),
-              pg_temp.sbx_org_pos(int, int, int), pg_temp.sbx_org_m(int, int), pg_temp.sbx_org_creator(int, int, int),
+              pg_temp.sbx_org_pos(int, int, int), pg_temp.sbx_org_m(int, int), pg_temp.sbx_org_member(int, int, int, int, int),
+              pg_temp.sbx_org_creator(int, int, int, int),
               pg_temp.sbx_org_id(int, int, int), pg_temp.sbx_zero_org(bigint, int), pg_temp.sbx_tool_count(int),
               pg_temp.sbx_inst_user(int, int), pg_temp.sbx_cfg_user(int, int, int), pg_temp.sbx_cfg_srv(int, int),
               pg_temp.sbx_cipher(text, int);
