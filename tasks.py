@@ -68,10 +68,17 @@ def backups(c, env=None, debug=False):
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
+@operator_errors("audit")
+def audit(c, env=None, debug=False):
+    """Count, read-only on the live database, the legacy rows the migration's rules will bend."""
+    commands.audit(settings_for(env))
+
+
+@task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("status")
 def status(c, env=None, debug=False):
     """Show the current or last run, step by step, from the bookkeeping schema (or RUNS_DIR)."""
     commands.status(settings_for(env))
 
 
-ns = Collection(sandbox, migrate_offline, rollback, cleanup, backups, status)
+ns = Collection(sandbox, audit, migrate_offline, rollback, cleanup, backups, status)

@@ -185,6 +185,30 @@ def list_backups(settings: Settings) -> None:
     console.print(table)
 
 
+def audit(settings: Settings) -> list[dict[str, object]]:
+    """Count, read-only, the live legacy rows that a rule will bend (R13), before any window starts."""
+    from rich.table import Table
+
+    from .preflight import audit as audit_rows
+
+    migration = load_migration(settings.migration_dir)
+    db = connect(settings.database_url, settings.db_driver, application_name="pgcutover audit", step="audit")
+    try:
+        with db.transaction():
+            db.execute("SET TRANSACTION READ ONLY")
+            findings = audit_rows(db, migration)
+    finally:
+        db.close()
+    table = Table(title=f"Rows the rules will bend in {describe_target(settings.database_url)} (read-only)",
+                  title_justify="left")
+    for col in ("rule", "finding", "rows"):
+        table.add_column(col)
+    for f in findings:
+        table.add_row(str(f["rule"]), str(f["finding"]), str(f["rows"]))
+    console.print(table)
+    return findings
+
+
 def status(settings: Settings) -> None:
     """Show the current or last run: from the bookkeeping schema, else from RUNS_DIR."""
     lines: list[dict[str, object]] = []

@@ -92,3 +92,34 @@ def test_concurrent_run_exits_at_once_naming_the_holder(tmp_path: Path, legacy_u
         assert fingerprint(legacy_url) == before
     finally:
         holder.close()
+
+
+def test_audit_is_read_only_and_counts_what_rules_bend(tmp_path: Path, legacy_url: str) -> None:
+    before = fingerprint(legacy_url)
+    findings = {f["finding"]: f["rows"] for f in commands.audit(make_settings(tmp_path, legacy_url))}
+    db = connect(legacy_url, "psycopg")
+    try:
+        both = db.query("""SELECT count(*) FROM "UserMcpServerInstance" WHERE "authType" = 'BOTH'""")[0][0]
+        null_org_logs = db.query("""SELECT count(*) FROM "McpServerRequestLog" WHERE "organizationId" IS NULL""")[0][0]
+    finally:
+        db.close()
+    assert findings["UserMcpServerInstance.authType BOTH becomes OAUTH"] == both > 0
+    assert findings["request logs without organizationId, resolved through their instance"] == null_org_logs > 0
+    assert findings["users with neither name nor email (personal org named 'User's Workspace')"] >= 3
+    assert fingerprint(legacy_url) == before
+
+
+def test_concurrent_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None:
+    from steps.engine import LOCK_KEY
+
+    env = cli_env(tmp_path, legacy_url)
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    holder = connect(legacy_url, "psycopg", application_name="pgcutover 20990101T000000Z-cafe rollback")
+    try:
+        assert holder.query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0][0]
+        before = fingerprint(legacy_url)
+        proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env, timeout=60)
+        assert_refused(proc, "rollback", "another pgcutover run holds the lock")
+        assert fingerprint(legacy_url) == before
+    finally:
+        holder.close()

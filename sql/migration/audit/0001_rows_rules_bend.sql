@@ -19,7 +19,7 @@ SELECT 'team organizations with no member', 'R2', count(*)
   FROM public."Organization" o
  WHERE NOT EXISTS (SELECT 1 FROM public."OrganizationMember" m WHERE m."organizationId" = o.id)
 UNION ALL
-SELECT 'users with neither name nor email (personal org named ''User''''s Workspace'')', 'R3', count(*)
+SELECT 'users with neither name nor email (personal org named ''User''s Workspace'')', 'R3', count(*)
   FROM public."User"
  WHERE coalesce(regexp_replace("name", '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), '') = ''
    AND coalesce(regexp_replace("email", '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), '') = ''
