@@ -45,3 +45,15 @@ def test_plan_order_and_migration_files() -> None:
     assert m.aside_schema == "cutover_legacy"
     for f in (*m.transform, *m.invariants, m.reconcile, m.dropped_columns):
         assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), f.name
+
+
+def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from steps.db import describe_target, dsn_without_password, parse_dsn
+
+    monkeypatch.setenv("PGPORT", "6543")
+    assert parse_dsn("host=db user=app dbname=x password=pw") == {
+        "host": "db", "user": "app", "dbname": "x", "password": "pw", "port": "6543"}
+    assert parse_dsn("postgresql://app:pw@db:5433/x")["port"] == "5433"
+    conninfo, password = dsn_without_password("postgresql://app:p%40ss@db/x")
+    assert password == "p@ss" and "p@ss" not in conninfo
+    assert describe_target("postgresql://app:pw@db:5433/x") == "db:5433/x as app"
