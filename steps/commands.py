@@ -61,7 +61,7 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
         return ""
     run_id = None
     if resume:
-        last = latest_run_dir(settings.runs_dir)
+        last = latest_run_dir(settings.runs_dir, changed_only=True) or latest_run_dir(settings.runs_dir)
         if last is None:
             raise CutoverError("migrate-offline", f"--resume: no run to resume in {settings.runs_dir}")
         run_id = last.name
@@ -115,7 +115,7 @@ def find_run(settings: Settings, run_id: str | None, step: str) -> str:
         if not (settings.runs_dir / run_id / "journal.jsonl").exists():
             raise CutoverError(step, f"no run {run_id} in {settings.runs_dir}")
         return run_id
-    last = latest_run_dir(settings.runs_dir)
+    last = latest_run_dir(settings.runs_dir, changed_only=True) or latest_run_dir(settings.runs_dir)
     if last is None:
         raise CutoverError(step, f"no run in {settings.runs_dir}: nothing to roll back")
     return last.name

@@ -4,20 +4,25 @@ from __future__ import annotations
 from .config import Settings
 from .engine import RunContext, Step, StepOutcome
 from .migration import Migration
+from .reset import copy_table_grants
 from .sqlfiles import all_applied, apply_in_one_transaction
 
 STEP = "deploy-schema"
 
 
 def run(ctx: RunContext) -> StepOutcome:
-    timings = apply_in_one_transaction(ctx, STEP, ctx.migration.deploy_schema)
+    m = ctx.migration
+    # The new tables get the grants their legacy namesakes had (in the same transaction as the DDL).
+    timings = apply_in_one_transaction(ctx, STEP, m.deploy_schema,
+                                       then=lambda db: copy_table_grants(db, m.aside_schema, m.app_schema))
     names = ", ".join(t["file"] for t in timings) or "already applied"
     return StepOutcome(note=names, details={"files": timings})
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return [f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
-            for f in migration.deploy_schema]
+    return [*[f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
+              for f in migration.deploy_schema],
+            f"grant on each new table what its namesake in {migration.aside_schema} granted (same transaction)"]
 
 
 DEPLOY_SCHEMA = Step(STEP, 30, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.deploy_schema))

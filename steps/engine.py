@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,15 +90,21 @@ def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> 
     migration = load_migration(settings.migration_dir)
     run_id = run_id or new_run_id()
     run_dir = settings.runs_dir / run_id
+    fresh = not run_dir.exists()
     journal = Journal(run_dir, run_id)
     journal.open()
     app = f"pgcutover {run_id} {command} pid {os.getpid()}@{socket.gethostname()}"
-    lock_db = connect(settings.database_url, settings.db_driver, application_name=app)
     try:
-        acquire_lock(lock_db, "preflight" if command == "migrate-offline" else command)
-        db = connect(settings.database_url, settings.db_driver, application_name=f"pgcutover {run_id}")
+        lock_db = connect(settings.database_url, settings.db_driver, application_name=app)
+        try:
+            acquire_lock(lock_db, "preflight" if command == "migrate-offline" else command)
+            db = connect(settings.database_url, settings.db_driver, application_name=f"pgcutover {run_id}")
+        except BaseException:
+            lock_db.close()
+            raise
     except BaseException:
-        lock_db.close()
+        if fresh:  # a run that could not even start leaves no directory to be mistaken for the last run
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
     meta_path = run_dir / "run.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {

@@ -12,8 +12,11 @@ from .errors import CutoverError
 from .migration import Migration
 
 # Sessions of our own run carry this application_name prefix and are never ended.
+# Other client sessions on this database. backend_type is NULL in the rows a non-superuser may not
+# fully see, so it is coalesced; sessions of our own run carry the 'pgcutover' application_name prefix.
 OTHER_SESSIONS = ("FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                  "AND backend_type = 'client backend' AND coalesce(application_name, '') NOT LIKE 'pgcutover%'")
+                  "AND usesysid IS NOT NULL AND coalesce(backend_type, 'client backend') = 'client backend' "
+                  "AND coalesce(application_name, '') NOT LIKE 'pgcutover%'")
 
 
 def current_fence(db: Database, run_id: str) -> dict[str, Any] | None:

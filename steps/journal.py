@@ -102,9 +102,19 @@ def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return done
 
 
-def latest_run_dir(runs_dir: Path) -> Path | None:
-    """Return the newest run directory (run ids sort by time)."""
+def latest_run_dir(runs_dir: Path, *, changed_only: bool = False) -> Path | None:
+    """Return the newest run with a journal (run ids sort by time).
+
+    With changed_only, skip runs that never got past preflight (a refused or concurrent attempt), so
+    that `rollback` and `--resume` find the window that actually changed something.
+    """
     if not runs_dir.is_dir():
         return None
-    runs = sorted(p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists())
-    return runs[-1] if runs else None
+    for run in sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True):
+        lines = read_journal(run / "journal.jsonl")
+        if not lines:
+            continue
+        if changed_only and not any(ln.get("event") == "start" and ln.get("step") != "preflight" for ln in lines):
+            continue
+        return run
+    return None

@@ -57,13 +57,18 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
                           [ident(app_schema)])
     if unreadable:
         missing.append(f"SELECT on {', '.join(r[0] for r in unreadable[:5])} (for pg_dump)")
-    if not can_signal:
-        others = db.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() "
-                          "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-                          "AND NOT pg_has_role(current_user, usesysid, 'USAGE') ORDER BY 1")
-        if others:
-            missing.append(f"pg_signal_backend (to end sessions of {', '.join(str(r[0]) for r in others)}): "
-                           f"GRANT pg_signal_backend TO {me}")
+    others = db.query("SELECT DISTINCT r.rolname, r.rolsuper, pg_has_role(current_user, r.oid, 'USAGE') "
+                      "FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid "
+                      "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+                      "AND coalesce(a.backend_type, 'client backend') = 'client backend' "
+                      "AND coalesce(a.application_name, '') NOT LIKE 'pgcutover%%' ORDER BY 1")
+    if not is_super:
+        supers = [str(name) for name, sup, _ in others if sup]
+        if supers:
+            missing.append(f"superuser rights to end the sessions of {', '.join(supers)} (end them first)")
+        foreign = [str(name) for name, sup, mine in others if not sup and not mine]
+        if foreign and not can_signal:
+            missing.append(f"pg_signal_backend (to end sessions of {', '.join(foreign)}): GRANT pg_signal_backend TO {me}")
     return missing
 
 

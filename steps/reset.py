@@ -31,6 +31,20 @@ def copy_schema_rights(db: Database, source: str, target: str) -> int:
     return len(grants)
 
 
+def copy_table_grants(db: Database, source: str, target: str) -> int:
+    """Give each new table the grants its same-named legacy table had, so app roles keep their access."""
+    grants = db.query(
+        "SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+        "a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner "
+        "AND EXISTS (SELECT 1 FROM pg_class t WHERE t.relnamespace = %s::regnamespace AND t.relname = c.relname) "
+        "ORDER BY 1, 2, 3", [ident(source), ident(target)])
+    for table, grantee, privilege, grantable in grants:
+        option = " WITH GRANT OPTION" if grantable else ""
+        db.execute(f"GRANT {privilege} ON {ident(target)}.{ident(table)} TO {grantee}{option}")
+    return len(grants)
+
+
 def _literal(db: Database, value: str) -> str:
     return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
 

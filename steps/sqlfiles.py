@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .db import Database
@@ -32,7 +32,8 @@ def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[
     return [f for f in files if f.name not in done]
 
 
-def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[dict[str, Any]]:
+def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile],
+                             then: Callable[[Database], object] | None = None) -> list[dict[str, Any]]:
     """Apply the pending files and their bookkeeping in one transaction: all of them or none."""
     todo = pending_files(ctx, step, files)
     timings: list[dict[str, Any]] = []
@@ -48,6 +49,8 @@ def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile
             db.execute("INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
                        "VALUES (%s, %s, %s, %s, %s)", [ctx.run_id, step, f.name, f.checksum, took])
             timings.append({"file": f.name, "sha256": f.checksum, "duration_s": took})
+        if todo and then is not None:
+            then(db)
     return timings
 
 

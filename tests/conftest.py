@@ -20,6 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EDGE_CASES = FIXTURES / "edge_cases.sql"
 TEMPLATE = "tpl_legacy"
 DEMO_USERS = 40
+READER = "cutover_reader"
+READER_PASSWORD = "reader-pw-9d41"
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +54,18 @@ def template(cluster: LocalCluster, app_password: str) -> str:
             db.run_script(EDGE_CASES.read_text(encoding="utf-8"))
     finally:
         db.close()
+    # A read-only app role with explicit grants: fence, reset and rollback must keep its rights exactly.
+    a = admin(cluster)
+    try:
+        a.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'")
+    finally:
+        a.close()
+    db = connect(url, "psycopg")
+    try:
+        db.run_script(f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; GRANT USAGE ON SCHEMA public TO {READER}; "
+                      f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};")
+    finally:
+        db.close()
     return TEMPLATE
 
 
@@ -66,6 +80,8 @@ def clone_database(cluster: LocalCluster, source: str | None, owner: str = APP_R
     try:
         template = f" TEMPLATE {ident(source)}" if source else ""
         a.execute(f"CREATE DATABASE {ident(name)}{template} OWNER {ident(owner)}")
+        if source:  # database ACLs are not cloned with the template
+            a.execute(f"GRANT CONNECT ON DATABASE {ident(name)} TO {READER}")
     finally:
         a.close()
     return name

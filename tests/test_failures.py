@@ -213,3 +213,15 @@ def test_no_secret_anywhere(tmp_path: Path, legacy_url: str, app_password: str) 
                                           and p.stat().st_size < 10_000_000 and "backups" not in p.parts]
     assert "Traceback" in proc.stdout + proc.stderr  # --debug shows it, masked
     assert all(app_password not in t for t in texts)
+
+
+def test_refused_retry_does_not_hide_the_run_to_roll_back(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="transform:middle:error")
+    assert run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=tmp_path, env=env).returncode != 0
+    env.pop("CUTOVER_FAULT")
+    retry = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)  # at 3 a.m., someone just tries again
+    assert retry.returncode != 0 and retry.stderr.startswith("preflight: "), retry.stderr
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)

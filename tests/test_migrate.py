@@ -50,6 +50,10 @@ def test_migrate_offline_satisfies_every_rule(tmp_path: Path, legacy_url: str, d
                                         "'cutover_legacy'::regnamespace AND relkind = 'r'")}
         assert len(aside) == 14, "the legacy schema is set aside whole, for a fast rollback"
         assert db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) == [("succeeded",)]
+        # the app's other roles keep their rights: CONNECT restored, legacy table grants carried to the new tables
+        assert db.query("SELECT has_database_privilege('cutover_reader', current_database(), 'CONNECT'), "
+                        """has_table_privilege('cutover_reader', 'public."McpServerRequestLog"', 'SELECT'), """
+                        "has_schema_privilege('cutover_reader', 'public', 'USAGE')") == [(True, True, True)]
         mirrored = db.query("SELECT count(*) FROM pgcutover.journal WHERE run = %s", [run_id])[0][0]
     finally:
         db.close()

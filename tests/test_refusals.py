@@ -7,7 +7,7 @@ import pytest
 
 from conftest import fingerprint, make_settings, run_cli
 from steps import commands
-from steps.db import connect
+from steps.db import DB_ERRORS, connect
 
 
 def assert_refused(proc, step: str, cause: str) -> None:
@@ -123,3 +123,28 @@ def test_concurrent_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None
         assert fingerprint(legacy_url) == before
     finally:
         holder.close()
+
+
+def test_other_roles_sessions_need_pg_signal_backend_then_are_fenced(tmp_path: Path, cluster, legacy_url: str) -> None:
+    from conftest import READER, READER_PASSWORD, admin
+
+    reader_url = legacy_url.replace(legacy_url.split("@")[0], f"postgresql://{READER}:{READER_PASSWORD}")
+    app_session = connect(reader_url, "psycopg", application_name="the app")
+    try:
+        before = fingerprint(legacy_url)
+        proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+        assert_refused(proc, "preflight", "GRANT pg_signal_backend TO cutover_app")
+        assert fingerprint(legacy_url) == before
+        a = admin(cluster)
+        try:
+            a.execute("GRANT pg_signal_backend TO cutover_app")
+            proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "1 sessions ended" in proc.stdout
+        finally:
+            a.execute("REVOKE pg_signal_backend FROM cutover_app")
+            a.close()
+        with pytest.raises(DB_ERRORS):
+            app_session.query("SELECT 1")  # the fence ended it
+    finally:
+        app_session.close()
