@@ -189,8 +189,11 @@ class _StopSignal:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
+        if self.received:  # a second signal means "now": the step's transaction rolls back
+            raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
-        say(f"{self.received} received: stopping after the current step finishes safely", "bold yellow")
+        say(f"{self.received} received: stopping after the current step finishes safely "
+            "(send it again to abandon the step now; its transaction rolls back)", "bold yellow")
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():

@@ -112,8 +112,6 @@ def latest_run_dir(runs_dir: Path, *, changed_only: bool = False) -> Path | None
         return None
     for run in sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True):
         lines = read_journal(run / "journal.jsonl")
-        if not lines:
-            continue
         if changed_only and not any(ln.get("event") == "start" and ln.get("step") != "preflight" for ln in lines):
             continue
         return run
