@@ -4,14 +4,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from rich.table import Table
+
+from .backup import read_manifest
 from .config import Settings
 from .db import DB_ERRORS, connect, describe_target, error_text, ident
-from .backup import read_manifest
 from .engine import Step, close_run, open_run, run_steps, set_run_status
 from .errors import CutoverError, Interrupted
 from .journal import latest_run_dir, read_journal
 from .migration import load_migration
 from .plan import MIGRATE_OFFLINE
+from .preflight import audit as audit_rows
 from .reset import schema_exists
 from .rollback import ROLLBACK, something_to_roll_back
 from .timeline import Timeline, console, say
@@ -169,8 +172,6 @@ def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm 
 
 def list_backups(settings: Settings) -> None:
     """List every backup in BACKUP_DIR with its manifest."""
-    from rich.table import Table
-
     table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
     for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
         table.add_column(col)
@@ -187,10 +188,6 @@ def list_backups(settings: Settings) -> None:
 
 def audit(settings: Settings) -> list[dict[str, object]]:
     """Count, read-only, the live legacy rows that a rule will bend (R13), before any window starts."""
-    from rich.table import Table
-
-    from .preflight import audit as audit_rows
-
     migration = load_migration(settings.migration_dir)
     db = connect(settings.database_url, settings.db_driver, application_name="pgcutover audit", step="audit")
     try:
@@ -237,8 +234,6 @@ def status(settings: Settings) -> None:
             return
         lines = read_journal(last / "journal.jsonl")
         source = str(last / "journal.jsonl")
-    from rich.table import Table
-
     table = Table(title=f"Journal ({source})", title_justify="left")
     for col in ("step", "event", "outcome", "duration_s", "at"):
         table.add_column(col)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from .cluster import LocalCluster
 from .config import PROJECT_ROOT, default_pg_bindir
@@ -85,8 +88,6 @@ def sandbox_up(base_dir: Path, *, users: int) -> str:
 
 def sandbox_env(base_dir: Path) -> dict[str, str]:
     """Read back what sandbox_up wrote to .env.sandbox."""
-    from dotenv import dotenv_values
-
     return {k: v for k, v in dotenv_values(base_dir / ".env.sandbox").items() if v is not None}
 
 
@@ -95,7 +96,5 @@ def sandbox_down(base_dir: Path) -> None:
     cluster = sandbox_cluster(base_dir)
     cluster.destroy()
     (base_dir / ".env.sandbox").unlink(missing_ok=True)
-    import shutil
-
     shutil.rmtree(base_dir / ".sandbox", ignore_errors=True)
     say("sandbox removed")
