@@ -68,6 +68,9 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
         if last is None:
             raise CutoverError("migrate-offline", f"--resume: no run to resume in {settings.runs_dir}")
         run_id = last.name
+        if any(ln.get("step") in {s.name for s in ROLLBACK} for ln in read_journal(last / "journal.jsonl")):
+            raise CutoverError("migrate-offline", f"--resume: run {run_id} was rolled back; start a new window "
+                                                  "without --resume")
     confirm_destructive(settings, "migrate-offline", "migrate-offline (maintenance window)", yes=yes, ask=ask)
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
     timeline = Timeline.for_steps(f"migrate-offline {ctx.run_id}",

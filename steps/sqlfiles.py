@@ -55,5 +55,9 @@ def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile
 
 
 def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:
+    """Tell whether this run applied every file, and the app schema still holds their result."""
     done = applied_files(ctx.db, ctx.run_id)
-    return all(done.get(f.name) == f.checksum for f in files)
+    if not all(done.get(f.name) == f.checksum for f in files):
+        return False
+    state = ctx.db.query(ctx.migration.schema_state.text)[0][0]
+    return state != "legacy"  # a rollback put the legacy schema back: the files must run again

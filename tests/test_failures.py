@@ -225,3 +225,13 @@ def test_refused_retry_does_not_hide_the_run_to_roll_back(tmp_path: Path, legacy
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_resume_after_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None:
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="verify:before:error")
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0  # rolled back at once
+    env.pop("CUTOVER_FAULT")
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0 and "was rolled back" in proc.stderr, proc.stderr
+    assert fingerprint(legacy_url) == before
