@@ -1,6 +1,7 @@
 """What each task does, as typed functions that tests call without Invoke (alembic's command.py)."""
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 
@@ -209,20 +210,33 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     return findings
 
 
+def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, str]]:
+    """Fold journal lines into one row per step: state, time against budget, note or error."""
+    rows: dict[str, tuple[str, str, str, str]] = {}
+    for line in lines:
+        step = str(line["step"])
+        if line["event"] == "start":
+            rows[step] = (step, "running (or stopped here)", f"since {line['at']}", "")
+        elif line["event"] == "end":
+            over = " OVER BUDGET" if line.get("over_budget") else ""
+            rows[step] = (step, str(line.get("outcome")), f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
+                          str(line.get("error") or line.get("note") or ""))
+    return list(rows.values())
+
+
 def status(settings: Settings) -> None:
-    """Show the current or last run: from the bookkeeping schema, else from RUNS_DIR."""
+    """Show the current or last run, one row per step, from the bookkeeping schema (else RUNS_DIR)."""
     lines: list[dict[str, object]] = []
-    source = ""
+    header, source = "", ""
     try:
         db = connect(settings.database_url, settings.db_driver, application_name="pgcutover status", step="status")
         try:
             if db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0]:
                 run = db.query("SELECT run, command, status, started_at FROM pgcutover.runs ORDER BY run DESC LIMIT 1")
                 if run:
-                    say(f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}", "bold")
-                    lines = [{"step": s, "event": e, "outcome": o, "duration_s": d, "at": str(a)} for s, e, o, d, a in
-                             db.query("SELECT step, event, outcome, duration_s, at FROM pgcutover.journal "
-                                      "WHERE run = %s ORDER BY at", [run[0][0]])]
+                    header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
+                    lines = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in db.query(
+                        "SELECT line FROM pgcutover.journal WHERE run = %s ORDER BY at", [run[0][0]])]
                     source = "bookkeeping schema pgcutover"
         finally:
             db.close()
@@ -235,12 +249,14 @@ def status(settings: Settings) -> None:
         if last is None:
             say("No run recorded yet.")
             return
-        lines = read_journal(last / "journal.jsonl")
-        source = str(last / "journal.jsonl")
+        lines = list(read_journal(last / "journal.jsonl"))
+        header, source = f"Run {last.name}", str(last / "journal.jsonl")
+    say(header, "bold")
     table = Table(title=f"Journal ({source})", title_justify="left")
-    for col in ("step", "event", "outcome", "duration_s", "at"):
+    for col in ("step", "state", "time / budget", "note"):
         table.add_column(col)
-    columns = ("step", "event", "outcome", "duration_s", "at")
-    for line in lines:
-        table.add_row(*("" if line.get(c) is None else str(line.get(c)) for c in columns))
+    for row in step_summary(lines):
+        table.add_row(*row)
     console.print(table)
+    if any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:]):
+        say("Next: invoke migrate-offline --resume   or   invoke rollback --yes (runbooks/rollback.md)", "bold yellow")
