@@ -8,6 +8,7 @@ from typing import Any
 from .config import Settings
 from .db import Database
 from .engine import RunContext, Step, StepOutcome
+from .backup import read_manifest
 from .errors import CutoverError
 from .journal import iso, utc_now
 from .migration import Migration
@@ -43,6 +44,19 @@ def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
             for t, c, r, n in db.query(migration.dropped_columns.text)]
 
 
+def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[str]:
+    """Cross-check the legacy row counts with the backup manifest (the data set aside is the data dumped)."""
+    manifest = read_manifest(ctx.backup_dir)
+    if manifest is None:
+        return ["no backup manifest to check the legacy row counts against"]
+    problems = []
+    for t in tables:
+        dumped = manifest.row_counts.get(f"{ctx.migration.app_schema}.{t['table']}")
+        if dumped != t["legacy_rows"]:
+            problems.append(f"{t['table']} ({t['legacy_rows']} legacy rows now, {dumped} in the backup)")
+    return problems
+
+
 def verify_database(ctx: RunContext) -> dict[str, Any]:
     """Run every check in one read-only snapshot and return the report."""
     db = ctx.db
@@ -53,8 +67,9 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
                   "migration_ts": ctx.migration_ts, "invariants": check_invariants(db, ctx.migration),
                   "tables": reconcile(db, ctx.migration), "dropped_by_design": dropped_columns(db, ctx.migration),
                   "audit": ctx.state.get("preflight", {}).get("audit", [])}
+    report["backup_mismatches"] = check_against_backup(ctx, report["tables"])
     report["passed"] = (all(i["violations"] == 0 for i in report["invariants"])
-                        and all(t["match"] for t in report["tables"]))
+                        and all(t["match"] for t in report["tables"]) and not report["backup_mismatches"])
     return report
 
 
@@ -65,7 +80,9 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
              f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
              f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**", "",
              "## Tables (R11: legacy vs target, counts and content checksums)", "",
-             "| table | legacy rows | target rows | checksums |", "|---|---:|---:|---|"]
+             "Legacy row counts " + ("match the backup manifest." if not report["backup_mismatches"]
+                                     else "DIFFER from the backup manifest: " + "; ".join(report["backup_mismatches"])),
+             "", "| table | legacy rows | target rows | checksums |", "|---|---:|---:|---|"]
     lines += [f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | {'match' if t['match'] else 'DIFFER'} |"
               for t in report["tables"]]
     lines += ["", "## Invariants (rows returned = violations)", "", "| check | violations | sample |", "|---|---:|---|"]
@@ -85,8 +102,9 @@ def run(ctx: RunContext) -> StepOutcome:
     bad_tables = [f"{t['table']} ({t['legacy_rows']} legacy / {t['target_rows']} target rows, checksums "
                   f"{'match' if t['legacy_checksum'] == t['target_checksum'] else 'differ'})"
                   for t in report["tables"] if not t["match"]]
-    if bad_checks or bad_tables:
-        raise CutoverError(STEP, "; ".join(bad_checks + bad_tables) + f" — see {ctx.run_dir / 'report.md'}")
+    bad_backup = [f"legacy rows differ from the backup: {p}" for p in report["backup_mismatches"]]
+    if bad_checks or bad_tables or bad_backup:
+        raise CutoverError(STEP, "; ".join(bad_checks + bad_tables + bad_backup) + f" — see {ctx.run_dir / 'report.md'}")
     rows = sum(t["target_rows"] for t in report["tables"])
     return StepOutcome(note=f"{len(report['tables'])} tables reconciled ({rows} rows), "
                             f"{len(report['invariants'])} invariants hold; report.md written",

@@ -101,3 +101,33 @@ def test_dry_run_touches_nothing(tmp_path: Path, legacy_url: str, capsys: pytest
         assert name in out
     assert fingerprint(legacy_url) == before
     assert not (tmp_path / "runs").exists() and not (tmp_path / "backups").exists()
+
+
+def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: str) -> None:
+    from steps.engine import close_run, open_run
+    from steps.errors import CutoverError
+    from steps.verify import VERIFY
+
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.execute('DELETE FROM public."McpServerRequestData" WHERE id = (SELECT min(id) FROM public."McpServerRequestData")')
+        db.execute("""UPDATE public."Organization" SET name = 'Someone''s Workspace' WHERE id = (
+                          SELECT min(id) FROM public."Organization" WHERE "isPersonal")""")
+        db.execute("""UPDATE public."McpServer" SET "envVars" = '{x}' WHERE id = (SELECT min(id) FROM public."McpServer")""")
+    finally:
+        db.close()
+    ctx = open_run(settings, command="verify", run_id=run_id)
+    try:
+        with pytest.raises(CutoverError) as failed:
+            VERIFY.run(ctx)
+    finally:
+        close_run(ctx)
+    message = str(failed.value)
+    assert message.startswith("verify: 0001_personal_organizations.sql (1: personal organization")
+    assert "McpServerRequestData (" in message and "target rows" in message
+    assert "McpServer (" in message and "checksums differ" in message
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    assert not report["passed"]
+    assert {t["table"] for t in report["tables"] if not t["match"]} == {"McpServerRequestData", "McpServer"}
