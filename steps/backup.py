@@ -59,6 +59,7 @@ def dump_database(settings: Settings, db: Database, dest_dir: Path, *, run_id: s
     """Dump the database (bookkeeping excluded) and write a manifest that proves the dump."""
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
+        dest_dir.chmod(0o700)  # the dump holds every row of production: only its owner may read it
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
     partial, final = dest_dir / (DUMP_NAME + ".partial"), dest_dir / DUMP_NAME

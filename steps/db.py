@@ -15,6 +15,7 @@ from .errors import CutoverError
 from .redact import mask, register_secret
 
 Params = Sequence[Any] | None
+DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, pg8000.dbapi.Error, pg8000.native.InterfaceError)
 # libpq's environment defaults, applied by hand for pg8000 (psycopg gets them from libpq itself).
 _ENV_DEFAULTS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
                  "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}
@@ -132,8 +133,24 @@ class Pg8000Database(_DbapiDatabase):
         self._conn.execute_simple(text)
 
 
+# A production database may carry timeouts meant for the app; a window's long statements and the
+# backup's idle snapshot transaction must not be cut by them, and a lock we cannot get must not hang.
+SESSION_SETUP = ("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+                 "SET lock_timeout = '60s'")
+
+
 def connect(dsn: str, driver: str, *, application_name: str = "pgcutover", step: str = "preflight") -> Any:
     """Open an autocommit connection with the chosen driver, or fail naming the step."""
+    db = _open(dsn, driver, application_name=application_name, step=step)
+    try:
+        db.run_script(SESSION_SETUP)
+    except DB_ERRORS as exc:
+        db.close()
+        raise CutoverError(step, f"cannot set up the session on {describe_target(dsn)}: {error_text(exc)}") from None
+    return db
+
+
+def _open(dsn: str, driver: str, *, application_name: str, step: str) -> Any:
     try:
         if driver == "psycopg":
             conn = psycopg.connect(dsn, autocommit=True, application_name=application_name[:63],
@@ -171,5 +188,3 @@ def error_text(exc: BaseException) -> str:
         text = str(exc)
     return mask(" ".join(text.split()))
 
-
-DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, pg8000.dbapi.Error, pg8000.native.InterfaceError)

@@ -82,6 +82,7 @@ def sandbox_up(base_dir: Path, *, users: int) -> str:
     (base_dir / ".env.sandbox").write_text(
         "# Written by `invoke sandbox`: a throwaway local cluster with demo app commands.\n"
         + "".join(f"{k}='{v}'\n" for k, v in env.items()))
+    (base_dir / ".env.sandbox").chmod(0o600)  # it holds the sandbox password
     say(f"sandbox ready: {url}   (written to .env.sandbox; use --env sandbox)")
     return url
 

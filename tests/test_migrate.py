@@ -131,3 +131,18 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     assert not report["passed"]
     assert {t["table"] for t in report["tables"] if not t["match"]} == {"McpServerRequestData", "McpServer"}
+
+
+def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, cluster, legacy_url: str) -> None:
+    from conftest import admin
+
+    dbname = legacy_url.rsplit("/", 1)[1]
+    a = admin(cluster)
+    try:  # what a production database often carries for its app
+        a.execute(f"ALTER DATABASE {dbname} SET statement_timeout = '20ms'")
+        a.execute(f"ALTER DATABASE {dbname} SET idle_in_transaction_session_timeout = '20ms'")
+    finally:
+        a.close()
+    before = snapshot(legacy_url)
+    commands.migrate_offline(make_settings(tmp_path, legacy_url, FENCE_WAIT="1"), yes=True)
+    check_rules(before, snapshot(legacy_url))
