@@ -10,7 +10,7 @@ from rich.table import Table
 from .backup import read_manifest
 from .config import Settings
 from .db import DB_ERRORS, connect, describe_target, error_text, ident
-from .engine import Step, close_run, open_run, run_steps, set_run_status
+from .engine import RunContext, Step, close_run, open_run, run_steps, set_run_status
 from .errors import CutoverError, Interrupted
 from .journal import latest_run_dir, read_journal
 from .migration import load_migration
@@ -88,10 +88,10 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
     except CutoverError as exc:
         set_run_status(ctx, "failed")
         changed = something_to_roll_back(ctx)
-        close_run(ctx)
         say(f"Journal: {ctx.journal.path}", "bold red")
         if changed and on_failure == "rollback":
-            raise after_rollback(settings, ctx.run_id, exc) from exc
+            raise after_rollback(settings, ctx, exc) from exc
+        close_run(ctx)
         if changed:
             say(f"Paused: maintenance stays on and the database stays fenced. Resume: invoke migrate-offline "
                 f"--resume   Roll back: invoke rollback --run {ctx.run_id} --yes", "bold yellow")
@@ -105,15 +105,32 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
     return ctx.run_id
 
 
-def after_rollback(settings: Settings, run_id: str, failure: CutoverError) -> CutoverError:
-    """Roll a failed window back at once and say both what failed and how the rollback ended."""
-    say(f"{failure}: rolling back run {run_id}", "bold red")
+def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -> CutoverError:
+    """Roll a failed window back at once, under the same lock, and say what failed and how the rollback ended."""
+    say(f"{failure}: rolling back run {ctx.run_id}", "bold red")
     try:
-        rollback(settings, run_id=run_id, yes=True)
+        if sessions_alive(ctx):  # keep the lock: no other run can slip in between failure and rollback
+            try:
+                roll_back_run(ctx)
+            finally:
+                close_run(ctx)
+        else:  # the server went away (restart): reconnect and take the lock again
+            close_run(ctx)
+            rollback(settings, run_id=ctx.run_id, yes=True)
     except CutoverError as exc:
         return CutoverError(failure.step, f"{failure.cause}; ROLLBACK FAILED too ({exc}): "
-                                          f"see runbooks/rollback.md, run invoke rollback --run {run_id}")
+                                          f"see runbooks/rollback.md, run invoke rollback --run {ctx.run_id}")
     return CutoverError(failure.step, f"{failure.cause}; rollback completed: the database is back as before the window")
+
+
+def sessions_alive(ctx: RunContext) -> bool:
+    """Tell whether both of the run's sessions still answer (the lock is held while the lock session lives)."""
+    try:
+        ctx.lock_db.query("SELECT 1")
+        ctx.db.query("SELECT 1")
+    except DB_ERRORS:
+        return False
+    return True
 
 
 def find_run(settings: Settings, run_id: str | None, step: str) -> str:
@@ -134,22 +151,28 @@ def rollback(settings: Settings, *, run_id: str | None = None, from_backup: bool
     run_id = find_run(settings, run_id, "rollback")
     confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)
     ctx = open_run(settings, command="rollback", run_id=run_id)
-    ctx.state["options"] = {"from_backup": from_backup, "jobs": jobs}
     try:
-        if not something_to_roll_back(ctx):
-            raise CutoverError("rollback", f"run {run_id} stopped at preflight and changed nothing: nothing to roll back")
-        timeline = Timeline.for_steps(f"rollback {run_id}", [(s.name, settings.budgets.get(s.name, s.budget_s))
-                                                             for s in ROLLBACK])
+        roll_back_run(ctx, from_backup=from_backup, jobs=jobs)
+    finally:
+        close_run(ctx)
+    return run_id
+
+
+def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | None = None) -> None:
+    """Run the rollback steps on an open run whose lock is held."""
+    ctx.state["options"] = {"from_backup": from_backup, "jobs": jobs}
+    if not something_to_roll_back(ctx):
+        raise CutoverError("rollback", f"run {ctx.run_id} stopped at preflight and changed nothing: nothing to roll back")
+    budgets = ctx.settings.budgets
+    timeline = Timeline.for_steps(f"rollback {ctx.run_id}", [(s.name, budgets.get(s.name, s.budget_s)) for s in ROLLBACK])
+    try:
         with timeline:
             run_steps(ctx, ROLLBACK, timeline)
-        set_run_status(ctx, "rolled back")
     except CutoverError:
         set_run_status(ctx, "rollback failed")
         raise
-    finally:
-        close_run(ctx)
-    say(f"Rollback of run {run_id} complete: the database is as before the window.", "bold green")
-    return run_id
+    set_run_status(ctx, "rolled back")
+    say(f"Rollback of run {ctx.run_id} complete: the database is as before the window.", "bold green")
 
 
 def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None) -> None:

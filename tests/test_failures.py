@@ -235,3 +235,12 @@ def test_resume_after_rollback_is_refused(tmp_path: Path, legacy_url: str) -> No
     proc = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0 and "was rolled back" in proc.stderr, proc.stderr
     assert fingerprint(legacy_url) == before
+
+
+def test_server_restart_then_automatic_rollback_reconnects(tmp_path: Path, legacy_url: str, restart_cmd: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="transform:before:restart", CUTOVER_FAULT_CMD=restart_cmd)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert "rollback completed" in proc.stderr.strip().splitlines()[-1], proc.stdout + proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
