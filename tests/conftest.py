@@ -63,7 +63,8 @@ def template(cluster: LocalCluster, app_password: str) -> str:
     db = connect(url, "psycopg")
     try:
         db.run_script(f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; GRANT USAGE ON SCHEMA public TO {READER}; "
-                      f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};")
+                      f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}; "
+                      f'GRANT UPDATE ("name") ON "Organization" TO {READER};')
     finally:
         db.close()
     return TEMPLATE
@@ -145,6 +146,9 @@ def fingerprint(url: str) -> dict[str, object]:
             "SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_database d, "
             "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE d.datname = current_database()"))
         out["catalog"] = catalog(db, "public")
+        out["column_acls"] = db.query("SELECT c.relname, a.attname, a.attacl::text FROM pg_attribute a JOIN pg_class c "
+                                      "ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
+                                      "AND a.attacl IS NOT NULL ORDER BY 1, 2")
         tables = db.query("SELECT c.relname, c.relowner::regrole::text, c.relacl::text FROM pg_class c "
                           "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1")
         out["tables"] = [(t, owner, acl, db.query(

@@ -53,7 +53,9 @@ def test_migrate_offline_satisfies_every_rule(tmp_path: Path, legacy_url: str, d
         # the app's other roles keep their rights: CONNECT restored, legacy table grants carried to the new tables
         assert db.query("SELECT has_database_privilege('cutover_reader', current_database(), 'CONNECT'), "
                         """has_table_privilege('cutover_reader', 'public."McpServerRequestLog"', 'SELECT'), """
-                        "has_schema_privilege('cutover_reader', 'public', 'USAGE')") == [(True, True, True)]
+                        "has_schema_privilege('cutover_reader', 'public', 'USAGE'), "
+                        """has_column_privilege('cutover_reader', 'public."Organization"', 'name', 'UPDATE')""") \
+            == [(True, True, True, True)]
         mirrored = db.query("SELECT count(*) FROM pgcutover.journal WHERE run = %s", [run_id])[0][0]
     finally:
         db.close()
