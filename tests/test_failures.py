@@ -244,3 +244,18 @@ def test_server_restart_then_automatic_rollback_reconnects(tmp_path: Path, legac
     assert proc.returncode != 0
     assert "rollback completed" in proc.stderr.strip().splitlines()[-1], proc.stdout + proc.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
+
+
+@pytest.mark.parametrize("recovery", ["rollback", "resume"])
+def test_pg8000_survives_a_kill_in_the_transform(tmp_path: Path, legacy_url: str, recovery: str) -> None:
+    original, before = fingerprint(legacy_url), snapshot(legacy_url)
+    env = app_env(tmp_path, legacy_url, DB_DRIVER="pg8000", CUTOVER_FAULT="transform:middle:kill")
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == -9
+    env.pop("CUTOVER_FAULT")
+    args = ["rollback", "--yes"] if recovery == "rollback" else ["migrate-offline", "--resume", "--yes"]
+    proc = run_cli(args, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if recovery == "rollback":
+        assert_rolled_back(tmp_path, legacy_url, original)
+    else:
+        assert_migrated(legacy_url, before)
