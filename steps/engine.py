@@ -35,7 +35,11 @@ class StepOutcome:
 
 @dataclass(frozen=True)
 class Step:
-    """One runbook step: name, budget, how to run it, how to ask the world if it is done, how to undo it."""
+    """One runbook step: name, budget, how to run it, how to ask the world whether it is done.
+
+    Going back is its own plan (steps/rollback.py), not per-step undo: after a crash the world, not the
+    list of completed steps, says what must be restored (the set-aside schema, the fence record, the release).
+    """
 
     name: str
     budget_s: float
@@ -43,7 +47,6 @@ class Step:
     describe: Callable[[Settings, Migration], list[str]]
     read_only: bool = False
     done: Callable[[RunContext], bool] | None = None
-    undo: Callable[[RunContext], StepOutcome] | None = None
 
 
 @dataclass

@@ -96,10 +96,6 @@ def unfenced(ctx: RunContext) -> bool:
     return f is None or bool(f.get("restored"))
 
 
-def undo_fence(ctx: RunContext) -> StepOutcome:
-    return unfence(ctx)
-
-
 def describe_fence(settings: Settings, migration: Migration) -> list[str]:
     return ["REVOKE CONNECT ON DATABASE … FROM PUBLIC and every other role that has it (recorded in pgcutover.runs)",
             f"pg_terminate_backend() every other session; wait up to {settings.fence_wait_s:.0f}s until none remain"]
@@ -109,6 +105,5 @@ def describe_unfence(settings: Settings, migration: Migration) -> list[str]:
     return ["GRANT CONNECT back to exactly the grantees the fence recorded (grant options included)"]
 
 
-FENCE = Step("fence", 30, fence, describe_fence, done=lambda ctx: fenced(ctx) and not other_sessions(ctx.db),
-             undo=undo_fence)
+FENCE = Step("fence", 30, fence, describe_fence, done=lambda ctx: fenced(ctx) and not other_sessions(ctx.db))
 UNFENCE = Step("unfence", 10, unfence, describe_unfence, done=unfenced)

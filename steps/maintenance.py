@@ -37,5 +37,5 @@ def describe_off(settings: Settings, migration: Migration) -> list[str]:
             else "MAINTENANCE_OFF_CMD not set: will be skipped with a warning"]
 
 
-MAINTENANCE_ON = Step("maintenance-on", 30, maintenance_on, describe_on, undo=maintenance_off)
+MAINTENANCE_ON = Step("maintenance-on", 30, maintenance_on, describe_on)
 MAINTENANCE_OFF = Step("maintenance-off", 30, maintenance_off, describe_off)
