@@ -46,12 +46,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def count_rows(db: Database) -> dict[str, int]:
-    """Count every table's rows outside the bookkeeping schema (in the caller's snapshot)."""
+def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
+    """Count the rows of every table (of one schema, or of all but the bookkeeping one) as schema.table."""
     tables = db.query("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
-                      "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' ORDER BY 1, 2",
-                      [BOOKKEEPING_SCHEMA])
+                      "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
+                      "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2", [BOOKKEEPING_SCHEMA, schema, schema])
     return {f"{s}.{t}": int(db.query(f"SELECT count(*) FROM {ident(s)}.{ident(t)}")[0][0]) for s, t in tables}
 
 

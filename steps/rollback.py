@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .backup import Manifest, read_manifest, require_proven
+from .backup import Manifest, count_rows, read_manifest, require_proven
 from .config import Settings
 from .db import Database, ident
 from .deploy_app import deploy, health_check
@@ -35,9 +35,8 @@ def something_to_roll_back(ctx: RunContext) -> bool:
 
 
 def table_counts(db: Database, schema: str) -> dict[str, int]:
-    tables = db.query("SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace AND relkind IN ('r', 'p') "
-                      "ORDER BY 1", [ident(schema)])
-    return {t: int(db.query(f"SELECT count(*) FROM {ident(schema)}.{ident(t)}")[0][0]) for (t,) in tables}
+    """Count one schema's rows per table, keyed by bare table name (to compare across schema names)."""
+    return {name.split(".", 1)[1]: n for name, n in count_rows(db, schema).items()}
 
 
 def expected_counts(manifest: Manifest, app_schema: str) -> dict[str, int]:
