@@ -159,9 +159,10 @@ def attach_mirror(ctx: RunContext) -> None:
 
     ctx.bookkeeping_ready = True
     ctx.journal.mirror = mirror
-    if not ctx.journal.path.stat().st_size or not _mirror_has_run(ctx):
-        ctx.journal._pending = ctx.journal.lines()
-    ctx.journal.flush_mirror()
+    if _mirror_has_run(ctx):
+        ctx.journal.flush_mirror()
+    else:
+        ctx.journal.resend_all()
 
 
 def _mirror_has_run(ctx: RunContext) -> bool:

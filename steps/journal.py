@@ -62,6 +62,11 @@ class Journal:
         self.flush_mirror()
         return line
 
+    def resend_all(self) -> None:
+        """Queue every line of the file for the mirror (it was created after they were written)."""
+        self._pending = self.lines()
+        self.flush_mirror()
+
     def flush_mirror(self) -> None:
         """Copy pending lines into the bookkeeping schema; the file stays the truth if it cannot."""
         if self.mirror is None:

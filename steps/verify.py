@@ -117,4 +117,4 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
             f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json"]
 
 
-VERIFY = Step(STEP, 300, run, describe, read_only=False)
+VERIFY = Step(STEP, 300, run, describe)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,23 +101,27 @@ def app_url(cluster: LocalCluster, password: str, dbname: str) -> str:
     return f"postgresql://{APP_ROLE}:{password}@127.0.0.1:{cluster.port}/{dbname}"
 
 
+@contextmanager
+def fresh_database(cluster: LocalCluster, source: str | None) -> Iterator[str]:
+    """Create a database (a clone of source, or empty) for the block, and drop it afterwards."""
+    name = clone_database(cluster, source)
+    try:
+        yield name
+    finally:
+        drop_database(cluster, name)
+
+
 @pytest.fixture
 def legacy_url(cluster: LocalCluster, template: str, app_password: str) -> Iterator[str]:
     """A fresh legacy database for one test, owned by the non-superuser app role."""
-    name = clone_database(cluster, template)
-    try:
+    with fresh_database(cluster, template) as name:
         yield app_url(cluster, app_password, name)
-    finally:
-        drop_database(cluster, name)
 
 
 @pytest.fixture
 def empty_url(cluster: LocalCluster, template: str, app_password: str) -> Iterator[str]:
-    name = clone_database(cluster, None)
-    try:
+    with fresh_database(cluster, None) as name:
         yield app_url(cluster, app_password, name)
-    finally:
-        drop_database(cluster, name)
 
 
 def make_settings(tmp_path: Path, url: str, **extra: str) -> Settings:

@@ -60,11 +60,10 @@ def restart_cmd(cluster) -> str:
 @pytest.mark.parametrize("point", POINTS)
 def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, app_password: str, point: str,
                                         kind: str, restart_cmd: str) -> None:
-    from conftest import app_url, clone_database, drop_database
+    from conftest import app_url, fresh_database
 
-    names = [clone_database(cluster, template) for _ in range(2)]
-    try:
-        for name, recovery in zip(names, ("rollback", "resume"), strict=True):
+    for recovery in ("rollback", "resume"):
+        with fresh_database(cluster, template) as name:
             url = app_url(cluster, app_password, name)
             work = tmp_path / recovery
             work.mkdir()
@@ -94,9 +93,6 @@ def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, 
                 assert proc.returncode == 0, proc.stdout + proc.stderr
                 assert_migrated(url, before)
                 assert app_state(work) == ("v2", False)
-    finally:
-        for name in names:
-            drop_database(cluster, name)
 
 
 @pytest.mark.parametrize("point", ["backup:after", "transform:middle", "verify:before", "deploy-app:before"])

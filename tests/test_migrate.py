@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import catalog, clone_database, drop_database, fingerprint, make_settings
+from conftest import catalog, fingerprint, fresh_database, make_settings
 from rules import check_rules, snapshot
 from steps import commands
 from steps.config import PROJECT_ROOT
@@ -20,17 +20,13 @@ TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
 @pytest.fixture(scope="session")
 def target_catalog(cluster) -> dict[str, object]:
     """The catalog of a database built straight from spec/target-schema.sql."""
-    name = clone_database(cluster, None)
-    try:
-        url = cluster.superuser_url(name)
-        db = connect(url, "psycopg")
+    with fresh_database(cluster, None) as name:
+        db = connect(cluster.superuser_url(name), "psycopg")
         try:
             db.run_script(TARGET_SQL.read_text())
             return catalog(db, "public")
         finally:
             db.close()
-    finally:
-        drop_database(cluster, name)
 
 
 @pytest.mark.parametrize("driver", ["psycopg", "pg8000"])
