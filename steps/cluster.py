@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,8 @@ class LocalCluster:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise CutoverError("sandbox", f"{what} exited {proc.returncode}: {detail[-1] if detail else ''}")
 
-    def init(self) -> None:
-        """Create the cluster with a random superuser password (scram over TCP)."""
+    def init(self, settings: Mapping[str, str] | None = None) -> None:
+        """Create the cluster with a random superuser password (scram over TCP), plus settings."""
         if not (self.bindir / "initdb").exists():
             raise CutoverError("sandbox", f"initdb not found in {self.bindir} (install postgresql-15)")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -103,6 +104,12 @@ class LocalCluster:
                        "-E", "UTF8", "--locale=C.UTF-8"], "initdb")
         finally:
             pwfile.unlink(missing_ok=True)
+        if settings:
+            # In postgresql.conf, not `-c` at start: restart() keeps them and ALTER SYSTEM wins.
+            with (self.datadir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+                conf.write("\n# pgcutover: extra settings\n")
+                for name, value in settings.items():
+                    conf.write(f"{name} = {_conf_quote(value)}\n")
 
     def _server_user_can_reach(self, path: Path) -> bool:
         """Ask whether the postgres OS user can enter path (every parent must let it through)."""
@@ -144,6 +151,11 @@ class LocalCluster:
         self.stop("immediate")
         shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _conf_quote(value: str) -> str:
+    """Quote a value for postgresql.conf (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _port_free(port: int) -> bool:
