@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import CutoverError
+from .pgtools import run_child  # the one child runner (own session, group killed and reaped)
 from .redact import mask
 
 
@@ -33,8 +34,10 @@ class LocalHost:
     name: str = "local"
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
+        """Run a shell command in its own session; a timeout kills the shell and all it started."""
+
         try:
-            proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=timeout_s)
+            proc = run_child(["/bin/sh", "-c", command], timeout_s=timeout_s)
         except subprocess.TimeoutExpired:
             return CommandResult(self.name, 124, "", f"timed out after {timeout_s:.0f}s")
         return CommandResult(self.name, proc.returncode, proc.stdout, proc.stderr)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
@@ -12,15 +14,56 @@ from .errors import CutoverError
 from .redact import mask
 
 
+def run_child(args: list[str], *, env: dict[str, str] | None = None,
+              timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a program in a session of its own; on timeout or interrupt, kill its group and reap it.
+
+    A terminal's Ctrl-C reaches its foreground process group only, so the child never sees it:
+    pgcutover alone decides between "finish this step" (first Ctrl-C) and "abandon it" (second).
+    A new session rather than just a new group: with no controlling terminal, a child that wants
+    to prompt fails at once instead of being stopped (SIGTTIN) until its timeout; stdin is empty.
+    """
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
+            kill_group(proc)
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL every process in the child's group (a shell's children too), then reap the child."""
+    if proc.returncode is not None:  # reaped already: its pid, and so its group id, may be reused
+        return
+    try:
+        # The group id is the child's pid, reserved until the child is reaped below.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()  # no group left to signal (or none we may signal): the child alone
+    # wait(), not communicate(): a grandchild that left the group may hold the pipes open forever.
+    while True:
+        try:
+            proc.wait()
+            return
+        except KeyboardInterrupt:  # yet another Ctrl-C: SIGKILL is already sent, finish reaping
+            continue
+
+
 def tool_major(settings: Settings, tool: str, step: str) -> int:
     """Return the major version of a client program, or fail naming it."""
     path = settings.tool(tool)
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout
+        out = run_child([path, "--version"], timeout_s=30).stdout
     except FileNotFoundError:
-        raise CutoverError(step, f"{tool} not found at {path} (install the PostgreSQL client or set PG_BINDIR)") from None
+        raise CutoverError(step, f"{tool} not found at {path} (install the PostgreSQL client or "
+                                 "set PG_BINDIR)") from None
     except PermissionError:
         raise CutoverError(step, f"{tool} at {path} is not executable") from None
+    except subprocess.TimeoutExpired:
+        raise CutoverError(step, f"{path} --version did not answer within 30s") from None
     match = re.search(r"(\d+)(?:\.\d+)?", out)
     if not match:
         raise CutoverError(step, f"cannot read the version of {path}: {out.strip()!r}")
@@ -39,9 +82,11 @@ def client_env(dsn: str, app_name: str) -> tuple[str, dict[str, str]]:
 def run_tool(step: str, args: list[str], env: dict[str, str]) -> str:
     """Run a PostgreSQL client program; a non-zero exit fails the step with its last stderr line."""
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        proc = run_child(args, env=env)
     except FileNotFoundError:
         raise CutoverError(step, f"{Path(args[0]).name} not found at {args[0]}") from None
+    except PermissionError:
+        raise CutoverError(step, f"{Path(args[0]).name} at {args[0]} is not executable") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         raise CutoverError(step, mask(f"{Path(args[0]).name} exited {proc.returncode}: "
@@ -61,15 +106,45 @@ def pg_dump(settings: Settings, dest: Path, *, snapshot: str | None, exclude_sch
     run_tool("backup", [*args, "--dbname", conninfo], env)
 
 
-def pg_restore_list(settings: Settings, dump: Path, step: str = "backup") -> list[str]:
-    """Read a dump's table of contents (proves the archive is readable end to end)."""
+@dataclass(frozen=True)
+class ArchiveToc:
+    """A custom-format archive's table of contents: its header fields and its entries."""
+
+    header: dict[str, str]
+    entries: list[str]
+
+    @property
+    def compressed(self) -> bool:
+        """Tell whether data blocks are compressed (zlib and friends checksum what they inflate)."""
+        # pg_restore 15 prints the zlib level (0 = none), 16 and later a method name.
+        return self.header.get("Compression", "").strip() not in ("0", "none")
+
+
+def pg_restore_list(settings: Settings, dump: Path, step: str = "backup") -> ArchiveToc:
+    """Read a dump's table of contents (the header and entry list only, not the data blocks)."""
     out = run_tool(step, [settings.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
-    return [ln for ln in out.splitlines() if ln and not ln.startswith(";")]
+    header: dict[str, str] = {}
+    entries: list[str] = []
+    for line in out.splitlines():
+        if line.startswith(";"):
+            key, sep, value = line.lstrip("; ").partition(":")
+            if sep and key and key not in header:
+                header[key] = value.strip()
+        elif line:
+            entries.append(line)
+    return ArchiveToc(header, entries)
+
+
+def pg_restore_read_all(settings: Settings, dump: Path, step: str = "backup") -> None:
+    """Read every data block of a dump back (decompressing it), writing the script to /dev/null."""
+    # No database: pg_restore only renders SQL, so each block is read and inflated end to end, and
+    # a block that fails its zlib checksum makes pg_restore exit non-zero.
+    run_tool(step, [settings.tool("pg_restore"), "--file", os.devnull, str(dump)], dict(os.environ))
 
 
 def pg_restore(settings: Settings, dump: Path, *, jobs: int, schema: str, app_name: str,
                step: str = "restore-database") -> None:
     """Restore one schema of a custom-format dump into the target database with parallel jobs."""
     conninfo, env = client_env(settings.database_url, app_name)
-    run_tool(step, [settings.tool("pg_restore"), "--jobs", str(jobs), "--no-password", "--exit-on-error",
-                    "--schema", schema, "--dbname", conninfo, str(dump)], env)
+    run_tool(step, [settings.tool("pg_restore"), "--jobs", str(jobs), "--no-password",
+                    "--exit-on-error", "--schema", schema, "--dbname", conninfo, str(dump)], env)

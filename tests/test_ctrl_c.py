@@ -1,0 +1,179 @@
+"""The operator's Ctrl-C reaches pgcutover alone: its children finish, or pgcutover kills them."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import fingerprint, run_cli
+from rules import check_rules, snapshot
+from steps.backup import MANIFEST_NAME
+from steps.config import PROJECT_ROOT, default_pg_bindir
+from steps.hosts import LocalHost
+from steps.pgtools import run_child
+from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
+
+
+def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
+    """A PG_BINDIR whose pg_dump sleeps 3 s first (no trap: it dies of any signal it gets)."""
+    real, pid_file = default_pg_bindir(), tmp_path / "pg_dump.pid"
+    assert real is not None
+    # It records its pid and process group (field 5 of /proc/PID/stat), then sleeps.
+    body = (f'echo "$$ $(cut -d" " -f5 /proc/$$/stat)" > {pid_file}.tmp\n'
+            f'mv {pid_file}.tmp {pid_file}\nsleep 3\nexec {real}/pg_dump "$@"\n')
+    return fake_bindir(tmp_path, body), pid_file
+
+
+def start_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start `invoke <args>` as the foreground job of its own terminal session would be."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR"))}
+    return subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+                            cwd=cwd, env={**clean, **env}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def journal(tmp_path: Path) -> list[dict[str, object]]:
+    found = list((tmp_path / "runs").glob("*/journal.jsonl"))
+    if not found:
+        return []
+    return [json.loads(line) for line in found[0].read_text().splitlines() if line.endswith("}")]
+
+
+def wait_for(what: str, ready: Callable[[], object], timeout_s: float = 60,
+             proc: subprocess.Popen[str] | None = None) -> None:
+    """Poll until ready() is true; fail on timeout, or at once if proc ended first."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"pgcutover exited {proc.returncode} before {what}:\n{out}{err}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def ends(lines: list[dict[str, object]], step: str) -> list[dict[str, object]]:
+    return [ln for ln in lines if ln["step"] == step and ln["event"] == "end"]
+
+
+def group_alive(pgid: int) -> list[str]:
+    """List the processes of a process group that still run (zombies are dead, only unreaped)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp …, after "pid (comm)"
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(text[:text.rindex(")") + 1])
+    return alive
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def data_part(fp: dict[str, object]) -> dict[str, object]:
+    """All but the database ACL: the fence took CONNECT away, and a stopped window keeps it so."""
+    return {k: v for k, v in without_bookkeeping(fp).items() if k != "database_acl"}
+
+
+def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) -> None:
+    original, before = fingerprint(legacy_url), snapshot(legacy_url)
+    bindir, pid_file = slow_pg_dump(tmp_path)
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        wait_for("the backup to start", lambda: any(
+            ln["step"] == "backup" and ln["event"] == "start" for ln in journal(tmp_path)),
+            proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert err.strip().splitlines()[-1].startswith("reset: stopped by SIGINT"), out + err
+    lines = journal(tmp_path)
+    assert [ln["outcome"] for ln in ends(lines, "backup")] == ["ok"], lines
+    reset = [ln for ln in lines if ln["step"] == "reset"]
+    assert [ln.get("outcome") for ln in reset] == [None, "interrupted"], reset
+    assert "before this step started" in str(reset[-1]["error"])
+    assert data_part(fingerprint(legacy_url)) == data_part(original)
+    assert next((tmp_path / "backups").iterdir()).joinpath(MANIFEST_NAME).exists()
+    assert not is_alive(int(pid_file.read_text().split()[0]))
+
+    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    check_rules(before, snapshot(legacy_url))
+    assert app_state(tmp_path) == ("v2", False)
+
+
+def test_second_ctrl_c_abandons_the_step_and_kills_its_children(tmp_path: Path,
+                                                                 legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    bindir, pid_file = slow_pg_dump(tmp_path)
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        # pg_dump's wrapper wrote its pid: it is asleep for 3 s, in the process group it leads.
+        wait_for("pg_dump to start", pid_file.exists, proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert err.strip().splitlines()[-1].startswith("backup: interrupted"), out + err
+    assert [ln["outcome"] for ln in ends(journal(tmp_path), "backup")] == ["interrupted"]
+    child, group = (int(n) for n in pid_file.read_text().split())
+    assert group == child != proc.pid  # pg_dump led a process group of its own: Ctrl-C missed it
+    assert group_alive(group) == [], "the abandoned step left pg_dump or its sleep running"
+    assert not list((tmp_path / "backups").glob("*/" + MANIFEST_NAME)), "no backup was proven"
+
+    rolled = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+    assert app_state(tmp_path) == ("v1", False)
+
+
+def test_timed_out_command_loses_its_whole_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "background.pid"
+    started = time.monotonic()
+    # The background sleep holds stdout open: killing only the shell would leave it, and the wait.
+    result = LocalHost().run(f"sleep 60 & echo $! > {pid_file}; sleep 60", timeout_s=1)
+    assert (result.exit_code, result.stderr) == (124, "timed out after 1s")
+    assert time.monotonic() - started < 10
+    wait_for("the background sleep to die", lambda: not is_alive(int(pid_file.read_text())), 5)
+
+
+def test_abandoned_child_is_killed_and_reaped(tmp_path: Path) -> None:
+    shell_pid, sleep_pid = tmp_path / "shell.pid", tmp_path / "sleep.pid"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # as _StopSignal does on the second Ctrl-C
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            run_child(["/bin/sh", "-c",
+                       f"echo $$ > {shell_pid}; sleep 60 & echo $! > {sleep_pid}; wait"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(ChildProcessError):  # reaped already: no zombie left behind by us
+        os.waitpid(int(shell_pid.read_text()), os.WNOHANG)
+    wait_for("the grandchild to die", lambda: not is_alive(int(sleep_pid.read_text())), 5)
