@@ -37,16 +37,20 @@ class Migration:
     app_schema: str
     aside_schema: str
     schema_state: SqlFile
+    drift: SqlFile
     deploy_schema: tuple[SqlFile, ...]
     transform: tuple[SqlFile, ...]
     invariants: tuple[SqlFile, ...]
     reconcile: SqlFile
     dropped_columns: SqlFile
     audit: tuple[SqlFile, ...]
+    # Legacy tables that have no target table by design: the one exception to "every table of
+    # the set-aside schema is reconciled", declared here once and checked by verify.
+    dropped_tables: tuple[str, ...] = ()
 
     def all_files(self) -> tuple[SqlFile, ...]:
-        return (self.schema_state, *self.deploy_schema, *self.transform, *self.invariants,
-                self.reconcile, self.dropped_columns, *self.audit)
+        return (self.schema_state, self.drift, *self.deploy_schema, *self.transform,
+                *self.invariants, self.reconcile, self.dropped_columns, *self.audit)
 
 
 def load_migration(root: Path) -> Migration:
@@ -68,6 +72,12 @@ def load_migration(root: Path) -> Migration:
                 raise CutoverError("config", f"{plan_path}: [{section}] {key} names {f.path.name}, which does not exist")
         return out
 
+    def names(section: str, key: str) -> tuple[str, ...]:
+        value = plan.get(section, {}).get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CutoverError("config", f"{plan_path}: [{section}] {key} must be a list of names")
+        return tuple(value)
+
     try:
         return Migration(
             root=root,
@@ -75,12 +85,14 @@ def load_migration(root: Path) -> Migration:
             app_schema=plan["app_schema"],
             aside_schema=plan["aside_schema"],
             schema_state=files("preflight", "schema_state")[0],
+            drift=files("preflight", "drift")[0],
             deploy_schema=files("deploy-schema", "files"),
             transform=files("transform", "files"),
             invariants=files("verify", "invariants"),
             reconcile=files("verify", "reconcile")[0],
             dropped_columns=files("verify", "dropped_columns")[0],
             audit=files("audit", "files"),
+            dropped_tables=names("verify", "dropped_tables"),
         )
     except (KeyError, IndexError) as exc:
         raise CutoverError("config", f"{plan_path}: missing {exc}") from None

@@ -6,24 +6,40 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .db import Database
+from .db import DB_ERRORS, Database, error_text, ident
 from .engine import RunContext, Step, StepOutcome
 from .backup import read_manifest
 from .errors import CutoverError
 from .journal import iso, utc_now
-from .migration import Migration
+from .migration import Migration, SqlFile
 from .redact import mask
 from .sqlfiles import set_run_parameters
 
 STEP = "verify"
 SAMPLE = 5
+SHOWN = 3  # violations named in the one-line error; the report keeps SAMPLE of them
+
+
+def pin_search_path(db: Database, migration: Migration) -> None:
+    """Pin this transaction's search_path, so catalog deparsing reads alike on every database."""
+    # pg_get_expr and pg_get_constraintdef qualify a name only when it is off the search_path: a
+    # role's or database's own setting must not change what the schema-shape check compares.
+    db.execute(f"SET LOCAL search_path = pg_catalog, {ident(migration.app_schema)}")
+
+
+def run_file(db: Database, f: SqlFile) -> list[tuple[Any, ...]]:
+    """Run one verify query, naming the file when the server refuses it."""
+    try:
+        return db.query(f.text)
+    except DB_ERRORS as exc:
+        raise CutoverError(STEP, f"{f.name} failed: {error_text(exc)}") from None
 
 
 def check_invariants(db: Database, migration: Migration) -> list[dict[str, Any]]:
     """Run each invariant query; every row it returns is a violation."""
     results = []
     for f in migration.invariants:
-        rows = db.query(f.text)
+        rows = run_file(db, f)
         results.append({"check": f.name, "violations": len(rows), "sample": [str(r[0]) for r in rows[:SAMPLE]]})
     return results
 
@@ -31,7 +47,7 @@ def check_invariants(db: Database, migration: Migration) -> list[dict[str, Any]]
 def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
     """Compare legacy and target row counts and content checksums per table."""
     out = []
-    for table, l_rows, l_sum, t_rows, t_sum in db.query(migration.reconcile.text):
+    for table, l_rows, l_sum, t_rows, t_sum in run_file(db, migration.reconcile):
         out.append({"table": table, "legacy_rows": int(l_rows), "target_rows": int(t_rows),
                     "legacy_checksum": str(l_sum), "target_checksum": str(t_sum),
                     "match": int(l_rows) == int(t_rows) and l_sum == t_sum})
@@ -41,7 +57,39 @@ def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
 def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
     """List each dropped-by-design column with how many non-NULL values it held."""
     return [{"table": t, "column": c, "rule": r, "non_null_values": int(n)}
-            for t, c, r, n in db.query(migration.dropped_columns.text)]
+            for t, c, r, n in run_file(db, migration.dropped_columns)]
+
+
+def set_aside_tables(db: Database, migration: Migration) -> list[str]:
+    """List the set-aside legacy schema's tables from the catalog: what reconcile must cover."""
+    return [str(r[0]) for r in db.query(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
+        [migration.aside_schema])]
+
+
+def missing_results(migration: Migration, invariants: list[dict[str, Any]],
+                    tables: list[dict[str, Any]], aside_tables: list[str]) -> list[str]:
+    """Name every expected check or table the results lack: no result may read as a pass."""
+    aside, dropped = migration.aside_schema, set(migration.dropped_tables)
+    ran = {i["check"] for i in invariants}
+    names = [t["table"] for t in tables]
+    problems = [f"invariant {f.name} did not run" for f in migration.invariants
+                if f.name not in ran]
+    if not aside_tables:
+        problems.append(f"schema {aside} holds no tables to reconcile against")
+    problems += [f"{t} is missing from the reconcile ({migration.reconcile.name}): a table of "
+                 f"{aside} not declared dropped by design"
+                 for t in aside_tables if t not in names and t not in dropped]
+    problems += [f"{t} is reconciled {names.count(t)} times"
+                 for t in sorted(set(names)) if names.count(t) > 1]
+    problems += [f"{t} is reconciled but is not a table of {aside}"
+                 for t in sorted(set(names)) if t not in aside_tables]
+    problems += [f"{t} is declared dropped by design (plan.toml) but is not a table of {aside}"
+                 for t in sorted(dropped) if t not in aside_tables]
+    problems += [f"{t} is declared dropped by design (plan.toml) but reconciled"
+                 for t in sorted(dropped) if t in names]
+    return problems
 
 
 def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[str]:
@@ -59,16 +107,22 @@ def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[
 
 def verify_database(ctx: RunContext) -> dict[str, Any]:
     """Run every check in one read-only snapshot and return the report."""
-    db = ctx.db
+    db, migration = ctx.db, ctx.migration
     with db.transaction():
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         set_run_parameters(ctx, db)
-        report = {"run": ctx.run_id, "migration": ctx.migration.name, "at": iso(utc_now()),
-                  "migration_ts": ctx.migration_ts, "invariants": check_invariants(db, ctx.migration),
-                  "tables": reconcile(db, ctx.migration), "dropped_by_design": dropped_columns(db, ctx.migration),
+        pin_search_path(db, migration)
+        report = {"run": ctx.run_id, "migration": migration.name, "at": iso(utc_now()),
+                  "migration_ts": ctx.migration_ts, "invariants": check_invariants(db, migration),
+                  "tables": reconcile(db, migration),
+                  "dropped_by_design": dropped_columns(db, migration),
                   "audit": ctx.state.get("preflight", {}).get("audit", [])}
+        aside_tables = set_aside_tables(db, migration)
+    report["missing_results"] = missing_results(migration, report["invariants"], report["tables"],
+                                                aside_tables)
     report["backup_mismatches"] = check_against_backup(ctx, report["tables"])
-    report["passed"] = (all(i["violations"] == 0 for i in report["invariants"])
+    report["passed"] = (not report["missing_results"]
+                        and all(i["violations"] == 0 for i in report["invariants"])
                         and all(t["match"] for t in report["tables"]) and not report["backup_mismatches"])
     return report
 
@@ -79,6 +133,8 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     lines = [f"# Verify report, run {report['run']}", "",
              f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
              f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**", "",
+             *[f"Missing result: {m}" for m in report["missing_results"]],
+             *([""] if report["missing_results"] else []),
              "## Tables (R11: legacy vs target, counts and content checksums)", "",
              "Legacy row counts " + ("match the backup manifest." if not report["backup_mismatches"]
                                      else "DIFFER from the backup manifest: " + "; ".join(report["backup_mismatches"])),
@@ -98,13 +154,15 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
 def run(ctx: RunContext) -> StepOutcome:
     report = verify_database(ctx)
     write_report(ctx.run_dir, report)
-    bad_checks = [f"{i['check']} ({i['violations']}: {i['sample'][0]})" for i in report["invariants"] if i["violations"]]
+    bad_checks = [f"{i['check']} ({i['violations']}: {'; '.join(i['sample'][:SHOWN])})"
+                  for i in report["invariants"] if i["violations"]]
     bad_tables = [f"{t['table']} ({t['legacy_rows']} legacy / {t['target_rows']} target rows, checksums "
                   f"{'match' if t['legacy_checksum'] == t['target_checksum'] else 'differ'})"
                   for t in report["tables"] if not t["match"]]
     bad_backup = [f"legacy rows differ from the backup: {p}" for p in report["backup_mismatches"]]
-    if bad_checks or bad_tables or bad_backup:
-        raise CutoverError(STEP, "; ".join(bad_checks + bad_tables + bad_backup) + f" — see {ctx.run_dir / 'report.md'}")
+    problems = report["missing_results"] + bad_checks + bad_tables + bad_backup
+    if problems:
+        raise CutoverError(STEP, "; ".join(problems) + f" — see {ctx.run_dir / 'report.md'}")
     rows = sum(t["target_rows"] for t in report["tables"])
     return StepOutcome(note=f"{len(report['tables'])} tables reconciled ({rows} rows), "
                             f"{len(report['invariants'])} invariants hold; report.md written",
@@ -112,8 +170,10 @@ def run(ctx: RunContext) -> StepOutcome:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
+    dropped = ", ".join(migration.dropped_tables) or "none"
     return [*[f"invariant {f.name}: any row returned fails the step" for f in migration.invariants],
-            f"reconcile {migration.reconcile.name}: counts and checksums per table",
+            f"reconcile {migration.reconcile.name}: counts and checksums per table; every table of "
+            f"{migration.aside_schema} must be there (dropped by design: {dropped})",
             f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json"]
 
 

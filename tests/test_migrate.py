@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from conftest import catalog, fingerprint, fresh_database, make_settings
 from rules import check_rules, snapshot
 from steps import commands
-from steps.config import PROJECT_ROOT
+from steps.config import PROJECT_ROOT, Settings
 from steps.db import connect
 from steps.journal import read_journal
 from steps.plan import STEP_NAMES
@@ -144,3 +145,111 @@ def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, clus
     before = snapshot(legacy_url)
     commands.migrate_offline(make_settings(tmp_path, legacy_url, FENCE_WAIT="1"), yes=True)
     check_rules(before, snapshot(legacy_url))
+
+
+def verify_again(settings: Settings, run_id: str) -> str:
+    """Run verify once more on a finished window; return its failure line (it must fail)."""
+    from steps.engine import close_run, open_run
+    from steps.errors import CutoverError
+    from steps.verify import VERIFY
+
+    ctx = open_run(settings, command="verify", run_id=run_id)
+    try:
+        with pytest.raises(CutoverError) as failed:
+            VERIFY.run(ctx)
+    finally:
+        close_run(ctx)
+    return str(failed.value)
+
+
+def reconcile_without(text: str, table: str | None) -> str:
+    """Return the reconcile SQL without one table's branch, or (None) one that returns no rows."""
+    if table is None:
+        return "SELECT 'none'::text, 0, '', 0, '' WHERE false;\n"
+    branches = text.rstrip().rstrip(";").split("\nUNION ALL\n")
+    kept = [b for b in branches if f"SELECT '{table}' AS table_name" not in b]
+    assert len(kept) == len(branches) - 1
+    return "\nUNION ALL\n".join(kept) + ";\n"
+
+
+@pytest.mark.parametrize("omitted", ["McpApiKey", None],
+                         ids=["one table omitted", "no rows at all"])
+def test_verify_fails_when_the_reconcile_leaves_a_table_out(tmp_path: Path, legacy_url: str,
+                                                          omitted: str | None) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)
+    copy = tmp_path / "migration"
+    shutil.copytree(settings.migration_dir, copy)
+    reconcile = copy / "verify" / "0100_reconcile.sql"
+    text = reconcile_without(reconcile.read_text(encoding="utf-8"), omitted)
+    reconcile.write_text(text, encoding="utf-8")
+
+    message = verify_again(make_settings(tmp_path, legacy_url, MIGRATION_DIR=str(copy)), run_id)
+    names = [omitted] if omitted else ["McpApiKey", "User", "McpServerRequestLog", "Tool"]
+    for table in names:
+        assert f"{table} is missing from the reconcile (0100_reconcile.sql)" in message, message
+    assert "_ToolToUserMcpServerConfig is missing" not in message  # dropped by design (R10)
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    assert not report["passed"] and report["missing_results"]
+
+
+def test_verify_names_every_way_the_schema_differs_from_the_target(tmp_path: Path,
+                                                                  legacy_url: str) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)  # its verify passed: the target's shape
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.run_script("""
+            ALTER TABLE public."Organization" ALTER COLUMN "maxMembers" SET DEFAULT 5;
+            ALTER TABLE public."Tool" ALTER COLUMN description DROP NOT NULL;
+            ALTER TABLE public."McpApiKey" DROP CONSTRAINT "McpApiKey_userMcpServerInstanceId_fkey",
+                ADD CONSTRAINT "McpApiKey_userMcpServerInstanceId_fkey"
+                    FOREIGN KEY ("userMcpServerInstanceId")
+                    REFERENCES public."UserMcpServerInstance"(id)
+                    ON DELETE RESTRICT ON UPDATE CASCADE;""")
+    finally:
+        db.close()
+    message = verify_again(settings, run_id)
+    assert message.startswith("verify: 0002_schema_shape.sql (3: "), message
+    assert ("column Organization.maxMembers is #7 integer NOT NULL DEFAULT 5, "
+            "target-schema.sql has #7 integer NOT NULL DEFAULT 1") in message
+    assert "column Tool.description is #3 text, target-schema.sql has #3 text NOT NULL" in message
+    assert ("constraint McpApiKey.McpApiKey_userMcpServerInstanceId_fkey is FOREIGN KEY "
+            '("userMcpServerInstanceId") REFERENCES "UserMcpServerInstance"(id) ON UPDATE CASCADE '
+            "ON DELETE RESTRICT, target-schema.sql has") in message
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    failed = [i["check"] for i in report["invariants"] if i["violations"]]
+    assert failed == ["0002_schema_shape.sql"]
+    assert all(t["match"] for t in report["tables"])
+
+
+SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+def test_verify_checks_r3_trimming_for_every_unicode_space(tmp_path: Path,
+                                                           legacy_url: str) -> None:
+    db = connect(legacy_url, "psycopg")
+    try:  # names padded with each character Python calls whitespace, and names made of nothing else
+        for i, c in enumerate(SPACES):
+            db.execute("""INSERT INTO "User" (id, name, email, "updatedAt")
+                          VALUES (%s, %s, NULL, now()), (%s, %s, %s, now())""",
+                       [f"auth0|ws-{i}", f"{c}{c}Name {i}{c}",
+                        f"auth0|ws-blank-{i}", c * 2, f"{c}ws{i}@edge.test{c}"])
+    finally:
+        db.close()
+    before = snapshot(legacy_url)
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)  # transform and verify agree on every one
+    check_rules(before, snapshot(legacy_url))  # and so does the Python oracle (str.strip)
+
+    db = connect(legacy_url, "psycopg")
+    try:  # what a transform that trimmed nothing would have written
+        db.execute("""UPDATE public."Organization" o SET name = u.name || '''s Workspace'
+                      FROM public."User" u WHERE o."createdBy" = u.id AND u.id LIKE 'auth0|ws-%'
+                      AND u.id NOT LIKE 'auth0|ws-blank-%'""")
+    finally:
+        db.close()
+    assert "0001_personal_organizations.sql (" in verify_again(settings, run_id)
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    violations = {i["check"]: i["violations"] for i in report["invariants"]}
+    assert violations["0001_personal_organizations.sql"] == len(SPACES)

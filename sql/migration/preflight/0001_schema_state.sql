@@ -1,5 +1,8 @@
 -- Preflight: which schema does "public" hold? One row: (state, detail). Read-only.
 -- state: 'legacy' (ready to migrate), 'migrated' (already organization-scoped), 'empty', or 'unknown'.
+-- Reads pg_catalog only: information_schema hides the columns the connected role has no privilege
+-- on, so a role that does not own the tables would be told the legacy schema is not there (instead
+-- of which rights it lacks, which preflight says next).
 WITH expected(tbl) AS (
     VALUES ('User'), ('Organization'), ('OrganizationMember'), ('McpServer'), ('Tool'), ('UserMcpServerConfig'),
            ('UserToolGroupTool'), ('UserToolGroup'), ('UserMcpServerInstanceToolGroup'), ('UserMcpServerInstance'),
@@ -9,12 +12,15 @@ WITH expected(tbl) AS (
     FROM expected e
     LEFT JOIN pg_class c ON c.relname = e.tbl AND c.relkind IN ('r', 'p')
                         AND c.relnamespace = 'public'::regnamespace
+), user_columns AS (
+    SELECT a.attname
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relname = 'User'
+       AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
 ), marks AS (
     SELECT
-        EXISTS (SELECT 1 FROM information_schema.columns
-                WHERE table_schema = 'public' AND table_name = 'User' AND column_name = 'defaultOrganizationId') AS migrated,
-        EXISTS (SELECT 1 FROM information_schema.columns
-                WHERE table_schema = 'public' AND table_name = 'User' AND column_name = 'hasCompletedOnboarding') AS legacy_user,
+        EXISTS (SELECT 1 FROM user_columns WHERE attname = 'defaultOrganizationId') AS migrated,
+        EXISTS (SELECT 1 FROM user_columns WHERE attname = 'hasCompletedOnboarding') AS legacy_user,
         (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')) AS tables
 )
 SELECT CASE

@@ -1,13 +1,25 @@
 -- Verify R3: every user has exactly one personal organization shaped as the rule says, is its one
 -- admin member, and has it as default. Returns one row per violation (none = pass). Read-only.
 -- Requires: current_setting('pgcutover.migration_ts') (the run's migration timestamp).
-WITH expected AS (
+-- The expected name is deliberately NOT computed the way the transform computes it (a regular
+-- expression over \s plus a list of escapes): here it is btrim with a character set built from code
+-- points, the set Python's str.isspace() accepts (what the tests' oracle strips). Had verify reused
+-- the transform's expression, a character both miss would pass unseen, verify being its own oracle;
+-- with two formulations, a mistake in either one fails the window.
+WITH ws(chars) AS (
+    SELECT string_agg(chr(cp), '' ORDER BY cp)
+      FROM (SELECT generate_series(9, 13)              -- tab, line feed, vertical tab, ff, CR
+            UNION ALL SELECT generate_series(28, 32)     -- file/group/record/unit separators, space
+            UNION ALL VALUES (133), (160), (5760)        -- next line, no-break space, ogham space
+            UNION ALL SELECT generate_series(8192, 8202) -- en quad to hair space
+            -- line and paragraph separators, narrow no-break, medium mathematical, ideographic
+            UNION ALL VALUES (8232), (8233), (8239), (8287), (12288)) s(cp)
+), expected AS (
     SELECT u.id AS user_id,
-           coalesce(
-               nullif(regexp_replace(u.name, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
-               nullif(regexp_replace(u.email, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
-               'User') || '''s Workspace' AS org_name
-    FROM cutover_legacy."User" u
+           coalesce(nullif(btrim(u.name, ws.chars), ''), nullif(btrim(u.email, ws.chars), ''),
+                    'User')
+           || '''s Workspace' AS org_name
+      FROM cutover_legacy."User" u CROSS JOIN ws
 ), personal AS (
     SELECT * FROM public."Organization" WHERE "isPersonal"
 ), ts AS (

@@ -1,14 +1,23 @@
 -- Verify R11: every legacy column is carried into the target table of the same name, or is listed as
 -- dropped by design (R1, R5, R7, R8, R10). Returns one row per unaccounted column. Read-only.
+-- Reads pg_catalog, not information_schema: the latter hides the columns the connected role has no
+-- privilege on, and a hidden legacy column would pass unaccounted.
 WITH dropped(tbl, col) AS (
     VALUES ('User', 'hasCompletedOnboarding'), ('UserMcpServerConfig', 'userId'),
            ('UserMcpServerConfig', 'oauthScopes'), ('UserToolGroup', 'userId'), ('UserMcpServerInstance', 'userId'),
            ('McpServerRequestLog', 'userId'), ('McpApiKey', 'userId'),
            ('_ToolToUserMcpServerConfig', 'A'), ('_ToolToUserMcpServerConfig', 'B')
+), columns_of AS (
+    SELECT n.nspname AS schema_name, c.relname AS table_name, a.attname AS column_name
+      FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname IN ('cutover_legacy', 'public') AND a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT 'legacy column ' || l.table_name || '.' || l.column_name || ' is neither carried nor dropped by design' AS problem
-  FROM information_schema.columns l
- WHERE l.table_schema = 'cutover_legacy'
-   AND NOT EXISTS (SELECT 1 FROM information_schema.columns t
-                    WHERE t.table_schema = 'public' AND t.table_name = l.table_name AND t.column_name = l.column_name)
+  FROM columns_of l
+ WHERE l.schema_name = 'cutover_legacy'
+   AND NOT EXISTS (SELECT 1 FROM columns_of t
+                    WHERE t.schema_name = 'public' AND t.table_name = l.table_name
+                      AND t.column_name = l.column_name)
    AND NOT EXISTS (SELECT 1 FROM dropped d WHERE d.tbl = l.table_name AND d.col = l.column_name);
