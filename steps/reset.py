@@ -1,13 +1,23 @@
-"""Step 5, reset: set the legacy schema aside (data untouched) and create an empty one in its place."""
+"""Step 5, reset: set the legacy schema aside (untouched, read-only, sealed); create an empty one.
+
+The set-aside schema is the fast way back, so reset makes it read-only by construction: in the
+transaction that renames it, every table gets a guard trigger refusing INSERT, UPDATE, DELETE and
+TRUNCATE, and the bookkeeping schema records a seal of its catalog (what a superuser could still
+get past: sql/engine/0002_set_aside_guard.sql). The seal row also tells a resumed run that reset
+committed.
+"""
 from __future__ import annotations
 
 from .backup import require_proven
 from .config import Settings
 from .db import Database, ident
 from .engine import RunContext, Step, StepOutcome
+from .errors import CutoverError
 from .migration import Migration
 
 STEP = "reset"
+GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for
+GUARD_FUNCTION = "pgcutover.refuse_set_aside_write()"
 
 
 def schema_exists(db: Database, name: str) -> bool:
@@ -59,31 +69,93 @@ def _literal(db: Database, value: str) -> str:
     return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
 
 
-def reset_schema(db: Database, app_schema: str, aside_schema: str) -> int:
-    """Rename the app schema to the aside name and create an empty app schema, in one transaction."""
+def guarded_tables(db: Database, schema: str) -> list[str]:
+    """List the tables of a schema that carry (or would carry) the guard trigger."""
+    return [str(r[0]) for r in db.query(
+        "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
+        "AND relkind IN ('r', 'p') ORDER BY 1", [ident(schema)])]
+
+
+def require_table_owner(db: Database, schema: str) -> None:
+    """Refuse unless the role owns every table (it adds and later drops the guard triggers)."""
+    foreign = db.query(
+        "SELECT relname, relowner::regrole::text FROM pg_class "
+        "WHERE relnamespace = %s::regnamespace AND relkind IN ('r', 'p') "
+        "AND NOT pg_has_role(relowner, 'USAGE') ORDER BY 1", [ident(schema)])
+    if foreign:
+        names = ", ".join(f"{t} (owner {o})" for t, o in foreign[:5])
+        raise CutoverError(STEP, f"the connected role does not own {names}: the set-aside "
+                                 "schema's guard triggers need the tables' owner; nothing was "
+                                 "changed")
+
+
+def seal_aside(db: Database, run_id: str, app_schema: str, aside_schema: str) -> int:
+    """Guard every set-aside table and record the seal (inside reset's transaction)."""
+    tables = guarded_tables(db, aside_schema)
+    for table in tables:
+        db.execute(f"CREATE TRIGGER {ident(GUARD_TRIGGER)} "
+                   "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                   f"ON {ident(aside_schema)}.{ident(table)} FOR EACH STATEMENT "
+                   f"EXECUTE FUNCTION {GUARD_FUNCTION}")
+    # Recorded after the triggers exist, so the stamps include them; same transaction as the rename,
+    # so the seal row is the database's own word that this run's reset committed.
+    db.execute("INSERT INTO pgcutover.set_aside (run, app_schema, aside_schema, aside_oid) "
+               "VALUES (%s, %s, %s, %s::regnamespace)",
+               [run_id, app_schema, aside_schema, ident(aside_schema)])
+    db.execute("INSERT INTO pgcutover.set_aside_table (run, table_name, table_oid, relfilenode, "
+               "shape, guard_oid, guard_enabled, n_tup_ins, n_tup_upd, n_tup_del) "
+               "SELECT %s::text, t.* FROM pgcutover.set_aside_tables(%s::regnamespace) t",
+               [run_id, ident(aside_schema)])
+    db.execute("INSERT INTO pgcutover.set_aside_stamp (run, kind, object, stamp) "
+               "SELECT %s::text, s.* FROM pgcutover.set_aside_stamps(%s::regnamespace) s",
+               [run_id, ident(aside_schema)])
+    return len(tables)
+
+
+def reset_schema(db: Database, run_id: str, app_schema: str, aside_schema: str) -> tuple[int, int]:
+    """Set the app schema aside, guarded and sealed, and create an empty one; one transaction."""
     with db.transaction():
+        require_table_owner(db, app_schema)
         db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(aside_schema)}")
         db.execute(f"CREATE SCHEMA {ident(app_schema)}")
-        return copy_schema_rights(db, aside_schema, app_schema)
+        grants = copy_schema_rights(db, aside_schema, app_schema)
+        guarded = seal_aside(db, run_id, app_schema, aside_schema)
+    return grants, guarded
+
+
+def sealed_by(db: Database, run_id: str) -> bool:
+    """Tell whether this run's reset committed: its seal row is written in the same transaction."""
+    if not db.query("SELECT to_regclass('pgcutover.set_aside') IS NOT NULL")[0][0]:
+        return False
+    return bool(db.query("SELECT 1 FROM pgcutover.set_aside WHERE run = %s", [run_id]))
 
 
 def run(ctx: RunContext) -> StepOutcome:
-    require_proven(ctx, STEP)  # the one rule that is never bent: no destructive step without a proven backup
+    """Set the legacy schema aside, unless this run already did (a crash may cut its end line)."""
     m = ctx.migration
-    grants = reset_schema(ctx.db, m.app_schema, m.aside_schema)
-    return StepOutcome(note=f"{m.app_schema} set aside as {m.aside_schema}; empty {m.app_schema} created "
-                            f"({grants} schema grants copied)", details={"aside_schema": m.aside_schema})
+    details = {"aside_schema": m.aside_schema}
+    if done(ctx):  # the engine asks done() only of journaled steps: a crash after COMMIT lands here
+        return StepOutcome(note=f"already committed by this run: {m.app_schema} set aside as "
+                                f"{m.aside_schema} (sealed)", details=details, skipped=True)
+    # The one rule that is never bent: no destructive step without a proven backup.
+    require_proven(ctx, STEP)
+    grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema)
+    return StepOutcome(note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
+                            f"guarded read-only, sealed); empty {m.app_schema} created ({grants} "
+                            "schema grants copied)", details={**details, "guarded_tables": guarded})
 
 
 def done(ctx: RunContext) -> bool:
-    m = ctx.migration
-    return schema_exists(ctx.db, m.aside_schema) and schema_exists(ctx.db, m.app_schema)
+    """Ask the database, not the journal, whether this run's reset committed."""
+    return sealed_by(ctx.db, ctx.run_id)
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return ["require the run's proven backup (manifest sha256 matches)",
-            f"ALTER SCHEMA {migration.app_schema} RENAME TO {migration.aside_schema}; "
-            f"CREATE SCHEMA {migration.app_schema} (same owner, grants and comment)"]
+            f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
+            f"{migration.aside_schema}; CREATE SCHEMA {migration.app_schema} (same owner, grants "
+            f"and comment); a guard trigger refusing writes on every {migration.aside_schema} "
+            "table; the seal in pgcutover.set_aside*"]
 
 
 RESET = Step(STEP, 30, run, describe, done=done)
