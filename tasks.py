@@ -14,16 +14,16 @@ DEBUG_HELP = "show the traceback on failure (default: off)"
 YES_HELP = "answer the confirmation for scripts (default: ask on a TTY, refuse without one)"
 
 
-@task(help={"users": "how many demo users to generate (default: 2000)",
+@task(help={"users": "how many demo users to generate, 40 to 1000000 (default: 2000)",
             "down": "stop the sandbox cluster and remove .sandbox/ (default: off)",
             "debug": DEBUG_HELP})
 @operator_errors("sandbox")
-def sandbox(c, users=2000, down=False, debug=False):
+def sandbox(c, users=None, down=False, debug=False):
     """Start a local PostgreSQL sandbox with legacy demo data; later tasks on the command line target it."""
     if down:
         sandbox_mod.sandbox_down(Path.cwd())
         return
-    sandbox_mod.sandbox_up(Path.cwd(), users=users)
+    sandbox_mod.sandbox_up(Path.cwd(), users=sandbox_mod.parse_users(users))
     # Tasks after this one on the same command line target the sandbox: the process environment wins.
     os.environ.update(sandbox_mod.sandbox_env(Path.cwd()))
 
@@ -44,12 +44,12 @@ def migrate_offline(c, yes=False, dry_run=False, resume=False, on_failure="rollb
 @task(help={"run": "the run to roll back (default: the last run in RUNS_DIR)",
             "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact (default: off, "
                            "swap the set-aside schema back)",
-            "jobs": "parallel pg_restore jobs for a restore from backup (default: the number of cores)",
+            "jobs": "parallel pg_restore jobs for a restore from backup, 1 to 64 (default: the number of cores)",
             "yes": YES_HELP, "env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("rollback")
 def rollback(c, run=None, from_backup=False, jobs=None, yes=False, env=None, debug=False):
     """Bring back the pre-window database, the previous app release and the site."""
-    commands.rollback(settings_for(env), run_id=run, from_backup=from_backup, jobs=int(jobs) if jobs else None, yes=yes)
+    commands.rollback(settings_for(env), run_id=run, from_backup=from_backup, jobs=jobs, yes=yes)
 
 
 @task(help={"run": "the successful run whose set-aside legacy schema to drop (required)",

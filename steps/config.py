@@ -1,6 +1,8 @@
 """Load one typed settings object from a profile file and the process environment."""
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -10,8 +12,15 @@ from dotenv import dotenv_values
 
 from .errors import CutoverError
 from .redact import register_secret
+from .timeline import warn
 
 DRIVERS = ("psycopg", "pg8000")
+# Every variable pgcutover reads; a profile file naming anything else is a typo until proven otherwise.
+KNOWN = ("DATABASE_URL", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR", "MIGRATION_DIR", "PG_BINDIR",
+         "MAINTENANCE_ON_CMD", "MAINTENANCE_OFF_CMD", "DEPLOY_CMD", "DEPLOY_VERSION",
+         "CURRENT_VERSION_CMD", "HEALTHCHECK_URL", "HEALTHCHECK_TIMEOUT", "FENCE_WAIT", "CUTOVER_ENV",
+         "CUTOVER_FAULT", "CUTOVER_FAULT_CMD", "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER",
+         "PGDATABASE", "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGAPPNAME")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,6 +29,7 @@ class Settings:
     """Everything a run reads from its configuration, resolved and typed."""
 
     database_url: str = ""
+    missing_url: str = ""  # why there is no target, said when a task needs the database
     profile: str | None = None
     db_driver: str = "psycopg"
     backup_dir: Path = Path("backups")
@@ -61,7 +71,35 @@ def read_profile(profile: str | None, base_dir: Path) -> dict[str, str]:
         path = base_dir / ".env"
         if not path.is_file():
             return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+    except OSError as exc:
+        raise CutoverError("config", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CutoverError("config", f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
+                                     f"{line}): save it as UTF-8") from None
+    values = {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
+    unknown = [k for k in values if k not in KNOWN and not k.startswith("BUDGET_")]
+    if unknown:
+        raise CutoverError("config", f"{path} sets unknown variable{'s' if len(unknown) > 1 else ''} "
+                                     + ", ".join(_with_hint(k) for k in unknown)
+                                     + ": fix the name or remove the line (see .env.example)")
+    return values
+
+
+def _with_hint(name: str) -> str:
+    """Name an unknown variable with the known one it most likely misspells."""
+    close = difflib.get_close_matches(name, KNOWN, n=1, cutoff=0.8)
+    return f"{name} (did you mean {close[0]}?)" if close else name
+
+
+def near_misses(environ: dict[str, str]) -> list[str]:
+    """List process variables that look like a misspelt pgcutover variable (DATABSE_URL …)."""
+    return [_with_hint(k) for k in environ
+            if k not in KNOWN and not k.startswith("BUDGET_")
+            and difflib.get_close_matches(k, KNOWN, n=1, cutoff=0.85)]
 
 
 def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
@@ -76,6 +114,9 @@ def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
         raw = Path(values.get(key) or default)
         return raw if raw.is_absolute() else base / raw
 
+    # The process environment holds other programs' variables too: a near miss is said, not fatal.
+    for name in near_misses(env):
+        warn(f"config: the environment sets {name}; pgcutover ignores it")
     driver = values.get("DB_DRIVER", "psycopg") or "psycopg"
     if driver not in DRIVERS:
         raise CutoverError("config", f"unknown DB_DRIVER {driver!r}: use one of {', '.join(DRIVERS)}")
@@ -83,9 +124,15 @@ def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
     budgets = {k[len("BUDGET_"):].lower().replace("_", "-"): _number(k, v)
                for k, v in values.items() if k.startswith("BUDGET_") and v}
     url = values.get("DATABASE_URL", "")
+    if not url and not any(values.get(k) for k in ("PGHOST", "PGDATABASE", "PGSERVICE")):
+        url_hint = [h for h in near_misses(values) if "DATABASE_URL" in h]
+        missing_url = "DATABASE_URL is not set" + (f" ({url_hint[0]})" if url_hint else "")
+    else:
+        missing_url = ""
     register_secret(values.get("PGPASSWORD"))
     return Settings(
         database_url=url,
+        missing_url=missing_url,
         profile=profile,
         db_driver=driver,
         backup_dir=path("BACKUP_DIR", "backups"),
@@ -106,11 +153,12 @@ def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
 
 
 def _number(key: str, raw: str) -> float:
-    """Parse a positive number of seconds or fail naming the variable."""
+    """Parse a positive, finite number of seconds (at most a day) or fail naming the variable."""
     try:
         value = float(raw)
     except ValueError:
         raise CutoverError("config", f"{key}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise CutoverError("config", f"{key}={raw!r} must be positive")
+    if not math.isfinite(value) or value <= 0 or value > 86400:
+        raise CutoverError("config", f"{key}={raw!r} must be a number of seconds above 0 and at most "
+                                     "86400")
     return value

@@ -28,6 +28,14 @@ def current_fence(db: Database, run_id: str) -> dict[str, Any] | None:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
+def record_fence(db: Database, run_id: str, recorded: dict[str, Any]) -> None:
+    """Store what the fence took away in the run's row; no row means no way back, so refuse."""
+    if not db.query("UPDATE pgcutover.runs SET fence = %s::jsonb WHERE run = %s RETURNING run",
+                    [json.dumps(recorded), run_id]):
+        raise CutoverError("fence", f"run {run_id} has no row in pgcutover.runs: the fence cannot be "
+                                    "recorded, so nothing was revoked")
+
+
 def connect_grantees(db: Database) -> list[dict[str, Any]]:
     """List who may CONNECT to this database besides us (PUBLIC included), with grant options."""
     rows = db.query(
@@ -55,7 +63,7 @@ def fence(ctx: RunContext) -> StepOutcome:
             for g in revoked:
                 db.execute(f"REVOKE CONNECT ON DATABASE {dbname} FROM {_target(g['grantee'])} CASCADE")
             recorded = {"revoked": revoked, "restored": False}
-            db.execute("UPDATE pgcutover.runs SET fence = %s::jsonb WHERE run = %s", [json.dumps(recorded), ctx.run_id])
+            record_fence(db, ctx.run_id, recorded)
     ended = db.query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) " + OTHER_SESSIONS + ") t")[0][0]
     deadline = time.monotonic() + ctx.settings.fence_wait_s
     while (left := other_sessions(db)) and time.monotonic() < deadline:
@@ -86,7 +94,7 @@ def unfence(ctx: RunContext) -> StepOutcome:
             grant = " WITH GRANT OPTION" if g["grantable"] else ""
             db.execute(f"GRANT CONNECT ON DATABASE {dbname} TO {_target(g['grantee'])}{grant}")
         recorded["restored"] = True
-        db.execute("UPDATE pgcutover.runs SET fence = %s::jsonb WHERE run = %s", [json.dumps(recorded), ctx.run_id])
+        record_fence(db, ctx.run_id, recorded)
     names = ", ".join(g["grantee"] for g in recorded["revoked"]) or "nobody"
     return StepOutcome(note=f"CONNECT restored to {names}", details={"restored": recorded["revoked"]})
 
@@ -105,5 +113,11 @@ def describe_unfence(settings: Settings, migration: Migration) -> list[str]:
     return ["GRANT CONNECT back to exactly the grantees the fence recorded (grant options included)"]
 
 
-FENCE = Step("fence", 30, fence, describe_fence, done=lambda ctx: fenced(ctx) and not other_sessions(ctx.db))
+def fence_done(ctx: RunContext) -> bool:
+    """Tell whether this run's fence holds, or held and was already given back by unfence."""
+    f = current_fence(ctx.db, ctx.run_id)
+    return f is not None and (bool(f.get("restored")) or not other_sessions(ctx.db))
+
+
+FENCE = Step("fence", 30, fence, describe_fence, done=fence_done)
 UNFENCE = Step("unfence", 10, unfence, describe_unfence, done=unfenced)

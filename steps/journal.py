@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CutoverError
-from .redact import mask
+from .redact import mask_data
 
 
 def utc_now() -> datetime:
@@ -53,7 +53,8 @@ class Journal:
         """Append one checkpoint line (fsynced) and mirror it when the database can take it."""
         line: dict[str, Any] = {"run": self.run_id, "step": step, "event": event, "at": iso(utc_now())}
         line.update({k: v for k, v in fields.items() if v is not None})
-        text = mask(json.dumps(line, ensure_ascii=False, default=str))
+        # Mask each value before serializing: masking the JSON text could cut a line's syntax.
+        text = json.dumps(mask_data(line), ensure_ascii=False, default=str)
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(text + "\n")
             fh.flush()

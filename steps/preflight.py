@@ -24,13 +24,23 @@ def check_client_tools(settings: Settings, server_major: int) -> dict[str, int]:
     return found
 
 
+def schema_state(db: Database, migration: Migration) -> tuple[str, str]:
+    """Ask the migration's schema-state query what the app schema holds: (state, detail)."""
+    state, detail = db.query(migration.schema_state.text)[0]
+    return str(state), str(detail)
+
+
+def state_text(state: str) -> str:
+    """Say what a schema state other than 'legacy' means, after "the database"."""
+    return {"migrated": "holds an already-migrated schema",
+            "empty": "holds no application tables"}.get(state, "does not hold the legacy schema")
+
+
 def check_schema_state(db: Database, migration: Migration) -> str:
     """Require the legacy schema in the app schema and no set-aside schema left by another run."""
-    state, detail = db.query(migration.schema_state.text)[0]
+    state, detail = schema_state(db, migration)
     if state != "legacy":
-        what = {"migrated": "holds an already-migrated schema", "empty": "holds no application tables"}
-        raise CutoverError(STEP, f"database {what.get(state, 'does not hold the legacy schema')} ({detail}); "
-                                 "nothing was changed")
+        raise CutoverError(STEP, f"database {state_text(state)} ({detail}); nothing was changed")
     if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.aside_schema]):
         raise CutoverError(STEP, f"schema {migration.aside_schema} already exists (left by an earlier window?): "
                                  "roll that run back or clean it up first")
@@ -57,6 +67,12 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
                           [ident(app_schema)])
     if unreadable:
         missing.append(f"SELECT on {', '.join(r[0] for r in unreadable[:5])} (for pg_dump)")
+    not_owned = db.query("SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+                         "AND c.relkind IN ('r', 'p') AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1",
+                         [ident(app_schema)])
+    if not_owned:  # reset seals every set-aside table read-only with a trigger: only an owner may
+        missing.append(f"ownership of {', '.join(r[0] for r in not_owned[:5])} (to seal the set-aside "
+                       f"copy read-only): ALTER TABLE … OWNER TO {me}")
     others = db.query("SELECT DISTINCT r.rolname, r.rolsuper, pg_has_role(current_user, r.oid, 'USAGE') "
                       "FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid "
                       "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
@@ -70,6 +86,19 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
         if foreign and not can_signal:
             missing.append(f"pg_signal_backend (to end sessions of {', '.join(foreign)}): GRANT pg_signal_backend TO {me}")
     return missing
+
+
+def legacy_drift(db: Database, migration: Migration) -> list[str]:
+    """Name every way the live legacy schema differs from the one the migration was written for."""
+    return [str(r[0]) for r in db.query(migration.drift.text)]
+
+
+def check_legacy_drift(db: Database, migration: Migration) -> None:
+    """Refuse a window whose transform would meet a schema it does not know (catalog only)."""
+    drift = legacy_drift(db, migration)
+    if drift:
+        raise CutoverError(STEP, "the live legacy schema differs from what the migration expects: "
+                                 f"{', '.join(drift)}; nothing was changed")
 
 
 def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
@@ -102,6 +131,7 @@ def run(ctx: RunContext) -> StepOutcome:
     missing = missing_rights(db, ctx.migration.app_schema)
     if missing:
         raise CutoverError(STEP, "the connected role lacks " + "; ".join(missing))
+    check_legacy_drift(db, ctx.migration)
     space = check_backup_space(ctx.settings, db)
     findings = audit(db, ctx.migration)
     bent = sum(f["rows"] for f in findings)
@@ -112,6 +142,8 @@ def run(ctx: RunContext) -> StepOutcome:
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return ["connect; check server, pg_dump and pg_restore versions (client >= server)",
             f"run {migration.schema_state.name}: the database must hold the legacy schema",
+            f"run {migration.drift.name}: its tables, columns, types and enums must be the ones "
+            "the migration expects (every drift is named)",
             f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, no other run (lock)",
             *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit]]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _URL_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
@@ -22,3 +23,16 @@ def mask(text: str) -> str:
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def mask_data(value: Any) -> Any:
+    """Mask every string inside a JSON-shaped value, so masking never cuts through its syntax."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(str(k)): mask_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return mask(str(value))  # anything else is serialized as its text: mask that text

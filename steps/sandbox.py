@@ -18,6 +18,8 @@ DEMO_DATA = PROJECT_ROOT / "sql" / "sandbox" / "0001_demo_data.sql"
 APP_ROLE = "cutover_app"
 DATABASE = "legacy"
 MIN_USERS = 40
+MAX_USERS = 1_000_000
+DEFAULT_USERS = 2000
 
 
 def sandbox_cluster(base_dir: Path, bindir: Path | None = None) -> LocalCluster:
@@ -60,10 +62,24 @@ def _lit(db: object, value: str) -> str:
     return str(db.query("SELECT quote_literal(%s)", [value])[0][0])  # type: ignore[attr-defined]
 
 
+def parse_users(raw: object) -> int:
+    """Parse --users: a whole number from MIN_USERS to MAX_USERS (default DEFAULT_USERS)."""
+    if raw is None or raw == "":
+        return DEFAULT_USERS
+    try:
+        users = int(str(raw).strip())
+    except ValueError:
+        raise CutoverError("sandbox", f"--users {raw!r} is not a whole number: give {MIN_USERS} to "
+                                      f"{MAX_USERS}") from None
+    if not MIN_USERS <= users <= MAX_USERS:
+        raise CutoverError("sandbox", f"--users must be {MIN_USERS} to {MAX_USERS} (every awkward case "
+                                      f"needs its rows; 100,000 users take about 1 GB), not {users}")
+    return users
+
+
 def sandbox_up(base_dir: Path, *, users: int) -> str:
     """Start (or reuse) the sandbox cluster, rebuild its legacy database, write .env.sandbox; return the URL."""
-    if users < MIN_USERS:
-        raise CutoverError("sandbox", f"--users must be at least {MIN_USERS} (every awkward case needs its rows), not {users}")
+    users = parse_users(users)
     cluster = sandbox_cluster(base_dir)
     if not cluster.datadir.exists():
         cluster.init()

@@ -37,3 +37,7 @@ CREATE TABLE IF NOT EXISTS pgcutover.applied_sql (
     PRIMARY KEY (run, file)
 );
 COMMENT ON TABLE pgcutover.applied_sql IS 'Migration SQL files applied per run, with sha256 (drift check)';
+
+-- Added after the first release: which database a run belongs to (system identifier, oid, name),
+-- so rollback, resume and cleanup refuse any other database. Idempotent for older bookkeeping.
+ALTER TABLE pgcutover.runs ADD COLUMN IF NOT EXISTS identity jsonb;
