@@ -319,6 +319,9 @@ def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm 
     try:
         status_rows = ctx.db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) \
             if ctx.db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0] else []
+        if status_rows and status_rows[0][0] == "succeeded, cleaned up":  # the same command twice
+            say(f"run {run_id} was already cleaned up: nothing to do; rollback restores from {ctx.backup_dir}")
+            return
         if not status_rows or status_rows[0][0] != "succeeded":
             raise CutoverError("cleanup", f"run {run_id} did not succeed "
                                           f"({status_rows[0][0] if status_rows else 'unknown'}): keeping the set-aside schema")

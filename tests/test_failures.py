@@ -147,8 +147,17 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
     env = app_env(tmp_path, legacy_url)
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
     run_id = sorted((tmp_path / "runs").iterdir())[-1].name
+    migrated = fingerprint(legacy_url)
     assert run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env).returncode == 0
-    assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    cleaned = fingerprint(legacy_url)
+    assert [s for s in cleaned["schemas"] if s[0] == "cutover_legacy"] == []  # type: ignore[union-attr]
+    assert {**cleaned, "schemas": None} == {**migrated, "schemas": None}  # only the set-aside copy went
+    assert (tmp_path / "backups" / run_id / "database.dump").exists()
+    again = run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env)  # twice: nothing more
+    assert again.returncode == 0 and "already cleaned up" in again.stdout, again.stdout + again.stderr
+    assert fingerprint(legacy_url) == cleaned
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0 and "restored from" in proc.stdout, proc.stdout + proc.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
 
 
@@ -202,15 +211,21 @@ def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) ->
 
 
 def test_sigterm_stops_at_a_safe_point(tmp_path: Path, legacy_url: str) -> None:
+    before, original = snapshot(legacy_url), fingerprint(legacy_url)
     env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="backup:before:term")
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("reset: stopped by SIGTERM"), proc.stderr
     assert "migrate-offline --resume" in proc.stdout
+    stopped = fingerprint(legacy_url)  # the backup finished, nothing destructive ran
+    assert stopped["tables"] == original["tables"] and stopped["catalog"] == original["catalog"]
+    assert app_state(tmp_path) == ("v1", True)
     env.pop("CUTOVER_FAULT")
     resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "done earlier" in resumed.stdout
+    assert_migrated(legacy_url, before)
+    assert app_state(tmp_path) == ("v2", False)
 
 
 def test_no_secret_anywhere(tmp_path: Path, legacy_url: str, app_password: str) -> None:

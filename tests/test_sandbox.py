@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import fingerprint, run_cli
+from rules import check_rules, snapshot
 from steps.sandbox import sandbox_env
 
 
@@ -16,6 +17,8 @@ def test_sandbox_window_then_rollback_is_identical(tmp_path: Path) -> None:
         assert url.split(":")[2].split("@")[0] not in proc.stdout  # the sandbox password is masked
         migrated = fingerprint(url)
         assert any(s[0] == "cutover_legacy" for s in migrated["schemas"])  # type: ignore[union-attr]
+        # The set-aside schema is the legacy data as it was: judge the window on it by every rule.
+        check_rules(snapshot(url, "cutover_legacy"), snapshot(url))
 
         status = run_cli(["status", "--env", "sandbox"], cwd=tmp_path, env={})
         assert status.returncode == 0 and "succeeded" in status.stdout, status.stdout + status.stderr
