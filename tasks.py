@@ -6,8 +6,9 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from steps import commands, sandbox as sandbox_mod
-from steps.cli import operator_errors, settings_for
+from pgcutover import commands
+from pgcutover.sandbox import demo as sandbox_mod
+from pgcutover.cli import operator_errors, settings_for
 
 ENV_HELP = "profile: load .env.NAME instead of .env (default: $CUTOVER_ENV, else .env)"
 DEBUG_HELP = "show the traceback on failure (default: off)"

@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import Settings
-from .db import Database, ident
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .journal import iso, utc_now
-from .migration import Migration
-from .pgtools import ArchiveToc, pg_dump, pg_restore_list, pg_restore_read_all, tool_major
+from pgcutover.settings import Settings
+from pgcutover.db import Database, ident
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from pgcutover.journal import iso, utc_now
+from pgcutover.migration import Migration
+from pgcutover.pgtools import ArchiveToc, pg_dump, pg_restore_list, pg_restore_read_all, tool_major
 
 STEP = "backup"
 DUMP_NAME = "database.dump"

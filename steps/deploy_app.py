@@ -6,12 +6,12 @@ import time
 import urllib.error
 import urllib.request
 
-from .config import Settings
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .hosts import app_hosts, run_checked
-from .migration import Migration
-from .timeline import warn
+from pgcutover.settings import Settings
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from pgcutover.hosts import app_hosts, run_checked
+from pgcutover.migration import Migration
+from pgcutover.timeline import warn
 
 STEP = "deploy-app"
 

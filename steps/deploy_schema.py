@@ -1,11 +1,11 @@
 """Step 6, deploy schema: apply the target schema's versioned SQL into the empty app schema."""
 from __future__ import annotations
 
-from .config import Settings
-from .engine import RunContext, Step, StepOutcome
-from .migration import Migration
-from .reset import copy_table_grants
-from .sqlfiles import all_applied, apply_in_one_transaction
+from pgcutover.settings import Settings
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.migration import Migration
+from steps.set_aside import copy_table_grants
+from pgcutover.apply_sql import all_applied, apply_in_one_transaction
 
 STEP = "deploy-schema"
 

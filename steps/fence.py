@@ -5,11 +5,11 @@ import json
 import time
 from typing import Any
 
-from .config import Settings
-from .db import Database, ident
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .migration import Migration
+from pgcutover.settings import Settings
+from pgcutover.db import Database, ident
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from pgcutover.migration import Migration
 
 # Sessions of our own run carry this application_name prefix and are never ended.
 # Other client sessions on this database. backend_type is NULL in the rows a non-superuser may not

@@ -1,11 +1,11 @@
 """Steps 2 and 11, maintenance on/off: the operator's own commands, run on the app hosts."""
 from __future__ import annotations
 
-from .config import Settings
-from .engine import RunContext, Step, StepOutcome
-from .hosts import app_hosts, run_checked
-from .migration import Migration
-from .timeline import warn
+from pgcutover.settings import Settings
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.hosts import app_hosts, run_checked
+from pgcutover.migration import Migration
+from pgcutover.timeline import warn
 
 
 def switch(ctx: RunContext, step: str, command: str, variable: str) -> StepOutcome:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from .config import Settings
-from .db import Database, ident
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .migration import Migration
-from .pgtools import tool_major
+from pgcutover.settings import Settings
+from pgcutover.db import Database, ident
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from pgcutover.migration import Migration
+from pgcutover.pgtools import tool_major
 
 STEP = "preflight"
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .backup import Manifest, count_rows, read_manifest, require_proven
-from .config import Settings
-from .db import Database, ident
-from .deploy_app import deploy, health_check
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .fence import fence, unfence
-from .journal import read_journal
-from .maintenance import maintenance_off, maintenance_on
-from .migration import Migration
-from .pgtools import pg_restore
-from .reset import GUARD_TRIGGER, copy_schema_rights, guarded_tables, schema_exists
-from .timeline import warn
+from steps.backup import Manifest, count_rows, read_manifest, require_proven
+from pgcutover.settings import Settings
+from pgcutover.db import Database, ident
+from steps.deploy_app import deploy, health_check
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from steps.fence import fence, unfence
+from pgcutover.journal import read_journal
+from steps.maintenance import maintenance_off, maintenance_on
+from pgcutover.migration import Migration
+from pgcutover.pgtools import pg_restore
+from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, guarded_tables, schema_exists
+from pgcutover.timeline import warn
 
 STEP = "restore-database"
 DISCARD = "cutover_discard"  # the migrated schema on its way out; dropped once the legacy one is back

@@ -1,10 +1,10 @@
 """Step 7, transform: move the data with set-based SQL inside the server, in one transaction."""
 from __future__ import annotations
 
-from .config import Settings
-from .engine import RunContext, Step, StepOutcome
-from .migration import Migration
-from .sqlfiles import all_applied, apply_in_one_transaction
+from pgcutover.settings import Settings
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.migration import Migration
+from pgcutover.apply_sql import all_applied, apply_in_one_transaction
 
 STEP = "transform"
 

@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .db import DB_ERRORS, Database, error_text, ident
-from .engine import RunContext, Step, StepOutcome
-from .backup import read_manifest
-from .errors import CutoverError
-from .journal import iso, utc_now
-from .migration import Migration, SqlFile
-from .redact import mask
-from .sqlfiles import set_run_parameters
+from pgcutover.settings import Settings
+from pgcutover.db import DB_ERRORS, Database, error_text, ident
+from pgcutover.engine import RunContext, Step, StepOutcome
+from steps.backup import read_manifest
+from pgcutover.errors import CutoverError
+from pgcutover.journal import iso, utc_now
+from pgcutover.migration import Migration, SqlFile
+from pgcutover.redact import mask
+from pgcutover.apply_sql import set_run_parameters
 
 STEP = "verify"
 SAMPLE = 5

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from steps.cluster import LocalCluster
-from steps.config import PROJECT_ROOT, Settings, default_pg_bindir, load_settings
-from steps.db import Database, connect, ident
-from steps.sandbox import APP_ROLE, DEMO_DATA, create_legacy_database
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import PROJECT_ROOT, Settings, default_pg_bindir, load_settings
+from pgcutover.db import Database, connect, ident
+from pgcutover.sandbox.demo import APP_ROLE, DEMO_DATA, create_legacy_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EDGE_CASES = FIXTURES / "edge_cases.sql"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from steps.db import connect, ident
+from pgcutover.db import connect, ident
 
 KEPT = ["User", "Organization", "OrganizationMember", "McpServer", "Tool", "UserMcpServerConfig", "UserToolGroupTool",
         "UserToolGroup", "UserMcpServerInstanceToolGroup", "UserMcpServerInstance", "McpServerRequestLog",

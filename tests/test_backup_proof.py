@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import fingerprint, make_settings, run_cli
 from steps.backup import DUMP_NAME, MANIFEST_NAME, check_backup, sha256_of
-from steps.config import default_pg_bindir
+from pgcutover.settings import default_pg_bindir
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
 # Overwrite 32 bytes at 3/4 of the archive: past the table of contents (written first), inside the

@@ -15,9 +15,9 @@ import pytest
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
 from steps.backup import MANIFEST_NAME
-from steps.config import PROJECT_ROOT, default_pg_bindir
-from steps.hosts import LocalHost
-from steps.pgtools import run_child
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from pgcutover.hosts import LocalHost
+from pgcutover.pgtools import run_child
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
-from steps.db import connect
-from steps.plan import STEP_NAMES
+from pgcutover.db import connect
+from steps.window import STEP_NAMES
 
 # Before each step, inside the transform's transaction, and right after each step's work committed
 # (before its end line): the crash an operator fears most.
@@ -197,7 +197,7 @@ def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) ->
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER"))}
-    from steps.config import PROJECT_ROOT
+    from pgcutover.settings import PROJECT_ROOT
 
     proc = subprocess.run([os.sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
                           cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True, preexec_fn=cap,

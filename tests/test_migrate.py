@@ -9,11 +9,11 @@ import pytest
 
 from conftest import catalog, fingerprint, fresh_database, make_settings
 from rules import check_rules, snapshot
-from steps import commands
-from steps.config import PROJECT_ROOT, Settings
-from steps.db import connect
-from steps.journal import read_journal
-from steps.plan import STEP_NAMES
+from pgcutover import commands
+from pgcutover.settings import PROJECT_ROOT, Settings
+from pgcutover.db import connect
+from pgcutover.journal import read_journal
+from steps.window import STEP_NAMES
 
 TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
 
@@ -103,8 +103,8 @@ def test_dry_run_touches_nothing(tmp_path: Path, legacy_url: str, capsys: pytest
 
 
 def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: str) -> None:
-    from steps.engine import close_run, open_run
-    from steps.errors import CutoverError
+    from pgcutover.engine import close_run, open_run
+    from pgcutover.errors import CutoverError
     from steps.verify import VERIFY
 
     settings = make_settings(tmp_path, legacy_url)
@@ -149,8 +149,8 @@ def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, clus
 
 def verify_again(settings: Settings, run_id: str) -> str:
     """Run verify once more on a finished window; return its failure line (it must fail)."""
-    from steps.engine import close_run, open_run
-    from steps.errors import CutoverError
+    from pgcutover.engine import close_run, open_run
+    from pgcutover.errors import CutoverError
     from steps.verify import VERIFY
 
     ctx = open_run(settings, command="verify", run_id=run_id)

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from conftest import fingerprint, make_settings, run_cli
-from steps import commands
-from steps.db import DB_ERRORS, connect
+from pgcutover import commands
+from pgcutover.db import DB_ERRORS, connect
 
 
 def assert_refused(proc, step: str, cause: str) -> None:
@@ -80,7 +80,7 @@ def test_migrated_database_is_refused(tmp_path: Path, legacy_url: str) -> None:
 
 
 def test_concurrent_run_exits_at_once_naming_the_holder(tmp_path: Path, legacy_url: str) -> None:
-    from steps.engine import LOCK_KEY
+    from pgcutover.engine import LOCK_KEY
 
     holder = connect(legacy_url, "psycopg", application_name="pgcutover 20990101T000000Z-beef migrate-offline")
     try:
@@ -110,7 +110,7 @@ def test_audit_is_read_only_and_counts_what_rules_bend(tmp_path: Path, legacy_ur
 
 
 def test_concurrent_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None:
-    from steps.engine import LOCK_KEY
+    from pgcutover.engine import LOCK_KEY
 
     env = cli_env(tmp_path, legacy_url)
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0

@@ -15,12 +15,12 @@ import pytest
 from conftest import READER, READER_PASSWORD, admin, fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
 from steps.backup import read_manifest
-from steps.cluster import LocalCluster
-from steps.config import default_pg_bindir
-from steps.db import Database, connect, ident, parse_dsn
-from steps.engine import close_run, open_run
-from steps.errors import CutoverError
-from steps.sandbox import APP_ROLE
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import default_pg_bindir
+from pgcutover.db import Database, connect, ident, parse_dsn
+from pgcutover.engine import close_run, open_run
+from pgcutover.errors import CutoverError
+from pgcutover.sandbox.demo import APP_ROLE
 from steps.rollback import restore_database, seal_problems, swap_back, table_counts
 from test_failures import app_env, app_state, assert_rolled_back
 

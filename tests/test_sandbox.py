@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
-from steps.sandbox import sandbox_env
+from pgcutover.sandbox.demo import sandbox_env
 
 
 def test_sandbox_window_then_rollback_is_identical(tmp_path: Path) -> None:

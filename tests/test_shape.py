@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from conftest import admin, fingerprint, make_settings, run_cli
-from steps import commands
-from steps.cluster import LocalCluster
-from steps.config import PROJECT_ROOT, default_pg_bindir
-from steps.db import Database, connect, ident
-from steps.errors import CutoverError
-from steps.migration import load_migration
+from pgcutover import commands
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from pgcutover.db import Database, connect, ident
+from pgcutover.errors import CutoverError
+from pgcutover.migration import load_migration
 from steps.verify import pin_search_path
 
 MIGRATION = PROJECT_ROOT / "sql" / "migration"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from steps.cluster import SERVER_USER, LocalCluster
-from steps.config import default_pg_bindir
-from steps.db import connect
-from steps.errors import CutoverError
+from pgcutover.sandbox.cluster import SERVER_USER, LocalCluster
+from pgcutover.settings import default_pg_bindir
+from pgcutover.db import connect
+from pgcutover.errors import CutoverError
 
 DRIVERS = ["pg8000", "psycopg"]
 CERT_USER = "cert_login"  # pg_hba lets it in by client certificate only

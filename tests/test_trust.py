@@ -8,7 +8,7 @@ import pytest
 
 from conftest import READER, READER_PASSWORD, app_url, fingerprint, fresh_database, run_cli
 from rules import check_rules, snapshot
-from steps.db import connect
+from pgcutover.db import connect
 from test_failures import app_env, app_state, assert_rolled_back, without_bookkeeping
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from steps.config import load_settings
-from steps.errors import CutoverError
-from steps.migration import load_migration
-from steps.plan import STEP_NAMES
-from steps.redact import mask, register_secret
+from pgcutover.settings import load_settings
+from pgcutover.errors import CutoverError
+from pgcutover.migration import load_migration
+from steps.window import STEP_NAMES
+from pgcutover.redact import mask, register_secret
 
 
 def test_mask_hides_url_and_keyword_passwords() -> None:
@@ -48,7 +48,7 @@ def test_plan_order_and_migration_files() -> None:
 
 
 def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from steps.db import describe_target, dsn_without_password, parse_dsn
+    from pgcutover.db import describe_target, dsn_without_password, parse_dsn
 
     monkeypatch.setenv("PGPORT", "6543")
     assert parse_dsn("host=db user=app dbname=x password=pw") == {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .errors import CutoverError
-from .redact import register_secret
-from .timeline import warn
+from pgcutover.errors import CutoverError
+from pgcutover.redact import register_secret
+from pgcutover.timeline import warn
 
 DRIVERS = ("psycopg", "pg8000")
 # Every variable pgcutover reads; a profile file naming anything else is a typo until proven otherwise.

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .cluster import LocalCluster
-from .config import PROJECT_ROOT, default_pg_bindir
-from .db import connect, ident
-from .errors import CutoverError
-from .timeline import say
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from pgcutover.db import connect, ident
+from pgcutover.errors import CutoverError
+from pgcutover.timeline import say
 
 LEGACY_SCHEMA = PROJECT_ROOT / "sql" / "spec" / "legacy-schema.sql"
 DEMO_DATA = PROJECT_ROOT / "sql" / "sandbox" / "0001_demo_data.sql"

@@ -5,10 +5,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .db import Database
-from .engine import RunContext, inject_fault
-from .errors import CutoverError
-from .migration import SqlFile
+from pgcutover.db import Database
+from pgcutover.engine import RunContext, inject_fault
+from pgcutover.errors import CutoverError
+from pgcutover.migration import SqlFile
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_ROOT, Settings
-from .db import DB_ERRORS, Database, connect, describe_target, error_text
-from .errors import CutoverError, Interrupted
-from .journal import Journal, completed_steps, iso, new_run_id, utc_now
-from .migration import Migration, SqlFile, load_migration
-from .timeline import Timeline, say, warn
+from pgcutover.settings import PROJECT_ROOT, Settings
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
+from pgcutover.errors import CutoverError, Interrupted
+from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
+from pgcutover.migration import Migration, SqlFile, load_migration
+from pgcutover.timeline import Timeline, say, warn
 
 LOCK_KEY = 0x70676375  # 'pgcu': one advisory lock per database for every pgcutover run
 # The bookkeeping DDL, in this order (never globbed); each file is idempotent.

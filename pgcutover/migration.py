@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CutoverError
+from pgcutover.errors import CutoverError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import pg8000.native
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .errors import CutoverError
-from .redact import mask, register_secret
+from pgcutover.errors import CutoverError
+from pgcutover.redact import mask, register_secret
 
 Params = Sequence[Any] | None
 DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, pg8000.dbapi.Error, pg8000.native.InterfaceError)

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import CutoverError
-from .redact import mask_data
+from pgcutover.errors import CutoverError
+from pgcutover.redact import mask_data
 
 
 def utc_now() -> datetime:

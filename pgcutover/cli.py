@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
-from .config import Settings, load_settings
-from .db import DB_ERRORS, error_text
-from .errors import CutoverError
-from .redact import mask
-from .timeline import console
+from pgcutover.settings import Settings, load_settings
+from pgcutover.db import DB_ERRORS, error_text
+from pgcutover.errors import CutoverError
+from pgcutover.redact import mask
+from pgcutover.timeline import console
 
 F = TypeVar("F", bound=Callable[..., Any])
 

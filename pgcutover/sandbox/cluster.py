@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CutoverError
+from pgcutover.errors import CutoverError
 
 SERVER_USER = "postgres"  # initdb refuses root, so root runs the server as this OS user
 

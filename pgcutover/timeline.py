@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .redact import mask
+from pgcutover.redact import mask
 
 console = Console(highlight=False, soft_wrap=True)
 

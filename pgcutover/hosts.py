@@ -5,9 +5,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import CutoverError
-from .pgtools import run_child  # the one child runner (own session, group killed and reaped)
-from .redact import mask
+from pgcutover.errors import CutoverError
+from pgcutover.pgtools import run_child  # the one child runner (own session, group killed and reaped)
+from pgcutover.redact import mask
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,19 @@ from typing import Any
 
 from rich.table import Table
 
-from .backup import check_backup
-from .config import Settings
-from .db import DB_ERRORS, connect, describe_target, error_text, ident
-from .engine import (RunContext, Step, close_run, database_identity, describe_identity, open_run,
+from steps.backup import check_backup
+from pgcutover.settings import Settings
+from pgcutover.db import DB_ERRORS, connect, describe_target, error_text, ident
+from pgcutover.engine import (RunContext, Step, close_run, database_identity, describe_identity, open_run,
                      read_run_meta, require_same_database, run_steps, same_database, set_run_status)
-from .errors import CutoverError, Interrupted
-from .journal import completed_steps, latest_run_dir, read_journal
-from .migration import load_migration
-from .plan import MIGRATE_OFFLINE, STEP_NAMES
-from .preflight import audit as audit_rows
-from .reset import schema_exists
-from .rollback import ROLLBACK, something_to_roll_back
-from .timeline import Timeline, console, say
+from pgcutover.errors import CutoverError, Interrupted
+from pgcutover.journal import completed_steps, latest_run_dir, read_journal
+from pgcutover.migration import load_migration
+from steps.window import MIGRATE_OFFLINE, STEP_NAMES
+from steps.preflight import audit as audit_rows
+from steps.set_aside import schema_exists
+from steps.rollback import ROLLBACK, something_to_roll_back
+from pgcutover.timeline import Timeline, console, say
 
 Confirm = Callable[[str], bool]
 
@@ -359,7 +359,7 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     """Check the live legacy schema, then count the rows rules will bend (R13); read-only."""
     from rich.text import Text
 
-    from .preflight import legacy_drift, schema_state, state_text
+    from steps.preflight import legacy_drift, schema_state, state_text
 
     migration = load_migration(settings.migration_dir)
     target = describe_target(settings.database_url)

@@ -8,12 +8,12 @@ committed.
 """
 from __future__ import annotations
 
-from .backup import require_proven
-from .config import Settings
-from .db import Database, ident
-from .engine import RunContext, Step, StepOutcome
-from .errors import CutoverError
-from .migration import Migration
+from steps.backup import require_proven
+from pgcutover.settings import Settings
+from pgcutover.db import Database, ident
+from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.errors import CutoverError
+from pgcutover.migration import Migration
 
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for

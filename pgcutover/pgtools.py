@@ -8,10 +8,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .db import dsn_without_password
-from .errors import CutoverError
-from .redact import mask
+from pgcutover.settings import Settings
+from pgcutover.db import dsn_without_password
+from pgcutover.errors import CutoverError
+from pgcutover.redact import mask
 
 
 def run_child(args: list[str], *, env: dict[str, str] | None = None,

@@ -1,16 +1,16 @@
 """The runbook's one ordered list of steps: the single source of order for migrate-offline."""
 from __future__ import annotations
 
-from .backup import BACKUP
-from .deploy_app import DEPLOY_APP
-from .deploy_schema import DEPLOY_SCHEMA
-from .engine import Step
-from .fence import FENCE, UNFENCE
-from .maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
-from .preflight import PREFLIGHT
-from .reset import RESET
-from .transform import TRANSFORM
-from .verify import VERIFY
+from steps.backup import BACKUP
+from steps.deploy_app import DEPLOY_APP
+from steps.deploy_schema import DEPLOY_SCHEMA
+from pgcutover.engine import Step
+from steps.fence import FENCE, UNFENCE
+from steps.maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
+from steps.preflight import PREFLIGHT
+from steps.set_aside import RESET
+from steps.transform import TRANSFORM
+from steps.verify import VERIFY
 
 MIGRATE_OFFLINE: tuple[Step, ...] = (
     PREFLIGHT,
