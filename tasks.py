@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from pgcutover import commands
+from pgcutover import commands, reports
 from pgcutover.sandbox import demo as sandbox_mod
 from pgcutover.cli import operator_errors, settings_for
 
@@ -65,21 +65,21 @@ def cleanup(c, run, yes=False, env=None, debug=False):
 @operator_errors("backups")
 def backups(c, env=None, debug=False):
     """List the backups in BACKUP_DIR with their manifests."""
-    commands.list_backups(settings_for(env))
+    reports.list_backups(settings_for(env))
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("audit")
 def audit(c, env=None, debug=False):
     """Count, read-only on the live database, the legacy rows the migration's rules will bend."""
-    commands.audit(settings_for(env))
+    reports.audit(settings_for(env))
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("status")
 def status(c, env=None, debug=False):
     """Show the current or last run, step by step, from the bookkeeping schema (or RUNS_DIR)."""
-    commands.status(settings_for(env))
+    reports.status(settings_for(env))
 
 
 ns = Collection(sandbox, audit, migrate_offline, rollback, cleanup, backups, status)

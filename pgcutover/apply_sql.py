@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pgcutover.db import Database
-from pgcutover.engine import RunContext, inject_fault
+from pgcutover.faults import inject_fault
+from pgcutover.run import RunContext
 from pgcutover.errors import CutoverError
-from pgcutover.migration import SqlFile
+from pgcutover.migration import Migration, SqlFile
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:
@@ -16,10 +17,23 @@ def applied_files(db: Database, run_id: str) -> dict[str, str]:
     return {f: c for f, c in db.query("SELECT file, checksum FROM pgcutover.applied_sql WHERE run = %s", [run_id])}
 
 
+def set_parameters(db: Database, values: Mapping[str, str]) -> None:
+    """Set pgcutover.<name> to each value for this transaction only (bound, never spliced)."""
+    if values:
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(values))
+        db.query(f"SELECT {calls}", [v for name, value in values.items()
+                                     for v in (f"pgcutover.{name}", value)])
+
+
+def set_migration_parameters(db: Database, migration: Migration) -> None:
+    """Expose the migration's [parameters] to its SQL for this transaction (the caller's own)."""
+    set_parameters(db, migration.parameters)
+
+
 def set_run_parameters(ctx: RunContext, db: Database) -> None:
-    """Expose the run's values to SQL files for this transaction (values as parameters, never spliced)."""
-    db.query("SELECT set_config('pgcutover.migration_ts', %s, true), set_config('pgcutover.run_id', %s, true)",
-             [ctx.migration_ts, ctx.run_id])
+    """Expose the run's values and the migration's parameters to SQL files for this transaction."""
+    set_parameters(db, {"migration_ts": ctx.migration_ts, "run_id": ctx.run_id,
+                        **ctx.migration.parameters})
 
 
 def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[SqlFile]:

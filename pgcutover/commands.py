@@ -1,28 +1,24 @@
 """What each task does, as typed functions that tests call without Invoke (alembic's command.py)."""
 from __future__ import annotations
 
-import json
-import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from steps.backup import check_backup
-from pgcutover.settings import Settings
-from pgcutover.db import DB_ERRORS, connect, describe_target, error_text, ident
-from pgcutover.engine import (RunContext, Step, close_run, database_identity, describe_identity, open_run,
-                     read_run_meta, require_same_database, run_steps, same_database, set_run_status)
+from pgcutover.bookkeeping import set_run_status
+from pgcutover.db import DB_ERRORS, describe_target, ident
+from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
-from pgcutover.journal import completed_steps, latest_run_dir, read_journal
+from pgcutover.identity import find_run, live_identity
+from pgcutover.journal import completed_steps, read_journal
 from pgcutover.migration import load_migration
-from steps.window import MIGRATE_OFFLINE, STEP_NAMES
-from steps.preflight import audit as audit_rows
-from steps.set_aside import schema_exists
+from pgcutover.run import RunContext, Step
+from pgcutover.settings import Settings, env_flag
+from pgcutover.timeline import Timeline, say
+from steps.backup import check_backup
 from steps.rollback import ROLLBACK, something_to_roll_back
-from pgcutover.timeline import Timeline, console, say
+from steps.set_aside import schema_exists
+from steps.window import MIGRATE_OFFLINE, STEP_NAMES
 
 Confirm = Callable[[str], bool]
 
@@ -57,13 +53,7 @@ def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
 
 
 ON_FAILURE = ("rollback", "pause")
-RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 MAX_JOBS = 64
-
-
-def env_flag(settings: Settings) -> str:
-    """Return the --env flag that reaches this profile again, for the commands we print."""
-    return f" --env {settings.profile}" if settings.profile else ""
 
 
 def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
@@ -100,63 +90,6 @@ def parse_jobs(raw: object) -> int | None:
         raise CutoverError("rollback", f"--jobs {jobs} is out of range: give 1 to {MAX_JOBS}; "
                                        "nothing was changed")
     return jobs
-
-
-def live_identity(settings: Settings, step: str) -> dict[str, Any]:
-    """Connect briefly and identify the database DATABASE_URL points at."""
-    db = connect(settings.database_url, settings.db_driver, application_name="pgcutover identify", step=step)
-    try:
-        return database_identity(db, settings.database_url)
-    finally:
-        db.close()
-
-
-def runs_newest_first(runs_dir: Path) -> list[Path]:
-    """List run directories that have a journal, newest first (run ids sort by time)."""
-    if not runs_dir.is_dir():
-        return []
-    return sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True)
-
-
-def changed_something(run_dir: Path) -> bool:
-    """Tell from a run's journal whether it got past its read-only preflight."""
-    return any(ln.get("event") == "start" and ln.get("step") != "preflight"
-               for ln in read_journal(run_dir / "journal.jsonl"))
-
-
-def find_run(settings: Settings, run_id: str | None, step: str, live: dict[str, Any], *,
-             allow_unchanged: bool = False) -> str:
-    """Pick the named run, or this database's last run that changed something; refuse clearly."""
-    if run_id is not None:
-        if not RUN_ID.match(run_id):
-            raise CutoverError(step, f"--run {run_id!r} is not a run id (like 20261125T024551Z-3f9a); "
-                                     f"see {settings.runs_dir}")
-        if not (settings.runs_dir / run_id / "journal.jsonl").exists():
-            raise CutoverError(step, f"no run {run_id} in {settings.runs_dir}")
-        require_same_database(step, run_id, read_run_meta(settings.runs_dir / run_id), live)
-        return run_id
-    other, unchanged = None, None
-    for run_dir in runs_newest_first(settings.runs_dir):
-        meta = read_run_meta(run_dir)
-        ident_ = meta.get("identity")
-        if not (isinstance(ident_, dict) and same_database(ident_, live)):
-            other = other or (run_dir.name, meta)
-            continue
-        if changed_something(run_dir):
-            return run_dir.name
-        unchanged = unchanged or run_dir.name
-    what = {"rollback": "roll back", "cleanup": "clean up"}.get(step, "resume")
-    if unchanged is not None and allow_unchanged:  # a window refused at preflight starts over
-        return unchanged
-    if unchanged is not None:
-        raise CutoverError(step, f"the last run of this database, {unchanged}, stopped at preflight and "
-                                 f"changed nothing: nothing to {what}")
-    if other is not None:
-        theirs = other[1].get("identity")
-        where = describe_identity(theirs) if isinstance(theirs, dict) else other[1].get("target", "?")
-        raise CutoverError(step, f"no run of {describe_identity(live)} in {settings.runs_dir} (the last run "
-                                 f"there, {other[0]}, belongs to {where}): nothing was changed")
-    raise CutoverError(step, f"no run of {describe_identity(live)} in {settings.runs_dir}: nothing to {what}")
 
 
 def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:
@@ -336,127 +269,3 @@ def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm 
         close_run(ctx)
 
 
-def list_backups(settings: Settings) -> None:
-    """List every backup in BACKUP_DIR with its manifest, re-checking each dump's size and sha256."""
-    table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
-    for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
-        table.add_column(col)
-    dirs = sorted(p for p in settings.backup_dir.iterdir() if p.is_dir()) if settings.backup_dir.is_dir() else []
-    for d in dirs:
-        # sha256 only: a full read (pg_restore) per backup would make a listing take minutes.
-        check = check_backup(settings, d, full_read=False)
-        verdict = "yes (sha256)" if check.proven else f"NO: {check.reason}"
-        m = check.manifest
-        if m is None:
-            table.add_row(d.name, "-", "-", "-", "-", "-", "-", verdict)
-            continue
-        table.add_row(m.run, m.file, f"{m.bytes / 2**20:.1f}", str(sum(m.row_counts.values())),
-                      str(len(m.row_counts)), m.sha256[:16] + "…", m.created_at, verdict)
-    console.print(table)
-
-
-def audit(settings: Settings) -> list[dict[str, object]]:
-    """Check the live legacy schema, then count the rows rules will bend (R13); read-only."""
-    from rich.text import Text
-
-    from steps.preflight import legacy_drift, schema_state, state_text
-
-    migration = load_migration(settings.migration_dir)
-    target = describe_target(settings.database_url)
-    db = connect(settings.database_url, settings.db_driver, application_name="pgcutover audit", step="audit")
-    try:
-        with db.transaction():
-            db.execute("SET TRANSACTION READ ONLY")
-            state, detail = schema_state(db, migration)
-            if state != "legacy":  # the counts read legacy tables: say why there are none
-                raise CutoverError("audit", f"the database {state_text(state)} ({detail}): audit "
-                                            "reads the legacy schema before a window")
-            drift = legacy_drift(db, migration)
-            # Drift may break a count's query (a missing column): count what still can be counted.
-            db.execute("SAVEPOINT pgcutover_audit")
-            try:
-                findings = audit_rows(db, migration)
-            except DB_ERRORS as exc:
-                if not drift:
-                    raise
-                db.execute("ROLLBACK TO SAVEPOINT pgcutover_audit")
-                findings, not_counted = [], error_text(exc)
-            else:
-                not_counted = ""
-    finally:
-        db.close()
-    if findings:
-        table = Table(title=f"Rows the rules will bend in {target} (read-only)",
-                      title_justify="left")
-        for col in ("rule", "finding", "rows"):
-            table.add_column(col)
-        for f in findings:
-            table.add_row(str(f["rule"]), str(f["finding"]), str(f["rows"]))
-        console.print(table)
-    if drift:
-        table = Table(title=f"Drift of the legacy schema in {target} from what the migration "
-                            "expects", title_justify="left")
-        table.add_column("difference")
-        for d in drift:
-            table.add_row(Text(d))  # a name is data, never rich markup
-        console.print(table)
-        counts = f"; rows not counted ({not_counted})" if not_counted else ""
-        raise CutoverError("audit", "the live legacy schema differs from what the migration "
-                                    f"expects: {', '.join(drift)}{counts}: preflight refuses the "
-                                    "window until the migration or the schema is fixed")
-    return findings
-
-
-def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, str]]:
-    """Fold journal lines into one row per step: state, time against budget, note or error."""
-    rows: dict[str, tuple[str, str, str, str]] = {}
-    for line in lines:
-        step = str(line["step"])
-        if line["event"] == "start":
-            rows[step] = (step, "running (or stopped here)", f"since {line['at']}", "")
-        elif line["event"] == "end":
-            over = " OVER BUDGET" if line.get("over_budget") else ""
-            rows[step] = (step, str(line.get("outcome")), f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
-                          str(line.get("error") or line.get("note") or ""))
-    return list(rows.values())
-
-
-def status(settings: Settings) -> None:
-    """Show the current or last run, one row per step, from the bookkeeping schema (else RUNS_DIR)."""
-    lines: list[dict[str, object]] = []
-    header, source = "", ""
-    try:
-        db = connect(settings.database_url, settings.db_driver, application_name="pgcutover status", step="status")
-        try:
-            if db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0]:
-                run = db.query("SELECT run, command, status, started_at FROM pgcutover.runs "
-                               "ORDER BY started_at DESC, run DESC LIMIT 1")
-                if run:
-                    header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
-                    lines = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in db.query(
-                        "SELECT line FROM pgcutover.journal WHERE run = %s ORDER BY at", [run[0][0]])]
-                    source = "bookkeeping schema pgcutover"
-        finally:
-            db.close()
-    except CutoverError as exc:
-        say(f"database not reachable ({exc.cause}); reading {settings.runs_dir}", "yellow")
-    except DB_ERRORS as exc:
-        say(f"bookkeeping not readable ({error_text(exc)}); reading {settings.runs_dir}", "yellow")
-    if not lines:
-        last = latest_run_dir(settings.runs_dir)
-        if last is None:
-            say("No run recorded yet.")
-            return
-        lines = list(read_journal(last / "journal.jsonl"))
-        header, source = f"Run {last.name}", str(last / "journal.jsonl")
-    say(header, "bold")
-    table = Table(title=f"Journal ({source})", title_justify="left")
-    for col in ("step", "state", "time / budget", "note"):
-        table.add_column(col)
-    for row in step_summary(lines):
-        table.add_row(*row)
-    console.print(table)
-    if any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:]):
-        again = env_flag(settings)
-        say(f"Next: invoke migrate-offline --resume --yes{again}   or   invoke rollback --yes{again} "
-            "(runbooks/rollback.md)", "bold yellow")

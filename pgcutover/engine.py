@@ -1,4 +1,4 @@
-"""The engine: open a run, hold its lock, and walk a plan of steps as journaled, timed checkpoints."""
+"""The run loop: open a run, hold its lock, walk a plan of steps as journaled, timed checkpoints."""
 from __future__ import annotations
 
 import json
@@ -6,134 +6,21 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from pgcutover.settings import PROJECT_ROOT, Settings
-from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
+from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_bookkeeping
+from pgcutover.db import DB_ERRORS, connect, describe_target, error_text
 from pgcutover.errors import CutoverError, Interrupted
+from pgcutover.faults import inject_fault
+from pgcutover.identity import database_identity, read_run_meta, require_same_database
 from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
-from pgcutover.migration import Migration, SqlFile, load_migration
-from pgcutover.timeline import Timeline, say, warn
-
-LOCK_KEY = 0x70676375  # 'pgcu': one advisory lock per database for every pgcutover run
-# The bookkeeping DDL, in this order (never globbed); each file is idempotent.
-BOOKKEEPING_SQL = (SqlFile(PROJECT_ROOT / "sql" / "engine" / "0001_bookkeeping.sql"),
-                  SqlFile(PROJECT_ROOT / "sql" / "engine" / "0002_set_aside_guard.sql"))
-
-
-@dataclass
-class StepOutcome:
-    """What a step reports: a short note for the timeline, details for the journal."""
-
-    note: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-    skipped: bool = False
-
-
-@dataclass(frozen=True)
-class Step:
-    """One runbook step: name, budget, how to run it, how to ask the world whether it is done.
-
-    Going back is its own plan (steps/rollback.py), not per-step undo: after a crash the world, not the
-    list of completed steps, says what must be restored (the set-aside schema, the fence record, the release).
-    """
-
-    name: str
-    budget_s: float
-    run: Callable[[RunContext], StepOutcome]
-    describe: Callable[[Settings, Migration], list[str]]
-    read_only: bool = False
-    done: Callable[[RunContext], bool] | None = None
-
-
-@dataclass
-class RunContext:
-    """Everything a step may use during one run."""
-
-    settings: Settings
-    migration: Migration
-    run_id: str
-    run_dir: Path
-    journal: Journal
-    db: Database
-    lock_db: Database
-    command: str
-    migration_ts: str
-    state: dict[str, Any] = field(default_factory=dict)
-    bookkeeping_ready: bool = False  # the journal is mirrored into pgcutover.journal
-    run_row_ready: bool = False  # this run has its row in pgcutover.runs (fence and release live there)
-    identity: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def backup_dir(self) -> Path:
-        return self.settings.backup_dir / self.run_id
-
-    @property
-    def app_name(self) -> str:
-        return f"pgcutover {self.run_id}"
-
-
-def acquire_lock(lock_db: Database, step: str) -> None:
-    """Take the per-database advisory lock, or fail at once naming the holder."""
-    if lock_db.query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0][0]:
-        return
-    holder = lock_db.query(
-        "SELECT a.application_name, a.pid, a.backend_start, coalesce(host(a.client_addr), 'local') "
-        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s AND l.database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())", [LOCK_KEY])
-    who = (f"{holder[0][0] or 'unknown'} (server pid {holder[0][1]} from {holder[0][3]}, since {iso(holder[0][2])})"
-           if holder else "an unknown session")
-    raise CutoverError(step, f"another pgcutover run holds the lock on this database: {who}")
-
-
-IDENTITY_SQL = ("SELECT s.system_identifier::text, d.oid::bigint, d.datname, "
-                "coalesce(host(inet_server_addr()), 'local socket'), current_setting('port') "
-                "FROM pg_control_system() s, pg_database d WHERE d.datname = current_database()")
-
-
-def database_identity(db: Database, dsn: str) -> dict[str, Any]:
-    """Identify the connected database: cluster system identifier, database oid and name, host."""
-    system_id, oid, name, addr, port = db.query(IDENTITY_SQL)[0]
-    return {"system_identifier": system_id, "database_oid": int(oid), "database": name,
-            "server": f"{addr}:{port}", "target": describe_target(dsn)}
-
-
-def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Tell whether two identities name one database (the host name may differ: DNS, failover)."""
-    keys = ("system_identifier", "database_oid", "database")
-    return all(a.get(k) == b.get(k) for k in keys)
-
-
-def describe_identity(identity: dict[str, Any]) -> str:
-    """Name a database for the operator: target, and the identifiers that tell it apart."""
-    return (f"{identity.get('target', '?')} (database {identity.get('database', '?')}, oid "
-            f"{identity.get('database_oid', '?')}, cluster {identity.get('system_identifier', '?')})")
-
-
-def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    """Read a run's run.json (empty when it has none)."""
-    path = run_dir / "run.json"
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
-
-
-def require_same_database(step: str, run_id: str, meta: dict[str, Any], live: dict[str, Any]) -> None:
-    """Refuse to act on a run from another database, naming both."""
-    recorded = meta.get("identity")
-    if isinstance(recorded, dict) and same_database(recorded, live):
-        return
-    theirs = describe_identity(recorded) if isinstance(recorded, dict) else meta.get("target", "unknown")
-    raise CutoverError(step, f"run {run_id} belongs to {theirs}, but DATABASE_URL points at "
-                             f"{describe_identity(live)}: nothing was changed; point DATABASE_URL "
-                             "(or --env) at the run's database, or name a run of this one")
+from pgcutover.lock import acquire_lock
+from pgcutover.migration import load_migration
+from pgcutover.run import RunContext, Step
+from pgcutover.settings import Settings
+from pgcutover.timeline import Timeline, say
 
 
 def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> RunContext:
@@ -186,64 +73,6 @@ def close_run(ctx: RunContext) -> None:
     ctx.lock_db.close()
 
 
-def bookkeeping_exists(db: Database) -> bool:
-    return bool(db.query("SELECT to_regclass('pgcutover.journal') IS NOT NULL")[0][0])
-
-
-def ensure_bookkeeping(ctx: RunContext) -> None:
-    """Create the bookkeeping schema and this run's row, then mirror the journal into it.
-
-    The run's row is written whether or not the schema already exists: a second window on the same
-    database needs its own row, or its fence would be recorded nowhere and never given back.
-    """
-    if ctx.run_row_ready:
-        return
-    for f in BOOKKEEPING_SQL:
-        ctx.db.run_script(f.text)
-    ctx.db.execute(
-        "INSERT INTO pgcutover.runs (run, command, target, started_at, migration_ts, identity) "
-        "VALUES (%s, %s, %s, now(), %s::timestamp(3), %s::jsonb) "
-        "ON CONFLICT (run) DO UPDATE SET status = 'running', command = EXCLUDED.command, ended_at = NULL",
-        [ctx.run_id, ctx.command, describe_target(ctx.settings.database_url), ctx.migration_ts,
-         json.dumps(ctx.identity)])
-    ctx.run_row_ready = True
-    if not ctx.bookkeeping_ready:
-        attach_mirror(ctx)
-
-
-def attach_mirror(ctx: RunContext) -> None:
-    """Send journal lines to pgcutover.journal through the idle lock session."""
-
-    def mirror(line: dict[str, Any]) -> None:
-        ctx.lock_db.execute(
-            "INSERT INTO pgcutover.journal (run, step, event, at, outcome, duration_s, line) "
-            "VALUES (%s, %s, %s, %s::timestamptz, %s, %s, %s::jsonb)",
-            [line["run"], line["step"], line["event"], line["at"], line.get("outcome"),
-             line.get("duration_s"), json.dumps(line, ensure_ascii=False)])
-
-    ctx.bookkeeping_ready = True
-    ctx.journal.mirror = mirror
-    if _mirror_has_run(ctx):
-        ctx.journal.flush_mirror()
-    else:
-        ctx.journal.resend_all()
-
-
-def _mirror_has_run(ctx: RunContext) -> bool:
-    return bool(ctx.lock_db.query("SELECT count(*) FROM pgcutover.journal WHERE run = %s", [ctx.run_id])[0][0])
-
-
-def set_run_status(ctx: RunContext, status: str) -> None:
-    """Record the run's final status in the bookkeeping schema (best effort: the journal is the truth)."""
-    if not ctx.run_row_ready:
-        return
-    try:
-        ctx.lock_db.execute("UPDATE pgcutover.runs SET status = %s, ended_at = now() WHERE run = %s",
-                            [status, ctx.run_id])
-    except DB_ERRORS:
-        warn(f"could not record status {status!r} in pgcutover.runs; the journal has it")
-
-
 class _StopSignal:
     """Turn SIGINT/SIGTERM into a stop at the next safe point (between steps)."""
 
@@ -266,27 +95,6 @@ class _StopSignal:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def inject_fault(ctx: RunContext, step: str, point: str) -> None:
-    """Test-only hook: CUTOVER_FAULT=step:point:kind (kind error or kill) fails there on purpose."""
-    if not ctx.settings.fault:
-        return
-    f_step, _, rest = ctx.settings.fault.partition(":")
-    f_point, _, kind = rest.partition(":")
-    if f_step != step or f_point != point:
-        return
-    if kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if kind == "term":  # as if the operator's terminal sent SIGTERM: the run must stop at a safe point
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
-    if kind == "restart":  # the tests' command restarts the server under the run's feet
-        subprocess.run(["/bin/sh", "-c", os.environ.get("CUTOVER_FAULT_CMD", "false")], check=True)
-        return
-    if kind == "oserror":  # an error outside the domain (a full disk, a bug) must still fail the step
-        raise OSError(28, f"injected OSError at {step}:{point} (CUTOVER_FAULT)")
-    raise CutoverError(step, f"injected fault at {point} (CUTOVER_FAULT)")
 
 
 def done_earlier(ctx: RunContext, step: Step, earlier: dict[str, dict[str, Any]]) -> bool:

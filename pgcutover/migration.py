@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pgcutover.errors import CutoverError
+
+# What the engine itself sets as pgcutover.<name> for a run: no [parameters] entry may take these.
+RUN_PARAMETERS = ("migration_ts", "run_id")
+# A parameter's or a reconcile subquery's name: one lowercase SQL word, the same quoted or not.
+SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,28 @@ class SqlFile:
 
 
 @dataclass(frozen=True)
+class ReconciledTable:
+    """One kept table of the reconcile: the row compared, and what rules do to its legacy side."""
+
+    name: str
+    columns: tuple[str, ...]
+    # Columns compared by their md5 (large values: no row is ever held as text whole).
+    hashed: frozenset[str] = frozenset()
+    # Column -> the legacy-side expression that replaces it, where a rule changes the value.
+    legacy: Mapping[str, str] = field(default_factory=dict)
+    legacy_from: str = ""  # the rest of each side's FROM clause after the table: joins, a WHERE
+    target_from: str = ""
+
+
+@dataclass(frozen=True)
+class Reconcile(SqlFile):
+    """The reconcile mapping (R11), one entry per kept table; verify builds its queries from it."""
+
+    subqueries: tuple[tuple[str, str], ...] = ()  # (name, SELECT) the expressions may use
+    tables: tuple[ReconciledTable, ...] = ()
+
+
+@dataclass(frozen=True)
 class Migration:
     """What one migration consists of, in the order its plan file gives."""
 
@@ -41,27 +71,106 @@ class Migration:
     deploy_schema: tuple[SqlFile, ...]
     transform: tuple[SqlFile, ...]
     invariants: tuple[SqlFile, ...]
-    reconcile: SqlFile
+    reconcile: Reconcile
     dropped_columns: SqlFile
     audit: tuple[SqlFile, ...]
     # Legacy tables that have no target table by design: the one exception to "every table of
     # the set-aside schema is reconciled", declared here once and checked by verify.
     dropped_tables: tuple[str, ...] = ()
+    # Values the SQL files read as current_setting('pgcutover.<name>'), so a rule used by several
+    # files is written once (plan.toml [parameters]).
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (self.schema_state, self.drift, *self.deploy_schema, *self.transform,
                 *self.invariants, self.reconcile, self.dropped_columns, *self.audit)
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """Parse one TOML file of the migration, naming it in the error."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CutoverError("config", f"{what}: cannot read {path.name}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CutoverError("config", f"{path}: {exc}") from None
+
+
+def text_map(value: object, where: str) -> dict[str, str]:
+    """Check that a TOML value is a table of strings and return it."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{where} must be a table of strings")
+    return dict(value)
+
+
+def text_list(value: object, where: str) -> tuple[str, ...]:
+    """Check that a TOML value is a list of strings and return it."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where} must be a list of names")
+    return tuple(value)
+
+
+def simple_names(names: Mapping[str, str], where: str) -> None:
+    """Refuse a name that is not one lowercase SQL word."""
+    for n in names:
+        if not SIMPLE_NAME.fullmatch(n):
+            raise ValueError(f"{where} {n!r} must be a lowercase name ([a-z_][a-z0-9_]*)")
+
+
+def reconciled_table(name: str, entry: object) -> ReconciledTable:
+    """Read one [tables.NAME] entry of the reconcile mapping."""
+    where = f"[tables.{name}]"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be a table")
+    unknown = sorted(set(entry) - {"columns", "hashed", "legacy", "legacy_from", "target_from"})
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {', '.join(unknown)}")
+    columns = text_list(entry.get("columns"), f"{where} columns")
+    hashed = text_list(entry.get("hashed", []), f"{where} hashed")
+    legacy = text_map(entry.get("legacy", {}), f"{where} legacy")
+    strays = sorted((set(hashed) | set(legacy)) - set(columns))
+    if not columns or strays:
+        raise ValueError(f"{where} columns must list every column it compares"
+                         + (f" ({', '.join(strays)} missing)" if strays else ""))
+    froms = text_map({k: entry.get(k, "") for k in ("legacy_from", "target_from")}, where)
+    return ReconciledTable(name, columns, frozenset(hashed), legacy, **froms)
+
+
+def load_reconcile(path: Path) -> Reconcile:
+    """Read the reconcile mapping and check its shape: what it names, and that each part is text."""
+    raw = read_toml(path, "reconcile")
+    try:
+        unknown = sorted(set(raw) - {"with", "tables"})
+        if unknown:
+            raise ValueError(f"unknown keys {', '.join(unknown)}")
+        subqueries = text_map(raw.get("with", {}), "[with]")
+        simple_names(subqueries, "[with]")
+        tables = raw.get("tables", {})
+        if not isinstance(tables, dict):
+            raise ValueError("[tables] must be a table")
+        return Reconcile(path, tuple(subqueries.items()),
+                         tuple(reconciled_table(n, e) for n, e in tables.items()))
+    except ValueError as exc:
+        raise CutoverError("config", f"{path}: {exc}") from None
+
+
+def load_parameters(plan: dict[str, Any]) -> dict[str, str]:
+    """Read [parameters]: names the engine does not set itself, each with a non-empty text value."""
+    params = text_map(plan.get("parameters", {}), "[parameters]")
+    simple_names(params, "[parameters]")
+    taken = sorted(set(params) & set(RUN_PARAMETERS))
+    if taken:
+        raise ValueError(f"[parameters] {', '.join(taken)}: set by the engine for every run")
+    empty = sorted(n for n, v in params.items() if not v)
+    if empty:  # an unset pgcutover.* setting reads as '' too: empty would pass unnoticed
+        raise ValueError(f"[parameters] {', '.join(empty)} must not be empty")
+    return params
+
+
 def load_migration(root: Path) -> Migration:
     """Read ROOT/plan.toml and check that every file it names exists."""
     plan_path = root / "plan.toml"
-    try:
-        plan = tomllib.loads(plan_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CutoverError("config", f"MIGRATION_DIR {root}: cannot read plan.toml: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CutoverError("config", f"{plan_path}: {exc}") from None
+    plan = read_toml(plan_path, f"MIGRATION_DIR {root}")
 
     def files(section: str, key: str) -> tuple[SqlFile, ...]:
         names = plan.get(section, {}).get(key, [])
@@ -79,6 +188,10 @@ def load_migration(root: Path) -> Migration:
         return tuple(value)
 
     try:
+        parameters = load_parameters(plan)
+    except ValueError as exc:
+        raise CutoverError("config", f"{plan_path}: {exc}") from None
+    try:
         return Migration(
             root=root,
             name=plan["name"],
@@ -89,10 +202,11 @@ def load_migration(root: Path) -> Migration:
             deploy_schema=files("deploy-schema", "files"),
             transform=files("transform", "files"),
             invariants=files("verify", "invariants"),
-            reconcile=files("verify", "reconcile")[0],
+            reconcile=load_reconcile(files("verify", "reconcile")[0].path),
             dropped_columns=files("verify", "dropped_columns")[0],
             audit=files("audit", "files"),
             dropped_tables=names("verify", "dropped_tables"),
+            parameters=parameters,
         )
     except (KeyError, IndexError) as exc:
         raise CutoverError("config", f"{plan_path}: missing {exc}") from None

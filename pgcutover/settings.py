@@ -162,3 +162,8 @@ def _number(key: str, raw: str) -> float:
         raise CutoverError("config", f"{key}={raw!r} must be a number of seconds above 0 and at most "
                                      "86400")
     return value
+
+
+def env_flag(settings: Settings) -> str:
+    """Return the --env flag that reaches this profile again, for the commands we print."""
+    return f" --env {settings.profile}" if settings.profile else ""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 
 from pgcutover.settings import Settings
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, run_checked
 from pgcutover.migration import Migration

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pgcutover.settings import Settings
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.migration import Migration
 from steps.set_aside import copy_table_grants
 from pgcutover.apply_sql import all_applied, apply_in_one_transaction

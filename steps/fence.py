@@ -7,7 +7,7 @@ from typing import Any
 
 from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 

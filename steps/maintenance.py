@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pgcutover.settings import Settings
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.hosts import app_hosts, run_checked
 from pgcutover.migration import Migration
 from pgcutover.timeline import warn

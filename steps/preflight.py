@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
+from pgcutover.apply_sql import set_migration_parameters
 from pgcutover.migration import Migration
 from pgcutover.pgtools import tool_major
 
@@ -90,6 +93,7 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
 
 def legacy_drift(db: Database, migration: Migration) -> list[str]:
     """Name every way the live legacy schema differs from the one the migration was written for."""
+    set_migration_parameters(db, migration)  # in the caller's transaction, like audit's
     return [str(r[0]) for r in db.query(migration.drift.text)]
 
 
@@ -119,8 +123,19 @@ def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
 
 
 def audit(db: Database, migration: Migration) -> list[dict[str, Any]]:
-    """Count the legacy rows that a rule has to bend (R13), read-only."""
+    """Count the legacy rows that a rule has to bend (R13), in the caller's transaction."""
+    # The audit reads the migration's parameters (R3's whitespace): they last as long as the
+    # transaction, so the caller holds one (a read-only one: preflight and `invoke audit` alike).
+    set_migration_parameters(db, migration)
     return [{"finding": f, "rule": r, "rows": int(n)} for sql in migration.audit for f, r, n in db.query(sql.text)]
+
+
+@contextmanager
+def read_only(db: Database) -> Iterator[None]:
+    """Hold a read-only transaction for the block: the migration's parameters last that long."""
+    with db.transaction():
+        db.execute("SET TRANSACTION READ ONLY")
+        yield
 
 
 def run(ctx: RunContext) -> StepOutcome:
@@ -131,9 +146,11 @@ def run(ctx: RunContext) -> StepOutcome:
     missing = missing_rights(db, ctx.migration.app_schema)
     if missing:
         raise CutoverError(STEP, "the connected role lacks " + "; ".join(missing))
-    check_legacy_drift(db, ctx.migration)
+    with read_only(db):
+        check_legacy_drift(db, ctx.migration)
     space = check_backup_space(ctx.settings, db)
-    findings = audit(db, ctx.migration)
+    with read_only(db):
+        findings = audit(db, ctx.migration)
     bent = sum(f["rows"] for f in findings)
     return StepOutcome(note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; {bent} rows bent by rules",
                        details={"server_major": server_major, "tools": tools, **space, "audit": findings})

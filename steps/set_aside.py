@@ -11,7 +11,7 @@ from __future__ import annotations
 from steps.backup import require_proven
 from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.engine import RunContext, Step, StepOutcome
+from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from pgcutover.settings import Settings
-from pgcutover.engine import RunContext, Step, StepOutcome
-from pgcutover.migration import Migration
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.migration import RUN_PARAMETERS, Migration
 from pgcutover.apply_sql import all_applied, apply_in_one_transaction
 
 STEP = "transform"
@@ -18,7 +18,8 @@ def run(ctx: RunContext) -> StepOutcome:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return ["BEGIN; set pgcutover.migration_ts and pgcutover.run_id for the transaction",
+    names = ", ".join(f"pgcutover.{n}" for n in (*RUN_PARAMETERS, *migration.parameters))
+    return [f"BEGIN; set {names} for the transaction",
             *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.transform], "COMMIT"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from steps.backup import BACKUP
 from steps.deploy_app import DEPLOY_APP
 from steps.deploy_schema import DEPLOY_SCHEMA
-from pgcutover.engine import Step
+from pgcutover.run import Step
 from steps.fence import FENCE, UNFENCE
 from steps.maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
 from steps.preflight import PREFLIGHT

@@ -17,6 +17,9 @@ from pgcutover.settings import PROJECT_ROOT, Settings, default_pg_bindir, load_s
 from pgcutover.db import Database, connect, ident
 from pgcutover.sandbox.demo import APP_ROLE, DEMO_DATA, create_legacy_database
 
+# The app-hosts lab (real sshd and nginx on loopback) lends its fixtures to every test module.
+pytest_plugins = ("lab",)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 EDGE_CASES = FIXTURES / "edge_cases.sql"
 TEMPLATE = "tpl_legacy"

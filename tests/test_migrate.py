@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import catalog, fingerprint, fresh_database, make_settings
-from rules import check_rules, snapshot
+from rules import KEPT, check_rules, snapshot
 from pgcutover import commands
+from pgcutover.apply_sql import set_parameters
 from pgcutover.settings import PROJECT_ROOT, Settings
-from pgcutover.db import connect
+from pgcutover.db import connect, ident
+from pgcutover.migration import load_migration
+from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.journal import read_journal
 from steps.window import STEP_NAMES
 
@@ -19,7 +23,7 @@ TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
 
 
 @pytest.fixture(scope="session")
-def target_catalog(cluster) -> dict[str, object]:
+def target_catalog(cluster: LocalCluster) -> dict[str, object]:
     """The catalog of a database built straight from spec/target-schema.sql."""
     with fresh_database(cluster, None) as name:
         db = connect(cluster.superuser_url(name), "psycopg")
@@ -78,12 +82,13 @@ def test_migrate_offline_satisfies_every_rule(tmp_path: Path, legacy_url: str, d
 
 def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> None:
     settings = make_settings(tmp_path, legacy_url)
+    migration = load_migration(settings.migration_dir)
     commands.migrate_offline(settings, yes=True)
     first = fingerprint(legacy_url)
     db = connect(legacy_url, "psycopg")
     try:
         with db.transaction():  # R3: a re-run of the data files adds no duplicate and no second personal org
-            db.query("SELECT set_config('pgcutover.migration_ts', '2030-01-01 00:00:00', true)")
+            set_parameters(db, {"migration_ts": "2030-01-01 00:00:00", **migration.parameters})
             for f in settings.migration_dir.glob("000[2-5]_*.sql"):
                 db.run_script(f.read_text())
     finally:
@@ -132,7 +137,8 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
     assert {t["table"] for t in report["tables"] if not t["match"]} == {"McpServerRequestData", "McpServer"}
 
 
-def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, cluster, legacy_url: str) -> None:
+def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, cluster: LocalCluster,
+                                                            legacy_url: str) -> None:
     from conftest import admin
 
     dbname = legacy_url.rsplit("/", 1)[1]
@@ -163,13 +169,12 @@ def verify_again(settings: Settings, run_id: str) -> str:
 
 
 def reconcile_without(text: str, table: str | None) -> str:
-    """Return the reconcile SQL without one table's branch, or (None) one that returns no rows."""
-    if table is None:
-        return "SELECT 'none'::text, 0, '', 0, '' WHERE false;\n"
-    branches = text.rstrip().rstrip(";").split("\nUNION ALL\n")
-    kept = [b for b in branches if f"SELECT '{table}' AS table_name" not in b]
-    assert len(kept) == len(branches) - 1
-    return "\nUNION ALL\n".join(kept) + ";\n"
+    """Return the reconcile mapping without one table's entries, or (None) without any table."""
+    head, *entries = re.split(r"(?m)^(?=\[tables\.)", text)  # [tables.NAME] and [tables.NAME.*]
+    kept = [e for e in entries
+            if table is not None and re.findall(r"^\[tables\.(\w+)", e)[0] != table]
+    assert entries and len(kept) < len(entries)
+    return head + "".join(kept)
 
 
 @pytest.mark.parametrize("omitted", ["McpApiKey", None],
@@ -180,17 +185,49 @@ def test_verify_fails_when_the_reconcile_leaves_a_table_out(tmp_path: Path, lega
     run_id = commands.migrate_offline(settings, yes=True)
     copy = tmp_path / "migration"
     shutil.copytree(settings.migration_dir, copy)
-    reconcile = copy / "verify" / "0100_reconcile.sql"
+    reconcile = copy / "verify" / "0100_reconcile.toml"
     text = reconcile_without(reconcile.read_text(encoding="utf-8"), omitted)
     reconcile.write_text(text, encoding="utf-8")
 
     message = verify_again(make_settings(tmp_path, legacy_url, MIGRATION_DIR=str(copy)), run_id)
     names = [omitted] if omitted else ["McpApiKey", "User", "McpServerRequestLog", "Tool"]
     for table in names:
-        assert f"{table} is missing from the reconcile (0100_reconcile.sql)" in message, message
+        assert f"{table} is missing from the reconcile (0100_reconcile.toml)" in message, message
     assert "_ToolToUserMcpServerConfig is missing" not in message  # dropped by design (R10)
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     assert not report["passed"] and report["missing_results"]
+
+
+# Which row to change: one the reconcile compares (personal organizations and their memberships
+# are new rows, R3, which 0001_personal_organizations.sql checks instead).
+COMPARED_ROW = {
+    "Organization": 'NOT "isPersonal"',
+    "OrganizationMember": '"organizationId" IN (SELECT id FROM public."Organization" '
+                          'WHERE NOT "isPersonal")',
+}
+
+
+@pytest.mark.parametrize("table", KEPT)
+def test_verify_catches_one_changed_value_in_any_kept_table(tmp_path: Path, legacy_url: str,
+                                                           table: str) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)
+    db = connect(legacy_url, "psycopg")
+    try:  # every target table has "createdAt": one millisecond later in one row
+        changed = db.query(
+            f"""UPDATE public.{ident(table)} SET "createdAt" = "createdAt" + interval '1 ms'
+                 WHERE ctid = (SELECT ctid FROM public.{ident(table)}
+                                WHERE {COMPARED_ROW.get(table, 'true')} LIMIT 1)
+             RETURNING 1""")
+    finally:
+        db.close()
+    assert changed == [(1,)]
+    message = verify_again(settings, run_id)
+    assert f"{table} (" in message and "checksums differ" in message, message
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    assert [t["table"] for t in report["tables"] if not t["match"]] == [table]
+    assert all(i["violations"] == 0 for i in report["invariants"])
+    assert not report["missing_results"]
 
 
 def test_verify_names_every_way_the_schema_differs_from_the_target(tmp_path: Path,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fingerprint, make_settings, run_cli
-from pgcutover import commands
+from pgcutover import commands, reports
 from pgcutover.db import DB_ERRORS, connect
 
 
@@ -80,7 +80,7 @@ def test_migrated_database_is_refused(tmp_path: Path, legacy_url: str) -> None:
 
 
 def test_concurrent_run_exits_at_once_naming_the_holder(tmp_path: Path, legacy_url: str) -> None:
-    from pgcutover.engine import LOCK_KEY
+    from pgcutover.lock import LOCK_KEY
 
     holder = connect(legacy_url, "psycopg", application_name="pgcutover 20990101T000000Z-beef migrate-offline")
     try:
@@ -96,7 +96,7 @@ def test_concurrent_run_exits_at_once_naming_the_holder(tmp_path: Path, legacy_u
 
 def test_audit_is_read_only_and_counts_what_rules_bend(tmp_path: Path, legacy_url: str) -> None:
     before = fingerprint(legacy_url)
-    findings = {f["finding"]: f["rows"] for f in commands.audit(make_settings(tmp_path, legacy_url))}
+    findings = {f["finding"]: f["rows"] for f in reports.audit(make_settings(tmp_path, legacy_url))}
     db = connect(legacy_url, "psycopg")
     try:
         both = db.query("""SELECT count(*) FROM "UserMcpServerInstance" WHERE "authType" = 'BOTH'""")[0][0]
@@ -110,7 +110,7 @@ def test_audit_is_read_only_and_counts_what_rules_bend(tmp_path: Path, legacy_ur
 
 
 def test_concurrent_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None:
-    from pgcutover.engine import LOCK_KEY
+    from pgcutover.lock import LOCK_KEY
 
     env = cli_env(tmp_path, legacy_url)
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0

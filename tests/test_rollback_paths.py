@@ -21,7 +21,7 @@ from pgcutover.db import Database, connect, ident, parse_dsn
 from pgcutover.engine import close_run, open_run
 from pgcutover.errors import CutoverError
 from pgcutover.sandbox.demo import APP_ROLE
-from steps.rollback import restore_database, seal_problems, swap_back, table_counts
+from steps.restore_database import restore_database, seal_problems, swap_back, table_counts
 from test_failures import app_env, app_state, assert_rolled_back
 
 ASIDE, APP = "cutover_legacy", "public"

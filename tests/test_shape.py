@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import admin, fingerprint, make_settings, run_cli
-from pgcutover import commands
+from pgcutover import commands, reports
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from pgcutover.db import Database, connect, ident
@@ -234,7 +234,7 @@ def test_audit_names_drift_even_when_rows_cannot_be_counted(tmp_path: Path,
         db.close()
     before = fingerprint(legacy_url)
     with pytest.raises(CutoverError) as refused:
-        commands.audit(make_settings(tmp_path, legacy_url))
+        reports.audit(make_settings(tmp_path, legacy_url))
     assert "McpServerRequestLog.userId (missing column)" in refused.value.cause
     assert "rows not counted" in refused.value.cause
     assert fingerprint(legacy_url) == before

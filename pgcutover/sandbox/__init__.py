@@ -1,0 +1,1 @@
+"""The sandbox behind `invoke sandbox` and the tests: a throwaway cluster and a legacy demo database."""

@@ -1,6 +1,8 @@
--- Target schema, part 1: schema, enums and tables with their primary keys, exactly as in
--- spec/target-schema.sql (Prisma migrate diff --from-empty). Indexes and foreign keys are in
--- 0006_target_indexes_and_foreign_keys.sql, built after the bulk load because that is faster.
+-- Copied from sql/spec/target-schema.sql (schema, enums, tables with their primary keys); indexes
+-- and foreign keys in 0006. tests/test_sql_layout.py fails when the two drift from the spec.
+-- Target schema, part 1, exactly as in the spec (Prisma migrate diff --from-empty). Indexes and
+-- foreign keys are in 0006_target_indexes_and_foreign_keys.sql, built after the bulk load because
+-- that is faster.
 -- Requires: an empty "public" schema (the reset step set the legacy one aside).
 
 -- CreateSchema

@@ -1,8 +1,9 @@
 -- Transform, users and organizations (R1, R2, R3, R4).
 -- Reads the legacy schema set aside as "cutover_legacy"; writes the empty target tables in "public".
 -- Requires: current_setting('pgcutover.migration_ts') (set by the engine for this transaction: the
--- run's one migration timestamp). Idempotent: ids are derived from the user id, and every insert
--- skips rows that are already there, so a re-run adds nothing.
+-- run's one migration timestamp) and current_setting('pgcutover.whitespace') (R3's whitespace, from
+-- plan.toml [parameters], shared with the audit). Idempotent: ids are derived from the user id, and
+-- every insert skips rows that are already there, so a re-run adds nothing.
 
 -- One personal organization per user, with ids that cannot collide with legacy ids: a hash of the
 -- user id under a pgcutover-only prefix, re-hashed in the (adversarial) case that a legacy id equals it.
@@ -16,11 +17,12 @@ SELECT u.id AS user_id,
             ELSE 'pmem_' || md5('pgcutover:member:' || u.id) END AS member_id,
        -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use Unicode
        -- White_Space (tabs, newlines, no-break and ideographic spaces …), not only ASCII spaces.
-       coalesce(
-           nullif(regexp_replace(u.name, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
-           nullif(regexp_replace(u.email, '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), ''),
-           'User') || '''s Workspace' AS org_name
-FROM cutover_legacy."User" u;
+       coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
+                nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
+                'User') || '''s Workspace' AS org_name
+FROM cutover_legacy."User" u
+-- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
+CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws;
 
 -- R1 + R3: users keep every column but hasCompletedOnboarding; their default is the personal org.
 INSERT INTO public."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")

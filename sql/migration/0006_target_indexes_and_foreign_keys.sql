@@ -1,4 +1,6 @@
--- Target schema, part 2: the indexes and foreign keys of spec/target-schema.sql, built after the
+-- Copied from sql/spec/target-schema.sql (indexes and foreign keys); schema, enums and tables in
+-- 0001. tests/test_sql_layout.py fails when the two drift from the spec.
+-- Target schema, part 2: the indexes and foreign keys of the spec, built after the
 -- transform has loaded the data (one index build per index instead of row-by-row maintenance, and one
 -- validation pass per foreign key instead of a trigger per row).
 -- Requires: 0001 to 0005 applied in the same transaction.

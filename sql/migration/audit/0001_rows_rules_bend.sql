@@ -1,5 +1,7 @@
 -- Audit (R13), read-only, safe on the live database before the window: rows that a rule has to bend.
 -- One row per finding: (finding, rule, count). Reads the legacy schema in "public".
+-- Requires: current_setting('pgcutover.whitespace') (R3's whitespace, from plan.toml [parameters],
+-- the one the transform trims with; set by the engine for this read-only transaction).
 SELECT 'McpServer.authType BOTH becomes OAUTH' AS finding, 'R6' AS rule, count(*) AS rows
   FROM public."McpServer" WHERE "authType"::text = 'BOTH'
 UNION ALL
@@ -20,9 +22,10 @@ SELECT 'team organizations with no member', 'R2', count(*)
  WHERE NOT EXISTS (SELECT 1 FROM public."OrganizationMember" m WHERE m."organizationId" = o.id)
 UNION ALL
 SELECT 'users with neither name nor email (personal org named ''User''s Workspace'')', 'R3', count(*)
-  FROM public."User"
- WHERE coalesce(regexp_replace("name", '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), '') = ''
-   AND coalesce(regexp_replace("email", '^[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+|[\s\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u001c-\u001f]+$', '', 'g'), '') = ''
+  FROM public."User" u
+ CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws
+ WHERE coalesce(regexp_replace(u."name", ws.edges, '', 'g'), '') = ''
+   AND coalesce(regexp_replace(u."email", ws.edges, '', 'g'), '') = ''
 UNION ALL
 SELECT 'instances whose tool group sits in another organization', 'R5', count(*)
   FROM public."UserMcpServerInstance" i

@@ -2,9 +2,10 @@
 -- admin member, and has it as default. Returns one row per violation (none = pass). Read-only.
 -- Requires: current_setting('pgcutover.migration_ts') (the run's migration timestamp).
 -- The expected name is deliberately NOT computed the way the transform computes it (a regular
--- expression over \s plus a list of escapes): here it is btrim with a character set built from code
--- points, the set Python's str.isspace() accepts (what the tests' oracle strips). Had verify reused
--- the transform's expression, a character both miss would pass unseen, verify being its own oracle;
+-- expression over plan.toml's [parameters] whitespace, which the audit shares): here it is btrim
+-- with a character set built from code points, the set Python's str.isspace() accepts (what the
+-- tests' oracle strips; tests/test_sql_layout.py holds both sets to it). Had verify reused the
+-- transform's definition, a character both miss would pass unseen, verify being its own oracle;
 -- with two formulations, a mistake in either one fails the window.
 WITH ws(chars) AS (
     SELECT string_agg(chr(cp), '' ORDER BY cp)

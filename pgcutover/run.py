@@ -1,0 +1,64 @@
+"""What a run is: its context, a step, and a step's outcome (shared by the engine, lock and steps)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pgcutover.db import Database
+from pgcutover.journal import Journal
+from pgcutover.migration import Migration
+from pgcutover.settings import Settings
+
+
+@dataclass
+class StepOutcome:
+    """What a step reports: a short note for the timeline, details for the journal."""
+
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One runbook step: name, budget, how to run it, how to ask the world whether it is done.
+
+    Going back is its own plan (steps/rollback.py), not per-step undo: after a crash the world, not the
+    list of completed steps, says what must be restored (the set-aside schema, the fence record, the release).
+    """
+
+    name: str
+    budget_s: float
+    run: Callable[[RunContext], StepOutcome]
+    describe: Callable[[Settings, Migration], list[str]]
+    read_only: bool = False
+    done: Callable[[RunContext], bool] | None = None
+
+
+@dataclass
+class RunContext:
+    """Everything a step may use during one run."""
+
+    settings: Settings
+    migration: Migration
+    run_id: str
+    run_dir: Path
+    journal: Journal
+    db: Database
+    lock_db: Database
+    command: str
+    migration_ts: str
+    state: dict[str, Any] = field(default_factory=dict)
+    bookkeeping_ready: bool = False  # the journal is mirrored into pgcutover.journal
+    run_row_ready: bool = False  # this run has its row in pgcutover.runs (fence and release live there)
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.settings.backup_dir / self.run_id
+
+    @property
+    def app_name(self) -> str:
+        return f"pgcutover {self.run_id}"
