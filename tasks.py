@@ -1,4 +1,5 @@
 """Invoke entry point: wires pgcutover's runbook tasks to the typed functions in steps/."""
+
 from __future__ import annotations
 
 import os
@@ -7,17 +8,21 @@ from pathlib import Path
 from invoke import Collection, task
 
 from pgcutover import commands, reports
-from pgcutover.sandbox import demo as sandbox_mod
 from pgcutover.cli import operator_errors, settings_for
+from pgcutover.sandbox import demo as sandbox_mod
 
 ENV_HELP = "profile: load .env.NAME instead of .env (default: $CUTOVER_ENV, else .env)"
 DEBUG_HELP = "show the traceback on failure (default: off)"
 YES_HELP = "answer the confirmation for scripts (default: ask on a TTY, refuse without one)"
 
 
-@task(help={"users": "how many demo users to generate, 40 to 1000000 (default: 2000)",
-            "down": "stop the sandbox cluster and remove .sandbox/ (default: off)",
-            "debug": DEBUG_HELP})
+@task(
+    help={
+        "users": "how many demo users to generate, 40 to 1000000 (default: 2000)",
+        "down": "stop the sandbox cluster and remove .sandbox/ (default: off)",
+        "debug": DEBUG_HELP,
+    }
+)
 @operator_errors("sandbox")
 def sandbox(c, users=None, down=False, debug=False):
     """Start a local PostgreSQL sandbox with legacy demo data; later tasks on the command line target it."""
@@ -29,32 +34,54 @@ def sandbox(c, users=None, down=False, debug=False):
     os.environ.update(sandbox_mod.sandbox_env(Path.cwd()))
 
 
-@task(name="migrate-offline",
-      help={"yes": YES_HELP, "dry-run": "print the plan (steps, commands, SQL files, budgets) and touch nothing "
-                                         "(default: off)",
-            "resume": "continue the last run from its last completed checkpoint (default: start a new run)",
-            "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume and "
-                          "rollback commands (default: rollback)",
-            "env": ENV_HELP, "debug": DEBUG_HELP})
+@task(
+    name="migrate-offline",
+    help={
+        "yes": YES_HELP,
+        "dry-run": "print the plan (steps, commands, SQL files, budgets) and touch nothing "
+        "(default: off)",
+        "resume": "continue the last run from its last completed checkpoint (default: start a new run)",
+        "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume and "
+        "rollback commands (default: rollback)",
+        "env": ENV_HELP,
+        "debug": DEBUG_HELP,
+    },
+)
 @operator_errors("migrate-offline")
-def migrate_offline(c, yes=False, dry_run=False, resume=False, on_failure="rollback", env=None, debug=False):
+def migrate_offline(
+    c, yes=False, dry_run=False, resume=False, on_failure="rollback", env=None, debug=False
+):
     """Run the maintenance window: preflight, maintenance, fence, backup, reset, schema, transform, verify, app."""
-    commands.migrate_offline(settings_for(env), yes=yes, dry=dry_run, resume=resume, on_failure=on_failure)
+    commands.migrate_offline(
+        settings_for(env), yes=yes, dry=dry_run, resume=resume, on_failure=on_failure
+    )
 
 
-@task(help={"run": "the run to roll back (default: the last run in RUNS_DIR)",
-            "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact (default: off, "
-                           "swap the set-aside schema back)",
-            "jobs": "parallel pg_restore jobs for a restore from backup, 1 to 64 (default: the number of cores)",
-            "yes": YES_HELP, "env": ENV_HELP, "debug": DEBUG_HELP})
+@task(
+    help={
+        "run": "the run to roll back (default: the last run in RUNS_DIR)",
+        "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact (default: off, "
+        "swap the set-aside schema back)",
+        "jobs": "parallel pg_restore jobs for a restore from backup, 1 to 64 (default: the number of cores)",
+        "yes": YES_HELP,
+        "env": ENV_HELP,
+        "debug": DEBUG_HELP,
+    }
+)
 @operator_errors("rollback")
 def rollback(c, run=None, from_backup=False, jobs=None, yes=False, env=None, debug=False):
     """Bring back the pre-window database, the previous app release and the site."""
     commands.rollback(settings_for(env), run_id=run, from_backup=from_backup, jobs=jobs, yes=yes)
 
 
-@task(help={"run": "the successful run whose set-aside legacy schema to drop (required)",
-            "yes": YES_HELP, "env": ENV_HELP, "debug": DEBUG_HELP})
+@task(
+    help={
+        "run": "the successful run whose set-aside legacy schema to drop (required)",
+        "yes": YES_HELP,
+        "env": ENV_HELP,
+        "debug": DEBUG_HELP,
+    }
+)
 @operator_errors("cleanup")
 def cleanup(c, run, yes=False, env=None, debug=False):
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""

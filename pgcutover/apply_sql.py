@@ -1,4 +1,5 @@
 """Apply a step's SQL files as written, in plan order, recording checksums and durations (drift is an error)."""
+
 from __future__ import annotations
 
 import time
@@ -6,23 +7,30 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pgcutover.db import Database
-from pgcutover.faults import inject_fault
-from pgcutover.run import RunContext
 from pgcutover.errors import CutoverError
+from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
+from pgcutover.run import RunContext
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:
     """Map file name to the checksum recorded when this run applied it."""
-    return {f: c for f, c in db.query("SELECT file, checksum FROM pgcutover.applied_sql WHERE run = %s", [run_id])}
+    return {
+        f: c
+        for f, c in db.query(
+            "SELECT file, checksum FROM pgcutover.applied_sql WHERE run = %s", [run_id]
+        )
+    }
 
 
 def set_parameters(db: Database, values: Mapping[str, str]) -> None:
     """Set pgcutover.<name> to each value for this transaction only (bound, never spliced)."""
     if values:
         calls = ", ".join(["set_config(%s, %s, true)"] * len(values))
-        db.query(f"SELECT {calls}", [v for name, value in values.items()
-                                     for v in (f"pgcutover.{name}", value)])
+        db.query(
+            f"SELECT {calls}",
+            [v for name, value in values.items() for v in (f"pgcutover.{name}", value)],
+        )
 
 
 def set_migration_parameters(db: Database, migration: Migration) -> None:
@@ -32,8 +40,9 @@ def set_migration_parameters(db: Database, migration: Migration) -> None:
 
 def set_run_parameters(ctx: RunContext, db: Database) -> None:
     """Expose the run's values and the migration's parameters to SQL files for this transaction."""
-    set_parameters(db, {"migration_ts": ctx.migration_ts, "run_id": ctx.run_id,
-                        **ctx.migration.parameters})
+    set_parameters(
+        db, {"migration_ts": ctx.migration_ts, "run_id": ctx.run_id, **ctx.migration.parameters}
+    )
 
 
 def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[SqlFile]:
@@ -41,13 +50,20 @@ def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[
     done = applied_files(ctx.db, ctx.run_id)
     for f in files:
         if f.name in done and done[f.name] != f.checksum:
-            raise CutoverError(step, f"drift: {f.name} changed since it was applied in this run "
-                                     f"(sha256 {done[f.name][:12]}… then, {f.checksum[:12]}… now)")
+            raise CutoverError(
+                step,
+                f"drift: {f.name} changed since it was applied in this run "
+                f"(sha256 {done[f.name][:12]}… then, {f.checksum[:12]}… now)",
+            )
     return [f for f in files if f.name not in done]
 
 
-def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile],
-                             then: Callable[[Database], object] | None = None) -> list[dict[str, Any]]:
+def apply_in_one_transaction(
+    ctx: RunContext,
+    step: str,
+    files: Sequence[SqlFile],
+    then: Callable[[Database], object] | None = None,
+) -> list[dict[str, Any]]:
     """Apply the pending files and their bookkeeping in one transaction: all of them or none."""
     todo = pending_files(ctx, step, files)
     timings: list[dict[str, Any]] = []
@@ -60,8 +76,11 @@ def apply_in_one_transaction(ctx: RunContext, step: str, files: Sequence[SqlFile
             started = time.monotonic()
             db.run_script(f.text)
             took = round(time.monotonic() - started, 3)
-            db.execute("INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
-                       "VALUES (%s, %s, %s, %s, %s)", [ctx.run_id, step, f.name, f.checksum, took])
+            db.execute(
+                "INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [ctx.run_id, step, f.name, f.checksum, took],
+            )
             timings.append({"file": f.name, "sha256": f.checksum, "duration_s": took})
         if todo and then is not None:
             then(db)

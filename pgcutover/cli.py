@@ -1,4 +1,5 @@
 """The task boundary: settings from flags, domain errors to one `step: cause` line (traceback with --debug)."""
+
 from __future__ import annotations
 
 import functools
@@ -9,10 +10,10 @@ from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
-from pgcutover.settings import Settings, load_settings
 from pgcutover.db import DB_ERRORS, error_text
 from pgcutover.errors import CutoverError
 from pgcutover.redact import mask
+from pgcutover.settings import Settings, load_settings
 from pgcutover.timeline import console
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +30,9 @@ def operator_errors(task_name: str) -> Callable[[F], F]:
                 return fn(*args, **kwargs)
             except (Exit, SystemExit):
                 raise
-            except BaseException as exc:  # every failure becomes one line; --debug adds where it came from
+            except (
+                BaseException
+            ) as exc:  # every failure becomes one line; --debug adds where it came from
                 if debug:
                     console.print(mask(traceback.format_exc()), markup=False, highlight=False)
                 raise Exit(mask(one_line(task_name, exc)), code=1) from None

@@ -1,4 +1,5 @@
 """What each task does, as typed functions that tests call without Invoke (alembic's command.py)."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,9 @@ from steps.window import MIGRATE_OFFLINE, STEP_NAMES
 Confirm = Callable[[str], bool]
 
 
-def confirm_destructive(settings: Settings, step: str, action: str, *, yes: bool,
-                        ask: Confirm | None = None) -> None:
+def confirm_destructive(
+    settings: Settings, step: str, action: str, *, yes: bool, ask: Confirm | None = None
+) -> None:
     """Print the target and ask; --yes answers for scripts; no TTY and no --yes refuses."""
     target = describe_target(settings.database_url)
     say(f"{action} on {target}")
@@ -32,7 +34,9 @@ def confirm_destructive(settings: Settings, step: str, action: str, *, yes: bool
         return
     if ask is None:
         if not sys.stdin.isatty():
-            raise CutoverError(step, "no TTY to confirm on and no --yes: refusing (nothing was changed)")
+            raise CutoverError(
+                step, "no TTY to confirm on and no --yes: refusing (nothing was changed)"
+            )
         ask = lambda prompt: input(prompt).strip().lower() in ("y", "yes")  # noqa: E731
     if not ask(f"Proceed with {action} on {target}? [y/N] "):
         raise CutoverError(step, "not confirmed: nothing was changed")
@@ -41,7 +45,9 @@ def confirm_destructive(settings: Settings, step: str, action: str, *, yes: bool
 def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
     """Print the plan (steps, budgets, commands and SQL files in order) and touch nothing."""
     migration = load_migration(settings.migration_dir)
-    say(f"Plan for migration {migration.name!r} against {describe_target(settings.database_url)} (dry run: nothing runs)")
+    say(
+        f"Plan for migration {migration.name!r} against {describe_target(settings.database_url)} (dry run: nothing runs)"
+    )
     total = 0.0
     for n, step in enumerate(steps, 1):
         budget = settings.budgets.get(step.name, step.budget_s)
@@ -59,22 +65,32 @@ MAX_JOBS = 64
 def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
     """Check every setting a task needs before anything connects or changes."""
     if settings.missing_url:
-        raise CutoverError("config", f"{settings.missing_url}: set it in .env, .env.NAME (--env) or "
-                                     "the environment")
+        raise CutoverError(
+            "config",
+            f"{settings.missing_url}: set it in .env, .env.NAME (--env) or the environment",
+        )
     known = {s.name for s in (*MIGRATE_OFFLINE, *ROLLBACK)}
     unknown = sorted(set(settings.budgets) - known)
     if unknown:
-        raise CutoverError("config", f"BUDGET_{unknown[0].upper().replace('-', '_')} names no step: use "
-                                     "BUDGET_ with one of " + ", ".join(
-                                         n.upper().replace("-", "_") for n in sorted(known)))
+        raise CutoverError(
+            "config",
+            f"BUDGET_{unknown[0].upper().replace('-', '_')} names no step: use "
+            "BUDGET_ with one of " + ", ".join(n.upper().replace("-", "_") for n in sorted(known)),
+        )
     if deploys and settings.deploy_cmd:
         # Rollback must be able to redeploy the release that runs now: know how before anything changes.
         if not settings.deploy_version:
-            raise CutoverError("preflight", "DEPLOY_CMD is set but DEPLOY_VERSION is not: set the release "
-                                            "to deploy, or unset DEPLOY_CMD; nothing was changed")
+            raise CutoverError(
+                "preflight",
+                "DEPLOY_CMD is set but DEPLOY_VERSION is not: set the release "
+                "to deploy, or unset DEPLOY_CMD; nothing was changed",
+            )
         if not settings.current_version_cmd:
-            raise CutoverError("preflight", "DEPLOY_CMD is set but CURRENT_VERSION_CMD is not: rollback could "
-                                            "not redeploy the running release; set it; nothing was changed")
+            raise CutoverError(
+                "preflight",
+                "DEPLOY_CMD is set but CURRENT_VERSION_CMD is not: rollback could "
+                "not redeploy the running release; set it; nothing was changed",
+            )
 
 
 def parse_jobs(raw: object) -> int | None:
@@ -84,11 +100,14 @@ def parse_jobs(raw: object) -> int | None:
     try:
         jobs = int(str(raw).strip())
     except ValueError:
-        raise CutoverError("rollback", f"--jobs {raw!r} is not a whole number: give 1 to {MAX_JOBS}; "
-                                       "nothing was changed") from None
+        raise CutoverError(
+            "rollback",
+            f"--jobs {raw!r} is not a whole number: give 1 to {MAX_JOBS}; nothing was changed",
+        ) from None
     if not 1 <= jobs <= MAX_JOBS:
-        raise CutoverError("rollback", f"--jobs {jobs} is out of range: give 1 to {MAX_JOBS}; "
-                                       "nothing was changed")
+        raise CutoverError(
+            "rollback", f"--jobs {jobs} is out of range: give 1 to {MAX_JOBS}; nothing was changed"
+        )
     return jobs
 
 
@@ -97,16 +116,28 @@ def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:
     run_id = find_run(settings, None, "migrate-offline", live, allow_unchanged=True)
     lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
     if any(ln.get("step") in {s.name for s in ROLLBACK} for ln in lines):
-        raise CutoverError("migrate-offline", f"--resume: run {run_id} was rolled back; start a new window "
-                                              "without --resume; nothing was changed")
+        raise CutoverError(
+            "migrate-offline",
+            f"--resume: run {run_id} was rolled back; start a new window "
+            "without --resume; nothing was changed",
+        )
     if set(STEP_NAMES) <= set(completed_steps(lines)):
-        raise CutoverError("migrate-offline", f"--resume: run {run_id} completed; there is nothing to "
-                                              "resume and nothing was changed")
+        raise CutoverError(
+            "migrate-offline",
+            f"--resume: run {run_id} completed; there is nothing to resume and nothing was changed",
+        )
     return run_id
 
 
-def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False, resume: bool = False,
-                    on_failure: str = "rollback", ask: Confirm | None = None) -> str:
+def migrate_offline(
+    settings: Settings,
+    *,
+    yes: bool = False,
+    dry: bool = False,
+    resume: bool = False,
+    on_failure: str = "rollback",
+    ask: Confirm | None = None,
+) -> str:
     """Run the whole window; return the run id, or raise CutoverError naming the failed step."""
     if on_failure not in ON_FAILURE:
         raise CutoverError("config", f"--on-failure must be rollback or pause, not {on_failure!r}")
@@ -117,10 +148,14 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
     run_id = None
     if resume:
         run_id = run_to_resume(settings, live_identity(settings, "migrate-offline"))
-    confirm_destructive(settings, "migrate-offline", "migrate-offline (maintenance window)", yes=yes, ask=ask)
+    confirm_destructive(
+        settings, "migrate-offline", "migrate-offline (maintenance window)", yes=yes, ask=ask
+    )
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
-    timeline = Timeline.for_steps(f"migrate-offline {ctx.run_id}",
-                                  [(s.name, settings.budgets.get(s.name, s.budget_s)) for s in MIGRATE_OFFLINE])
+    timeline = Timeline.for_steps(
+        f"migrate-offline {ctx.run_id}",
+        [(s.name, settings.budgets.get(s.name, s.budget_s)) for s in MIGRATE_OFFLINE],
+    )
     again = env_flag(settings)
     try:
         with timeline:
@@ -128,8 +163,11 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
     except Interrupted:
         set_run_status(ctx, "interrupted")
         close_run(ctx)
-        say(f"Stopped safely. Resume: invoke migrate-offline --resume --yes{again}   Roll back: invoke "
-            f"rollback --run {ctx.run_id} --yes{again}", "bold yellow")
+        say(
+            f"Stopped safely. Resume: invoke migrate-offline --resume --yes{again}   Roll back: invoke "
+            f"rollback --run {ctx.run_id} --yes{again}",
+            "bold yellow",
+        )
         raise
     except CutoverError as exc:
         set_run_status(ctx, "failed")
@@ -139,17 +177,21 @@ def migrate_offline(settings: Settings, *, yes: bool = False, dry: bool = False,
             raise after_rollback(settings, ctx, exc) from exc
         close_run(ctx)
         if changed:
-            say(f"Paused: maintenance stays on and the database stays fenced. Resume: invoke migrate-offline "
+            say(
+                f"Paused: maintenance stays on and the database stays fenced. Resume: invoke migrate-offline "
                 f"--resume --yes{again}   Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
-                "bold yellow")
+                "bold yellow",
+            )
         raise
     except BaseException:
         close_run(ctx)
         raise
     set_run_status(ctx, "succeeded")
     close_run(ctx)
-    say(f"Window complete: run {ctx.run_id}; report {ctx.run_dir / 'report.md'}; journal {ctx.journal.path}",
-        "bold green")
+    say(
+        f"Window complete: run {ctx.run_id}; report {ctx.run_dir / 'report.md'}; journal {ctx.journal.path}",
+        "bold green",
+    )
     return ctx.run_id
 
 
@@ -157,7 +199,9 @@ def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -
     """Roll a failed window back at once, under the same lock, and say what failed and how it ended."""
     say(f"{failure}: rolling back run {ctx.run_id}", "bold red")
     try:
-        if sessions_alive(ctx):  # keep the lock: no other run can slip in between failure and rollback
+        if sessions_alive(
+            ctx
+        ):  # keep the lock: no other run can slip in between failure and rollback
             try:
                 roll_back_run(ctx)
             finally:
@@ -167,8 +211,10 @@ def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -
             rollback(settings, run_id=ctx.run_id, yes=True)
     except CutoverError as exc:
         return CutoverError(failure.step, f"{failure.cause}; ROLLBACK FAILED too ({exc.cause})")
-    return CutoverError(failure.step, f"{failure.cause}; rollback completed: the database is back as before "
-                                      "the window")
+    return CutoverError(
+        failure.step,
+        f"{failure.cause}; rollback completed: the database is back as before the window",
+    )
 
 
 def sessions_alive(ctx: RunContext) -> bool:
@@ -181,8 +227,15 @@ def sessions_alive(ctx: RunContext) -> bool:
     return True
 
 
-def rollback(settings: Settings, *, run_id: str | None = None, from_backup: bool = False,
-             jobs: int | str | None = None, yes: bool = False, ask: Confirm | None = None) -> str:
+def rollback(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    from_backup: bool = False,
+    jobs: int | str | None = None,
+    yes: bool = False,
+    ask: Confirm | None = None,
+) -> str:
     """Bring back the pre-window database, the previous release and the site; safe to run twice."""
     validate(settings, "rollback")
     n_jobs = parse_jobs(jobs)
@@ -202,19 +255,29 @@ def require_intact_backup(settings: Settings, run_id: str, step: str) -> None:
     """Refuse unless the run's dump still has the size and sha256 its manifest recorded."""
     check = check_backup(settings, settings.backup_dir / run_id, full_read=False)
     if not check.proven:
-        raise CutoverError(step, f"backup of run {run_id} is not usable ({check.reason}): nothing was "
-                                 "changed; restore the dump and its manifest, or roll back without "
-                                 "--from-backup")
+        raise CutoverError(
+            step,
+            f"backup of run {run_id} is not usable ({check.reason}): nothing was "
+            "changed; restore the dump and its manifest, or roll back without "
+            "--from-backup",
+        )
 
 
-ROLLBACK_PARTS = {"restore-database": "database", "redeploy-app": "previous app release",
-                  "rollback-finish": "connections and site"}
+ROLLBACK_PARTS = {
+    "restore-database": "database",
+    "redeploy-app": "previous app release",
+    "rollback-finish": "connections and site",
+}
 
 
 def rollback_progress(ctx: RunContext, since: int) -> tuple[list[str], list[str]]:
     """Say which parts of the pre-window state are back, and which are not, after a rollback attempt."""
     lines = read_journal(ctx.journal.path)[since:]
-    done = {ln["step"] for ln in lines if ln.get("event") == "end" and ln.get("outcome") in ("ok", "skipped")}
+    done = {
+        ln["step"]
+        for ln in lines
+        if ln.get("event") == "end" and ln.get("outcome") in ("ok", "skipped")
+    }
     back = [part for step, part in ROLLBACK_PARTS.items() if step in done]
     return back, [part for step, part in ROLLBACK_PARTS.items() if step not in done]
 
@@ -223,11 +286,14 @@ def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | Non
     """Run the rollback steps on an open run whose lock is held."""
     ctx.state["options"] = {"from_backup": from_backup, "jobs": jobs}
     if not something_to_roll_back(ctx):
-        raise CutoverError("rollback", f"run {ctx.run_id} stopped at preflight and changed nothing: nothing to "
-                                       "roll back")
+        raise CutoverError(
+            "rollback",
+            f"run {ctx.run_id} stopped at preflight and changed nothing: nothing to roll back",
+        )
     budgets = ctx.settings.budgets
-    timeline = Timeline.for_steps(f"rollback {ctx.run_id}",
-                                  [(s.name, budgets.get(s.name, s.budget_s)) for s in ROLLBACK])
+    timeline = Timeline.for_steps(
+        f"rollback {ctx.run_id}", [(s.name, budgets.get(s.name, s.budget_s)) for s in ROLLBACK]
+    )
     since = len(read_journal(ctx.journal.path))
     try:
         with timeline:
@@ -236,36 +302,60 @@ def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | Non
         set_run_status(ctx, "rollback failed")
         back, not_back = rollback_progress(ctx, since)
         finish = f"invoke rollback --run {ctx.run_id} --yes{env_flag(ctx.settings)}"
-        raise CutoverError(exc.step, f"{exc.cause}. Back: {', '.join(back) or 'nothing yet'}; NOT back: "
-                                     f"{', '.join(not_back)}. Fix the cause, then finish with: {finish}"
-                           ) from exc
+        raise CutoverError(
+            exc.step,
+            f"{exc.cause}. Back: {', '.join(back) or 'nothing yet'}; NOT back: "
+            f"{', '.join(not_back)}. Fix the cause, then finish with: {finish}",
+        ) from exc
     set_run_status(ctx, "rolled back")
-    say(f"Rollback of run {ctx.run_id} complete: the database is as before the window.", "bold green")
+    say(
+        f"Rollback of run {ctx.run_id} complete: the database is as before the window.",
+        "bold green",
+    )
 
 
-def cleanup(settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None) -> None:
+def cleanup(
+    settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None
+) -> None:
     """Drop the set-aside legacy schema of a successful window (after which rollback needs the backup)."""
     validate(settings, "cleanup")
     find_run(settings, run_id, "cleanup", live_identity(settings, "cleanup"))
-    confirm_destructive(settings, "cleanup", f"DROP SCHEMA of run {run_id}'s set-aside legacy data", yes=yes, ask=ask)
+    confirm_destructive(
+        settings,
+        "cleanup",
+        f"DROP SCHEMA of run {run_id}'s set-aside legacy data",
+        yes=yes,
+        ask=ask,
+    )
     ctx = open_run(settings, command="cleanup", run_id=run_id)
     try:
-        status_rows = ctx.db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) \
-            if ctx.db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0] else []
+        status_rows = (
+            ctx.db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id])
+            if ctx.db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0]
+            else []
+        )
         if status_rows and status_rows[0][0] == "succeeded, cleaned up":  # the same command twice
-            say(f"run {run_id} was already cleaned up: nothing to do; rollback restores from {ctx.backup_dir}")
+            say(
+                f"run {run_id} was already cleaned up: nothing to do; rollback restores from {ctx.backup_dir}"
+            )
             return
         if not status_rows or status_rows[0][0] != "succeeded":
-            raise CutoverError("cleanup", f"run {run_id} did not succeed "
-                                          f"({status_rows[0][0] if status_rows else 'unknown'}): keeping the set-aside schema")
+            raise CutoverError(
+                "cleanup",
+                f"run {run_id} did not succeed "
+                f"({status_rows[0][0] if status_rows else 'unknown'}): keeping the set-aside schema",
+            )
         aside = ctx.migration.aside_schema
         if not schema_exists(ctx.db, aside):
             say(f"schema {aside} is already gone")
             return
         ctx.db.execute(f"DROP SCHEMA {ident(aside)} CASCADE")
-        ctx.db.execute("UPDATE pgcutover.runs SET status = 'succeeded, cleaned up' WHERE run = %s", [run_id])
-        say(f"dropped schema {aside}; rollback of run {run_id} now restores from {ctx.backup_dir}", "bold")
+        ctx.db.execute(
+            "UPDATE pgcutover.runs SET status = 'succeeded, cleaned up' WHERE run = %s", [run_id]
+        )
+        say(
+            f"dropped schema {aside}; rollback of run {run_id} now restores from {ctx.backup_dir}",
+            "bold",
+        )
     finally:
         close_run(ctx)
-
-

@@ -1,4 +1,5 @@
 """Driver seam: psycopg 3 or pg8000 behind one small interface."""
+
 from __future__ import annotations
 
 import os
@@ -16,10 +17,20 @@ from pgcutover.redact import mask, register_secret
 from pgcutover.tls import refuse_unsupported_tls, tls_context, tls_params
 
 Params = Sequence[Any] | None
-DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, pg8000.dbapi.Error, pg8000.native.InterfaceError)
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.Error,
+    pg8000.dbapi.Error,
+    pg8000.native.InterfaceError,
+)
 # libpq's environment defaults, applied by hand for pg8000 (psycopg gets them from libpq itself).
-_ENV_DEFAULTS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
-                 "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}
+_ENV_DEFAULTS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+    "sslmode": "PGSSLMODE",
+}
 # What pg8000 (1.31) raises when the server answers 'N' to the SSLRequest sent with our context.
 # Matching its text is fail-safe: if it ever changes, prefer errors out instead of going plain.
 _PG8000_NO_TLS = "Server refuses SSL"
@@ -35,7 +46,9 @@ def parse_dsn(dsn: str) -> dict[str, str]:
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except psycopg.ProgrammingError as exc:
-        raise CutoverError("config", f"DATABASE_URL is not a valid libpq URL or DSN: {mask(str(exc))}") from None
+        raise CutoverError(
+            "config", f"DATABASE_URL is not a valid libpq URL or DSN: {mask(str(exc))}"
+        ) from None
     for key, var in _ENV_DEFAULTS.items():
         if key not in params and os.environ.get(var):
             params[key] = os.environ[var]
@@ -139,31 +152,40 @@ class Pg8000Database(_DbapiDatabase):
 
 # A production database may carry timeouts meant for the app; a window's long statements and the
 # backup's idle snapshot transaction must not be cut by them, and a lock we cannot get must not hang.
-SESSION_SETUP = ("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-                 "SET lock_timeout = '60s'")
+SESSION_SETUP = (
+    "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+    "SET lock_timeout = '60s'"
+)
 
 
-def connect(dsn: str, driver: str, *, application_name: str = "pgcutover", step: str = "preflight") -> Any:
+def connect(
+    dsn: str, driver: str, *, application_name: str = "pgcutover", step: str = "preflight"
+) -> Any:
     """Open an autocommit connection with the chosen driver, or fail naming the step."""
     db = _open(dsn, driver, application_name=application_name, step=step)
     try:
         db.run_script(SESSION_SETUP)
     except DB_ERRORS as exc:
         db.close()
-        raise CutoverError(step, f"cannot set up the session on {describe_target(dsn)}: {error_text(exc)}") from None
+        raise CutoverError(
+            step, f"cannot set up the session on {describe_target(dsn)}: {error_text(exc)}"
+        ) from None
     return db
 
 
 def _open(dsn: str, driver: str, *, application_name: str, step: str) -> Any:
     try:
         if driver == "psycopg":
-            conn = psycopg.connect(dsn, autocommit=True, application_name=application_name[:63],
-                                   connect_timeout=10)
+            conn = psycopg.connect(
+                dsn, autocommit=True, application_name=application_name[:63], connect_timeout=10
+            )
             return PsycopgDatabase(conn)
         if driver == "pg8000":
             return _open_pg8000(dsn, application_name=application_name, step=step)
     except (psycopg.Error, pg8000.dbapi.Error, OSError) as exc:
-        raise CutoverError(step, f"cannot connect to {describe_target(dsn)}: {error_text(exc)}") from None
+        raise CutoverError(
+            step, f"cannot connect to {describe_target(dsn)}: {error_text(exc)}"
+        ) from None
     raise CutoverError("config", f"unknown DB_DRIVER {driver!r}: use one of psycopg, pg8000")
 
 
@@ -172,9 +194,13 @@ def _open_pg8000(dsn: str, *, application_name: str, step: str) -> Pg8000Databas
     p = parse_dsn(dsn)
     host = p.get("host", "localhost")
     port = int(p.get("port", "5432"))
-    kwargs: dict[str, Any] = {"user": p.get("user") or os.environ.get("USER", "postgres"),
-                              "password": p.get("password"), "database": p.get("dbname"),
-                              "application_name": application_name[:63], "timeout": 10}
+    kwargs: dict[str, Any] = {
+        "user": p.get("user") or os.environ.get("USER", "postgres"),
+        "password": p.get("password"),
+        "database": p.get("dbname"),
+        "application_name": application_name[:63],
+        "timeout": 10,
+    }
     unix = host.startswith("/")
     if unix:
         kwargs["unix_sock"] = f"{host}/.s.PGSQL.{port}"
@@ -204,8 +230,11 @@ def _open_pg8000(dsn: str, *, application_name: str, step: str) -> Pg8000Databas
                 raise
             if mode != "prefer":
                 target = describe_target(dsn)
-                raise CutoverError(step, f"cannot connect to {target}: sslmode={mode} but the "
-                                         "server does not offer TLS; refusing plain text") from None
+                raise CutoverError(
+                    step,
+                    f"cannot connect to {target}: sslmode={mode} but the "
+                    "server does not offer TLS; refusing plain text",
+                ) from None
             conn = pg8000.dbapi.connect(**kwargs, ssl_context=False)
     # pg8000's timeout covers every read; keep it for connecting only, so long steps can run.
     conn._usock.settimeout(None)
@@ -229,4 +258,3 @@ def error_text(exc: BaseException) -> str:
     else:
         text = str(exc)
     return mask(" ".join(text.split()))
-

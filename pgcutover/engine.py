@@ -1,4 +1,5 @@
 """The run loop: open a run, hold its lock, walk a plan of steps as journaled, timed checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -34,31 +35,54 @@ def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> 
     journal.open()
     app = f"pgcutover {run_id} {command} pid {os.getpid()}@{socket.gethostname()}"
     try:
-        lock_db = connect(settings.database_url, settings.db_driver, application_name=app, step=step)
+        lock_db = connect(
+            settings.database_url, settings.db_driver, application_name=app, step=step
+        )
         try:
             live = database_identity(lock_db, settings.database_url)
             if not fresh:  # an existing run acts only on the database it was bound to at preflight
                 require_same_database(step, run_id, read_run_meta(run_dir), live)
             acquire_lock(lock_db, step)
-            db = connect(settings.database_url, settings.db_driver,
-                         application_name=f"pgcutover {run_id}", step=step)
+            db = connect(
+                settings.database_url,
+                settings.db_driver,
+                application_name=f"pgcutover {run_id}",
+                step=step,
+            )
         except BaseException:
             lock_db.close()
             raise
     except BaseException:
-        if fresh:  # a run that could not even start leaves no directory to be mistaken for the last run
+        if (
+            fresh
+        ):  # a run that could not even start leaves no directory to be mistaken for the last run
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     meta_path = run_dir / "run.json"
     meta = read_run_meta(run_dir) or {
-        "run": run_id, "command": command, "target": describe_target(settings.database_url),
-        "identity": live, "driver": settings.db_driver, "started_at": iso(utc_now()),
+        "run": run_id,
+        "command": command,
+        "target": describe_target(settings.database_url),
+        "identity": live,
+        "driver": settings.db_driver,
+        "started_at": iso(utc_now()),
         "migration": migration.name,
         "migration_ts": utc_now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-        "backup_dir": str(settings.backup_dir / run_id)}
+        "backup_dir": str(settings.backup_dir / run_id),
+    }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    ctx = RunContext(settings, migration, run_id, run_dir, journal, db, lock_db, command,
-                     meta["migration_ts"], identity=live)
+    ctx = RunContext(
+        settings,
+        migration,
+        run_id,
+        run_dir,
+        journal,
+        db,
+        lock_db,
+        command,
+        meta["migration_ts"],
+        identity=live,
+    )
     for line in journal.lines():  # a resumed run gets back what its steps remembered
         if line.get("event") == "end" and line.get("details"):
             ctx.state.setdefault(line["step"], {}).update(line["details"])
@@ -89,8 +113,11 @@ class _StopSignal:
         if self.received:  # a second signal means "now": the step's transaction rolls back
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
-        say(f"{self.received} received: stopping after the current step finishes safely "
-            "(send it again to abandon the step now; its transaction rolls back)", "bold yellow")
+        say(
+            f"{self.received} received: stopping after the current step finishes safely "
+            "(send it again to abandon the step now; its transaction rolls back)",
+            "bold yellow",
+        )
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
@@ -108,7 +135,9 @@ def done_earlier(ctx: RunContext, step: Step, earlier: dict[str, dict[str, Any]]
     return step.read_only and step.name in earlier
 
 
-def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, resume: bool = False) -> None:
+def run_steps(
+    ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, resume: bool = False
+) -> None:
     """Run each step in plan order as a journaled checkpoint; on resume skip what the world says is done."""
     earlier = completed_steps(ctx.journal.lines()) if resume else {}
     with _StopSignal() as stop:
@@ -120,9 +149,16 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, res
                 timeline.finish(step.name, "done earlier", str(note))
                 continue
             if stop.received:
-                ctx.journal.write(step.name, "start", budget_s=ctx.settings.budgets.get(step.name, step.budget_s))
-                ctx.journal.write(step.name, "end", outcome="interrupted", duration_s=0.0,
-                                  error=f"stopped by {stop.received} before this step started")
+                ctx.journal.write(
+                    step.name, "start", budget_s=ctx.settings.budgets.get(step.name, step.budget_s)
+                )
+                ctx.journal.write(
+                    step.name,
+                    "end",
+                    outcome="interrupted",
+                    duration_s=0.0,
+                    error=f"stopped by {stop.received} before this step started",
+                )
                 timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
                 raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
             inject_fault(ctx, step.name, "before")
@@ -142,19 +178,50 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, res
                 raise err from exc
             except KeyboardInterrupt:
                 _end(ctx, timeline, step.name, "interrupted", started, budget, error="interrupted")
-                raise Interrupted(step.name, "interrupted while running; its work was rolled back or is resumable") from None
-            except Exception as exc:  # a bug or an OS error is still a step failure: end line, policy
+                raise Interrupted(
+                    step.name, "interrupted while running; its work was rolled back or is resumable"
+                ) from None
+            except (
+                Exception
+            ) as exc:  # a bug or an OS error is still a step failure: end line, policy
                 err = CutoverError(step.name, f"unexpected {type(exc).__name__}: {exc}")
                 _end(ctx, timeline, step.name, "failed", started, budget, error=err.cause)
                 raise err from exc
             ctx.state.setdefault(step.name, {}).update(outcome.details)
-            _end(ctx, timeline, step.name, "skipped" if outcome.skipped else "ok", started, budget,
-                 note=outcome.note, details=outcome.details)
+            _end(
+                ctx,
+                timeline,
+                step.name,
+                "skipped" if outcome.skipped else "ok",
+                started,
+                budget,
+                note=outcome.note,
+                details=outcome.details,
+            )
 
 
-def _end(ctx: RunContext, timeline: Timeline, name: str, outcome: str, started: float, budget: float,
-         *, note: str = "", error: str | None = None, details: dict[str, Any] | None = None) -> None:
+def _end(
+    ctx: RunContext,
+    timeline: Timeline,
+    name: str,
+    outcome: str,
+    started: float,
+    budget: float,
+    *,
+    note: str = "",
+    error: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     duration = round(time.monotonic() - started, 3)
-    ctx.journal.write(name, "end", outcome=outcome, duration_s=duration, budget_s=budget,
-                      over_budget=duration > budget, note=note or None, error=error, details=details or None)
+    ctx.journal.write(
+        name,
+        "end",
+        outcome=outcome,
+        duration_s=duration,
+        budget_s=budget,
+        over_budget=duration > budget,
+        note=note or None,
+        error=error,
+        details=details or None,
+    )
     timeline.finish(name, outcome, note or error or "")

@@ -1,4 +1,5 @@
 """The one error base of pgcutover: every domain failure names its step and its cause."""
+
 from __future__ import annotations
 
 

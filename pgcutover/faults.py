@@ -2,6 +2,7 @@
 
 Production never sets CUTOVER_FAULT; with it unset every call here returns at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,16 @@ def inject_fault(ctx: RunContext, step: str, point: str) -> None:
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if kind == "term":  # as if the operator's terminal sent SIGTERM: the run must stop at a safe point
+    if (
+        kind == "term"
+    ):  # as if the operator's terminal sent SIGTERM: the run must stop at a safe point
         os.kill(os.getpid(), signal.SIGTERM)
         return
     if kind == "restart":  # the tests' command restarts the server under the run's feet
         subprocess.run(["/bin/sh", "-c", os.environ.get("CUTOVER_FAULT_CMD", "false")], check=True)
         return
-    if kind == "oserror":  # an error outside the domain (a full disk, a bug) must still fail the step
+    if (
+        kind == "oserror"
+    ):  # an error outside the domain (a full disk, a bug) must still fail the step
         raise OSError(28, f"injected OSError at {step}:{point} (CUTOVER_FAULT)")
     raise CutoverError(step, f"injected fault at {point} (CUTOVER_FAULT)")

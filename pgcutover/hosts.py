@@ -1,4 +1,5 @@
 """Where operator commands run: the local machine now; fabric Connections plug in here later."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,7 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pgcutover.errors import CutoverError
-from pgcutover.pgtools import run_child  # the one child runner (own session, group killed and reaped)
+from pgcutover.pgtools import (
+    run_child,
+)  # the one child runner (own session, group killed and reaped)
 from pgcutover.redact import mask
 
 
@@ -48,8 +51,13 @@ def run_checked(step: str, host: Host, command: str, *, timeout_s: float = 600) 
     result = host.run(command, timeout_s=timeout_s)
     if result.exit_code != 0:
         last = (result.stderr or result.stdout).strip().splitlines()
-        raise CutoverError(step, mask(f"{host.name}: `{command}` exited {result.exit_code}: "
-                                      f"{last[-1] if last else 'no output'}"))
+        raise CutoverError(
+            step,
+            mask(
+                f"{host.name}: `{command}` exited {result.exit_code}: "
+                f"{last[-1] if last else 'no output'}"
+            ),
+        )
     return result.stdout
 
 

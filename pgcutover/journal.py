@@ -1,4 +1,5 @@
 """The run's journal: RUNS_DIR/<run-id>/journal.jsonl, mirrored into the bookkeeping schema."""
+
 from __future__ import annotations
 
 import json
@@ -47,11 +48,18 @@ class Journal:
             with self.path.open("a", encoding="utf-8"):
                 pass
         except OSError as exc:
-            raise CutoverError("config", f"RUNS_DIR {self.run_dir.parent} is not writable: {exc.strerror}") from None
+            raise CutoverError(
+                "config", f"RUNS_DIR {self.run_dir.parent} is not writable: {exc.strerror}"
+            ) from None
 
     def write(self, step: str, event: str, **fields: Any) -> dict[str, Any]:
         """Append one checkpoint line (fsynced) and mirror it when the database can take it."""
-        line: dict[str, Any] = {"run": self.run_id, "step": step, "event": event, "at": iso(utc_now())}
+        line: dict[str, Any] = {
+            "run": self.run_id,
+            "step": step,
+            "event": event,
+            "at": iso(utc_now()),
+        }
         line.update({k: v for k, v in fields.items() if v is not None})
         # Mask each value before serializing: masking the JSON text could cut a line's syntax.
         text = json.dumps(mask_data(line), ensure_ascii=False, default=str)
@@ -116,9 +124,13 @@ def latest_run_dir(runs_dir: Path, *, changed_only: bool = False) -> Path | None
     """
     if not runs_dir.is_dir():
         return None
-    for run in sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True):
+    for run in sorted(
+        (p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True
+    ):
         lines = read_journal(run / "journal.jsonl")
-        if changed_only and not any(ln.get("event") == "start" and ln.get("step") != "preflight" for ln in lines):
+        if changed_only and not any(
+            ln.get("event") == "start" and ln.get("step") != "preflight" for ln in lines
+        ):
             continue
         return run
     return None

@@ -1,4 +1,5 @@
 """The migration's content: its plan file and SQL files, read from MIGRATION_DIR."""
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,16 @@ class Migration:
     parameters: Mapping[str, str] = field(default_factory=dict)
 
     def all_files(self) -> tuple[SqlFile, ...]:
-        return (self.schema_state, self.drift, *self.deploy_schema, *self.transform,
-                *self.invariants, self.reconcile, self.dropped_columns, *self.audit)
+        return (
+            self.schema_state,
+            self.drift,
+            *self.deploy_schema,
+            *self.transform,
+            *self.invariants,
+            self.reconcile,
+            self.dropped_columns,
+            *self.audit,
+        )
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -130,8 +139,10 @@ def reconciled_table(name: str, entry: object) -> ReconciledTable:
     legacy = text_map(entry.get("legacy", {}), f"{where} legacy")
     strays = sorted((set(hashed) | set(legacy)) - set(columns))
     if not columns or strays:
-        raise ValueError(f"{where} columns must list every column it compares"
-                         + (f" ({', '.join(strays)} missing)" if strays else ""))
+        raise ValueError(
+            f"{where} columns must list every column it compares"
+            + (f" ({', '.join(strays)} missing)" if strays else "")
+        )
     froms = text_map({k: entry.get(k, "") for k in ("legacy_from", "target_from")}, where)
     return ReconciledTable(name, columns, frozenset(hashed), legacy, **froms)
 
@@ -148,8 +159,11 @@ def load_reconcile(path: Path) -> Reconcile:
         tables = raw.get("tables", {})
         if not isinstance(tables, dict):
             raise ValueError("[tables] must be a table")
-        return Reconcile(path, tuple(subqueries.items()),
-                         tuple(reconciled_table(n, e) for n, e in tables.items()))
+        return Reconcile(
+            path,
+            tuple(subqueries.items()),
+            tuple(reconciled_table(n, e) for n, e in tables.items()),
+        )
     except ValueError as exc:
         raise CutoverError("config", f"{path}: {exc}") from None
 
@@ -178,7 +192,10 @@ def load_migration(root: Path) -> Migration:
         out = tuple(SqlFile(root / n) for n in names)
         for f in out:
             if not f.path.is_file():
-                raise CutoverError("config", f"{plan_path}: [{section}] {key} names {f.path.name}, which does not exist")
+                raise CutoverError(
+                    "config",
+                    f"{plan_path}: [{section}] {key} names {f.path.name}, which does not exist",
+                )
         return out
 
     def names(section: str, key: str) -> tuple[str, ...]:

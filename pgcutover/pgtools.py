@@ -1,4 +1,5 @@
 """pg_dump and pg_restore as subprocesses: exit codes trusted, passwords passed by environment only."""
+
 from __future__ import annotations
 
 import os
@@ -8,14 +9,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgcutover.settings import Settings
 from pgcutover.db import dsn_without_password
 from pgcutover.errors import CutoverError
 from pgcutover.redact import mask
+from pgcutover.settings import Settings
 
 
-def run_child(args: list[str], *, env: dict[str, str] | None = None,
-              timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
+def run_child(
+    args: list[str], *, env: dict[str, str] | None = None, timeout_s: float | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a program in a session of its own; on timeout or interrupt, kill its group and reap it.
 
     A terminal's Ctrl-C reaches its foreground process group only, so the child never sees it:
@@ -23,9 +25,15 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None,
     A new session rather than just a new group: with no controlling terminal, a child that wants
     to prompt fails at once instead of being stopped (SIGTTIN) until its timeout; stdin is empty.
     """
-    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env,
-                          start_new_session=True) as proc:
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=timeout_s)
         except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
@@ -58,8 +66,9 @@ def tool_major(settings: Settings, tool: str, step: str) -> int:
     try:
         out = run_child([path, "--version"], timeout_s=30).stdout
     except FileNotFoundError:
-        raise CutoverError(step, f"{tool} not found at {path} (install the PostgreSQL client or "
-                                 "set PG_BINDIR)") from None
+        raise CutoverError(
+            step, f"{tool} not found at {path} (install the PostgreSQL client or set PG_BINDIR)"
+        ) from None
     except PermissionError:
         raise CutoverError(step, f"{tool} at {path} is not executable") from None
     except subprocess.TimeoutExpired:
@@ -89,13 +98,24 @@ def run_tool(step: str, args: list[str], env: dict[str, str]) -> str:
         raise CutoverError(step, f"{Path(args[0]).name} at {args[0]} is not executable") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise CutoverError(step, mask(f"{Path(args[0]).name} exited {proc.returncode}: "
-                                      f"{lines[-1] if lines else 'no message'}"))
+        raise CutoverError(
+            step,
+            mask(
+                f"{Path(args[0]).name} exited {proc.returncode}: "
+                f"{lines[-1] if lines else 'no message'}"
+            ),
+        )
     return proc.stdout
 
 
-def pg_dump(settings: Settings, dest: Path, *, snapshot: str | None, exclude_schemas: list[str],
-            app_name: str) -> None:
+def pg_dump(
+    settings: Settings,
+    dest: Path,
+    *,
+    snapshot: str | None,
+    exclude_schemas: list[str],
+    app_name: str,
+) -> None:
     """Dump the database in custom format to dest, inside an exported snapshot when given."""
     conninfo, env = client_env(settings.database_url, app_name)
     args = [settings.tool("pg_dump"), "--format=custom", "--file", str(dest), "--no-password"]
@@ -142,9 +162,30 @@ def pg_restore_read_all(settings: Settings, dump: Path, step: str = "backup") ->
     run_tool(step, [settings.tool("pg_restore"), "--file", os.devnull, str(dump)], dict(os.environ))
 
 
-def pg_restore(settings: Settings, dump: Path, *, jobs: int, schema: str, app_name: str,
-               step: str = "restore-database") -> None:
+def pg_restore(
+    settings: Settings,
+    dump: Path,
+    *,
+    jobs: int,
+    schema: str,
+    app_name: str,
+    step: str = "restore-database",
+) -> None:
     """Restore one schema of a custom-format dump into the target database with parallel jobs."""
     conninfo, env = client_env(settings.database_url, app_name)
-    run_tool(step, [settings.tool("pg_restore"), "--jobs", str(jobs), "--no-password",
-                    "--exit-on-error", "--schema", schema, "--dbname", conninfo, str(dump)], env)
+    run_tool(
+        step,
+        [
+            settings.tool("pg_restore"),
+            "--jobs",
+            str(jobs),
+            "--no-password",
+            "--exit-on-error",
+            "--schema",
+            schema,
+            "--dbname",
+            conninfo,
+            str(dump),
+        ],
+        env,
+    )

@@ -1,10 +1,13 @@
 """Mask secrets in every line pgcutover prints, journals or reports."""
+
 from __future__ import annotations
 
 import re
 from typing import Any
 
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
+_URL_PASSWORD = re.compile(
+    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I
+)
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 _known: set[str] = set()
 

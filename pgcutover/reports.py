@@ -1,4 +1,5 @@
 """The read-only tasks: status, backups and audit (what an operator looks at, never changes)."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,11 @@ def list_backups(settings: Settings) -> None:
     table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
     for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
         table.add_column(col)
-    dirs = sorted(p for p in settings.backup_dir.iterdir() if p.is_dir()) if settings.backup_dir.is_dir() else []
+    dirs = (
+        sorted(p for p in settings.backup_dir.iterdir() if p.is_dir())
+        if settings.backup_dir.is_dir()
+        else []
+    )
     for d in dirs:
         # sha256 only: a full read (pg_restore) per backup would make a listing take minutes.
         check = check_backup(settings, d, full_read=False)
@@ -31,8 +36,16 @@ def list_backups(settings: Settings) -> None:
         if m is None:
             table.add_row(d.name, "-", "-", "-", "-", "-", "-", verdict)
             continue
-        table.add_row(m.run, m.file, f"{m.bytes / 2**20:.1f}", str(sum(m.row_counts.values())),
-                      str(len(m.row_counts)), m.sha256[:16] + "…", m.created_at, verdict)
+        table.add_row(
+            m.run,
+            m.file,
+            f"{m.bytes / 2**20:.1f}",
+            str(sum(m.row_counts.values())),
+            str(len(m.row_counts)),
+            m.sha256[:16] + "…",
+            m.created_at,
+            verdict,
+        )
     console.print(table)
 
 
@@ -40,14 +53,19 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     """Check the live legacy schema, then count the rows rules will bend (R13); read-only."""
     migration = load_migration(settings.migration_dir)
     target = describe_target(settings.database_url)
-    db = connect(settings.database_url, settings.db_driver, application_name="pgcutover audit", step="audit")
+    db = connect(
+        settings.database_url, settings.db_driver, application_name="pgcutover audit", step="audit"
+    )
     try:
         with db.transaction():
             db.execute("SET TRANSACTION READ ONLY")
             state, detail = schema_state(db, migration)
             if state != "legacy":  # the counts read legacy tables: say why there are none
-                raise CutoverError("audit", f"the database {state_text(state)} ({detail}): audit "
-                                            "reads the legacy schema before a window")
+                raise CutoverError(
+                    "audit",
+                    f"the database {state_text(state)} ({detail}): audit "
+                    "reads the legacy schema before a window",
+                )
             drift = legacy_drift(db, migration)
             # Drift may break a count's query (a missing column): count what still can be counted.
             db.execute("SAVEPOINT pgcutover_audit")
@@ -63,24 +81,30 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     finally:
         db.close()
     if findings:
-        table = Table(title=f"Rows the rules will bend in {target} (read-only)",
-                      title_justify="left")
+        table = Table(
+            title=f"Rows the rules will bend in {target} (read-only)", title_justify="left"
+        )
         for col in ("rule", "finding", "rows"):
             table.add_column(col)
         for f in findings:
             table.add_row(str(f["rule"]), str(f["finding"]), str(f["rows"]))
         console.print(table)
     if drift:
-        table = Table(title=f"Drift of the legacy schema in {target} from what the migration "
-                            "expects", title_justify="left")
+        table = Table(
+            title=f"Drift of the legacy schema in {target} from what the migration expects",
+            title_justify="left",
+        )
         table.add_column("difference")
         for d in drift:
             table.add_row(Text(d))  # a name is data, never rich markup
         console.print(table)
         counts = f"; rows not counted ({not_counted})" if not_counted else ""
-        raise CutoverError("audit", "the live legacy schema differs from what the migration "
-                                    f"expects: {', '.join(drift)}{counts}: preflight refuses the "
-                                    "window until the migration or the schema is fixed")
+        raise CutoverError(
+            "audit",
+            "the live legacy schema differs from what the migration "
+            f"expects: {', '.join(drift)}{counts}: preflight refuses the "
+            "window until the migration or the schema is fixed",
+        )
     return findings
 
 
@@ -93,8 +117,12 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
             rows[step] = (step, "running (or stopped here)", f"since {line['at']}", "")
         elif line["event"] == "end":
             over = " OVER BUDGET" if line.get("over_budget") else ""
-            rows[step] = (step, str(line.get("outcome")), f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
-                          str(line.get("error") or line.get("note") or ""))
+            rows[step] = (
+                step,
+                str(line.get("outcome")),
+                f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
+                str(line.get("error") or line.get("note") or ""),
+            )
     return list(rows.values())
 
 
@@ -103,15 +131,27 @@ def status(settings: Settings) -> None:
     lines: list[dict[str, object]] = []
     header, source = "", ""
     try:
-        db = connect(settings.database_url, settings.db_driver, application_name="pgcutover status", step="status")
+        db = connect(
+            settings.database_url,
+            settings.db_driver,
+            application_name="pgcutover status",
+            step="status",
+        )
         try:
             if db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0]:
-                run = db.query("SELECT run, command, status, started_at FROM pgcutover.runs "
-                               "ORDER BY started_at DESC, run DESC LIMIT 1")
+                run = db.query(
+                    "SELECT run, command, status, started_at FROM pgcutover.runs "
+                    "ORDER BY started_at DESC, run DESC LIMIT 1"
+                )
                 if run:
                     header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
-                    lines = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in db.query(
-                        "SELECT line FROM pgcutover.journal WHERE run = %s ORDER BY at", [run[0][0]])]
+                    lines = [
+                        json.loads(r[0]) if isinstance(r[0], str) else r[0]
+                        for r in db.query(
+                            "SELECT line FROM pgcutover.journal WHERE run = %s ORDER BY at",
+                            [run[0][0]],
+                        )
+                    ]
                     source = "bookkeeping schema pgcutover"
         finally:
             db.close()
@@ -135,5 +175,8 @@ def status(settings: Settings) -> None:
     console.print(table)
     if any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:]):
         again = env_flag(settings)
-        say(f"Next: invoke migrate-offline --resume --yes{again}   or   invoke rollback --yes{again} "
-            "(runbooks/rollback.md)", "bold yellow")
+        say(
+            f"Next: invoke migrate-offline --resume --yes{again}   or   invoke rollback --yes{again} "
+            "(runbooks/rollback.md)",
+            "bold yellow",
+        )

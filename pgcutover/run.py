@@ -1,4 +1,5 @@
 """What a run is: its context, a step, and a step's outcome (shared by the engine, lock and steps)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,7 +53,9 @@ class RunContext:
     migration_ts: str
     state: dict[str, Any] = field(default_factory=dict)
     bookkeeping_ready: bool = False  # the journal is mirrored into pgcutover.journal
-    run_row_ready: bool = False  # this run has its row in pgcutover.runs (fence and release live there)
+    run_row_ready: bool = (
+        False  # this run has its row in pgcutover.runs (fence and release live there)
+    )
     identity: dict[str, Any] = field(default_factory=dict)
 
     @property

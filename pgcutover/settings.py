@@ -1,4 +1,5 @@
 """Load one typed settings object from a profile file and the process environment."""
+
 from __future__ import annotations
 
 import difflib
@@ -16,11 +17,35 @@ from pgcutover.timeline import warn
 
 DRIVERS = ("psycopg", "pg8000")
 # Every variable pgcutover reads; a profile file naming anything else is a typo until proven otherwise.
-KNOWN = ("DATABASE_URL", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR", "MIGRATION_DIR", "PG_BINDIR",
-         "MAINTENANCE_ON_CMD", "MAINTENANCE_OFF_CMD", "DEPLOY_CMD", "DEPLOY_VERSION",
-         "CURRENT_VERSION_CMD", "HEALTHCHECK_URL", "HEALTHCHECK_TIMEOUT", "FENCE_WAIT", "CUTOVER_ENV",
-         "CUTOVER_FAULT", "CUTOVER_FAULT_CMD", "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER",
-         "PGDATABASE", "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGAPPNAME")
+KNOWN = (
+    "DATABASE_URL",
+    "DB_DRIVER",
+    "BACKUP_DIR",
+    "RUNS_DIR",
+    "MIGRATION_DIR",
+    "PG_BINDIR",
+    "MAINTENANCE_ON_CMD",
+    "MAINTENANCE_OFF_CMD",
+    "DEPLOY_CMD",
+    "DEPLOY_VERSION",
+    "CURRENT_VERSION_CMD",
+    "HEALTHCHECK_URL",
+    "HEALTHCHECK_TIMEOUT",
+    "FENCE_WAIT",
+    "CUTOVER_ENV",
+    "CUTOVER_FAULT",
+    "CUTOVER_FAULT_CMD",
+    "PGPASSWORD",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGAPPNAME",
+)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,7 +82,9 @@ class Settings:
 def default_pg_bindir() -> Path | None:
     """Pick the newest /usr/lib/postgresql/N/bin, so pg_dump is never older than needed."""
     root = Path("/usr/lib/postgresql")
-    found = [p / "bin" for p in root.glob("*") if (p / "bin" / "pg_dump").exists() and p.name.isdigit()]
+    found = [
+        p / "bin" for p in root.glob("*") if (p / "bin" / "pg_dump").exists() and p.name.isdigit()
+    ]
     return max(found, key=lambda p: int(p.parent.name)) if found else None
 
 
@@ -78,14 +105,20 @@ def read_profile(profile: str | None, base_dir: Path) -> dict[str, str]:
         raise CutoverError("config", f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise CutoverError("config", f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
-                                     f"{line}): save it as UTF-8") from None
+        raise CutoverError(
+            "config",
+            f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
+            f"{line}): save it as UTF-8",
+        ) from None
     values = {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
     unknown = [k for k in values if k not in KNOWN and not k.startswith("BUDGET_")]
     if unknown:
-        raise CutoverError("config", f"{path} sets unknown variable{'s' if len(unknown) > 1 else ''} "
-                                     + ", ".join(_with_hint(k) for k in unknown)
-                                     + ": fix the name or remove the line (see .env.example)")
+        raise CutoverError(
+            "config",
+            f"{path} sets unknown variable{'s' if len(unknown) > 1 else ''} "
+            + ", ".join(_with_hint(k) for k in unknown)
+            + ": fix the name or remove the line (see .env.example)",
+        )
     return values
 
 
@@ -97,13 +130,21 @@ def _with_hint(name: str) -> str:
 
 def near_misses(environ: dict[str, str]) -> list[str]:
     """List process variables that look like a misspelt pgcutover variable (DATABSE_URL …)."""
-    return [_with_hint(k) for k in environ
-            if k not in KNOWN and not k.startswith("BUDGET_")
-            and difflib.get_close_matches(k, KNOWN, n=1, cutoff=0.85)]
+    return [
+        _with_hint(k)
+        for k in environ
+        if k not in KNOWN
+        and not k.startswith("BUDGET_")
+        and difflib.get_close_matches(k, KNOWN, n=1, cutoff=0.85)
+    ]
 
 
-def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
-                  environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    profile: str | None = None,
+    *,
+    base_dir: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
     """Resolve settings: defaults, then the profile file, then the process environment."""
     env = dict(os.environ if environ is None else environ)
     base = base_dir or Path.cwd()
@@ -119,10 +160,15 @@ def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
         warn(f"config: the environment sets {name}; pgcutover ignores it")
     driver = values.get("DB_DRIVER", "psycopg") or "psycopg"
     if driver not in DRIVERS:
-        raise CutoverError("config", f"unknown DB_DRIVER {driver!r}: use one of {', '.join(DRIVERS)}")
+        raise CutoverError(
+            "config", f"unknown DB_DRIVER {driver!r}: use one of {', '.join(DRIVERS)}"
+        )
     bindir = values.get("PG_BINDIR")
-    budgets = {k[len("BUDGET_"):].lower().replace("_", "-"): _number(k, v)
-               for k, v in values.items() if k.startswith("BUDGET_") and v}
+    budgets = {
+        k[len("BUDGET_") :].lower().replace("_", "-"): _number(k, v)
+        for k, v in values.items()
+        if k.startswith("BUDGET_") and v
+    }
     url = values.get("DATABASE_URL", "")
     if not url and not any(values.get(k) for k in ("PGHOST", "PGDATABASE", "PGSERVICE")):
         url_hint = [h for h in near_misses(values) if "DATABASE_URL" in h]
@@ -145,7 +191,9 @@ def load_settings(profile: str | None = None, *, base_dir: Path | None = None,
         deploy_version=values.get("DEPLOY_VERSION", ""),
         current_version_cmd=values.get("CURRENT_VERSION_CMD", ""),
         healthcheck_url=values.get("HEALTHCHECK_URL", ""),
-        healthcheck_timeout_s=_number("HEALTHCHECK_TIMEOUT", values.get("HEALTHCHECK_TIMEOUT", "60")),
+        healthcheck_timeout_s=_number(
+            "HEALTHCHECK_TIMEOUT", values.get("HEALTHCHECK_TIMEOUT", "60")
+        ),
         fence_wait_s=_number("FENCE_WAIT", values.get("FENCE_WAIT", "10")),
         budgets=budgets,
         fault=values.get("CUTOVER_FAULT", ""),
@@ -159,8 +207,9 @@ def _number(key: str, raw: str) -> float:
     except ValueError:
         raise CutoverError("config", f"{key}={raw!r} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0 or value > 86400:
-        raise CutoverError("config", f"{key}={raw!r} must be a number of seconds above 0 and at most "
-                                     "86400")
+        raise CutoverError(
+            "config", f"{key}={raw!r} must be a number of seconds above 0 and at most 86400"
+        )
     return value
 
 

@@ -1,4 +1,5 @@
 """The operator's view: one masked console and the live timeline of steps against budgets."""
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,15 @@ from pgcutover.redact import mask
 
 console = Console(highlight=False, soft_wrap=True)
 
-STYLE = {"pending": "dim", "running": "bold cyan", "ok": "green", "skipped": "yellow",
-         "failed": "bold red", "interrupted": "bold red", "done earlier": "green"}
+STYLE = {
+    "pending": "dim",
+    "running": "bold cyan",
+    "ok": "green",
+    "skipped": "yellow",
+    "failed": "bold red",
+    "interrupted": "bold red",
+    "done earlier": "green",
+}
 
 
 def say(message: str, style: str | None = None) -> None:
@@ -82,21 +90,37 @@ class Timeline:
         r.state, r.note = state, note
         if self.live is None:
             over = "  OVER BUDGET" if r.elapsed_s > r.budget_s else ""
-            say(f"+ {name} .. {state} {_clock(r.elapsed_s)}/{_clock(r.budget_s)}{over}"
-                + (f"  {note}" if note else ""), STYLE.get(state))
+            say(
+                f"+ {name} .. {state} {_clock(r.elapsed_s)}/{_clock(r.budget_s)}{over}"
+                + (f"  {note}" if note else ""),
+                STYLE.get(state),
+            )
 
     def table(self) -> Table:
         total = time.monotonic() - self.started
         budget = sum(r.budget_s for r in self.rows)
-        t = Table(title=f"{self.title} — window {_clock(total)} of {_clock(budget)} budgeted", title_justify="left")
+        t = Table(
+            title=f"{self.title} — window {_clock(total)} of {_clock(budget)} budgeted",
+            title_justify="left",
+        )
         for col in ("step", "state", "time / budget", "note"):
             t.add_column(col)
         for r in self.rows:
-            elapsed = time.monotonic() - r.started if r.state == "running" and r.started else r.elapsed_s
+            elapsed = (
+                time.monotonic() - r.started if r.state == "running" and r.started else r.elapsed_s
+            )
             over = elapsed > r.budget_s
-            when = f"{_clock(elapsed)} / {_clock(r.budget_s)}" if r.started else f"- / {_clock(r.budget_s)}"
-            t.add_row(r.name, Text(r.state, style=STYLE.get(r.state, "")),
-                      Text(when + (" over" if over else ""), style="bold red" if over else ""), mask(r.note))
+            when = (
+                f"{_clock(elapsed)} / {_clock(r.budget_s)}"
+                if r.started
+                else f"- / {_clock(r.budget_s)}"
+            )
+            t.add_row(
+                r.name,
+                Text(r.state, style=STYLE.get(r.state, "")),
+                Text(when + (" over" if over else ""), style="bold red" if over else ""),
+                mask(r.note),
+            )
         return t
 
     def __rich__(self) -> Table:

@@ -1,4 +1,5 @@
 """TLS for the pg8000 driver: libpq's sslmode and friends as an ssl.SSLContext, or a refusal."""
+
 from __future__ import annotations
 
 import os
@@ -11,17 +12,30 @@ from pgcutover.redact import mask, register_secret
 
 # libpq's environment defaults of the other TLS and authentication parameters the pg8000 branch
 # honours or refuses; only that branch reads them, so parse_dsn (and pg_dump's DSN) is unchanged.
-_TLS_ENV = {"sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslrootcert": "PGSSLROOTCERT",
-            "sslcrl": "PGSSLCRL", "sslcrldir": "PGSSLCRLDIR", "sslsni": "PGSSLSNI",
-            "sslcertmode": "PGSSLCERTMODE", "sslnegotiation": "PGSSLNEGOTIATION",
-            "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
-            "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "gssencmode": "PGGSSENCMODE",
-            "channel_binding": "PGCHANNELBINDING", "requirepeer": "PGREQUIREPEER",
-            "require_auth": "PGREQUIREAUTH"}
+_TLS_ENV = {
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "sslcertmode": "PGSSLCERTMODE",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "gssencmode": "PGGSSENCMODE",
+    "channel_binding": "PGCHANNELBINDING",
+    "requirepeer": "PGREQUIREPEER",
+    "require_auth": "PGREQUIREAUTH",
+}
 # libpq's sslmode values, weakest first; prefer is libpq's default when nothing sets one.
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_TLS_VERSIONS = {"tlsv1": ssl.TLSVersion.TLSv1, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
-                 "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
+_TLS_VERSIONS = {
+    "tlsv1": ssl.TLSVersion.TLSv1,
+    "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+    "tlsv1.2": ssl.TLSVersion.TLSv1_2,
+    "tlsv1.3": ssl.TLSVersion.TLSv1_3,
+}
 
 
 def tls_params(p: dict[str, str]) -> dict[str, str]:
@@ -43,12 +57,16 @@ def refuse_unsupported_tls(tls: dict[str, str], *, unix: bool) -> None:
     if mode not in SSLMODES:
         raise _refuse(f"sslmode={mode}", f"not a libpq sslmode (use one of {', '.join(SSLMODES)})")
     if "require_auth" in tls:
-        raise _refuse(f"require_auth={tls['require_auth']}",
-                      "pg8000 answers whatever authentication the server asks for; use psycopg")
+        raise _refuse(
+            f"require_auth={tls['require_auth']}",
+            "pg8000 answers whatever authentication the server asks for; use psycopg",
+        )
     binding = tls.get("channel_binding", "prefer")
     if binding not in ("disable", "prefer"):
-        raise _refuse(f"channel_binding={binding}", "pg8000 binds only when the server offers "
-                                                    "SCRAM-SHA-256-PLUS, it cannot insist")
+        raise _refuse(
+            f"channel_binding={binding}",
+            "pg8000 binds only when the server offers SCRAM-SHA-256-PLUS, it cannot insist",
+        )
     gss = tls.get("gssencmode", "prefer")
     if gss not in ("disable", "prefer"):
         raise _refuse(f"gssencmode={gss}", "pg8000 has no GSSAPI encryption; use sslmode instead")
@@ -68,8 +86,10 @@ def refuse_unsupported_tls(tls: dict[str, str], *, unix: bool) -> None:
         raise _refuse(f"sslnegotiation={negotiation}", "pg8000 negotiates TLS the postgres way")
     certmode = tls.get("sslcertmode", "allow")
     if certmode not in ("disable", "allow"):
-        raise _refuse(f"sslcertmode={certmode}",
-                      "pg8000 cannot tell whether the server asked for the client certificate")
+        raise _refuse(
+            f"sslcertmode={certmode}",
+            "pg8000 cannot tell whether the server asked for the client certificate",
+        )
     for param in ("ssl_min_protocol_version", "ssl_max_protocol_version"):
         if tls.get(param) and tls[param].lower() not in _TLS_VERSIONS:
             raise _refuse(f"{param}={tls[param]}", "use one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3")
@@ -155,5 +175,6 @@ def _load_client_cert(ctx: ssl.SSLContext, tls: dict[str, str]) -> None:
     except (ssl.SSLError, OSError) as exc:
         if asked:
             raise _refuse("sslkey", f"private key {key} is encrypted: set sslpassword") from None
-        raise CutoverError("preflight", f"cannot load client certificate {cert} with key {key}: "
-                                        f"{mask(str(exc))}") from None
+        raise CutoverError(
+            "preflight", f"cannot load client certificate {cert} with key {key}: {mask(str(exc))}"
+        ) from None

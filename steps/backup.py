@@ -1,4 +1,5 @@
 """Step 4, backup: pg_dump into BACKUP_DIR/<run-id>/, then prove it; nothing destructive runs without it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,13 +10,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration
 from pgcutover.pgtools import ArchiveToc, pg_dump, pg_restore_list, pg_restore_read_all, tool_major
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.settings import Settings
 
 STEP = "backup"
 DUMP_NAME = "database.dump"
@@ -49,14 +50,22 @@ def sha256_of(path: Path) -> str:
 
 def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
     """Count the rows of every table (of one schema, or of all but the bookkeeping one) as schema.table."""
-    tables = db.query("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
-                      "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
-                      "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2", [BOOKKEEPING_SCHEMA, schema, schema])
-    return {f"{s}.{t}": int(db.query(f"SELECT count(*) FROM {ident(s)}.{ident(t)}")[0][0]) for s, t in tables}
+    tables = db.query(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
+        "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
+        "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2",
+        [BOOKKEEPING_SCHEMA, schema, schema],
+    )
+    return {
+        f"{s}.{t}": int(db.query(f"SELECT count(*) FROM {ident(s)}.{ident(t)}")[0][0])
+        for s, t in tables
+    }
 
 
-def dump_database(settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str) -> Manifest:
+def dump_database(
+    settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str
+) -> Manifest:
     """Dump the database (bookkeeping excluded) and write a manifest that proves the dump."""
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -71,27 +80,46 @@ def dump_database(settings: Settings, db: Database, dest_dir: Path, *, run_id: s
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
         counts = count_rows(db)
-        pg_dump(settings, partial, snapshot=snapshot, exclude_schemas=[BOOKKEEPING_SCHEMA], app_name=app_name)
+        pg_dump(
+            settings,
+            partial,
+            snapshot=snapshot,
+            exclude_schemas=[BOOKKEEPING_SCHEMA],
+            app_name=app_name,
+        )
     with partial.open("rb") as fh:
         os.fsync(fh.fileno())
     partial.rename(final)
-    manifest = prove_dump(settings, final, run_id=run_id, counts=counts,
-                          server_version=str(db.query("SHOW server_version")[0][0]))
+    manifest = prove_dump(
+        settings,
+        final,
+        run_id=run_id,
+        counts=counts,
+        server_version=str(db.query("SHOW server_version")[0][0]),
+    )
     write_manifest(dest_dir, manifest)
     return manifest
 
 
-def prove_dump(settings: Settings, dump: Path, *, run_id: str, counts: dict[str, int],
-               server_version: str) -> Manifest:
+def prove_dump(
+    settings: Settings, dump: Path, *, run_id: str, counts: dict[str, int], server_version: str
+) -> Manifest:
     """Read the whole archive back, then hash it: only a dump that reads back in full is proven."""
     try:
         toc = read_back(settings, dump, counts, STEP)
     except CutoverError as exc:
         raise CutoverError(STEP, f"{exc.cause}: the backup is not proven") from None
-    return Manifest(run=run_id, file=dump.name, bytes=dump.stat().st_size, sha256=sha256_of(dump),
-                    created_at=iso(utc_now()), server_version=server_version,
-                    pg_dump_major=tool_major(settings, "pg_dump", STEP), row_counts=counts,
-                    toc_entries=len(toc.entries))
+    return Manifest(
+        run=run_id,
+        file=dump.name,
+        bytes=dump.stat().st_size,
+        sha256=sha256_of(dump),
+        created_at=iso(utc_now()),
+        server_version=server_version,
+        pg_dump_major=tool_major(settings, "pg_dump", STEP),
+        row_counts=counts,
+        toc_entries=len(toc.entries),
+    )
 
 
 def read_back(settings: Settings, dump: Path, tables: Iterable[str], step: str) -> ArchiveToc:
@@ -99,23 +127,29 @@ def read_back(settings: Settings, dump: Path, tables: Iterable[str], step: str) 
     try:
         toc = pg_restore_list(settings, dump, step)
     except CutoverError as exc:
-        raise CutoverError(step, f"the table of contents of {dump.name} is unreadable: "
-                                 f"{exc.cause}") from None
+        raise CutoverError(
+            step, f"the table of contents of {dump.name} is unreadable: {exc.cause}"
+        ) from None
     if not toc.compressed:
         # An uncompressed block carries no checksum: pg_restore would read flipped bytes as data.
-        raise CutoverError(step, f"{dump.name} is uncompressed, so a corrupt data block cannot be "
-                                 "detected (is pg_dump built without zlib?)")
+        raise CutoverError(
+            step,
+            f"{dump.name} is uncompressed, so a corrupt data block cannot be "
+            "detected (is pg_dump built without zlib?)",
+        )
     # A TOC data line: "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>".
-    data = {e.split(" TABLE DATA ", 1)[1].rsplit(" ", 1)[0]
-            for e in toc.entries if " TABLE DATA " in e}
+    data = {
+        e.split(" TABLE DATA ", 1)[1].rsplit(" ", 1)[0] for e in toc.entries if " TABLE DATA " in e
+    }
     missing = [t for t in tables if " ".join(t.split(".", 1)) not in data]
     if missing:
         raise CutoverError(step, f"{dump.name} has no data for {', '.join(missing[:5])}")
     try:
         pg_restore_read_all(settings, dump, step)
     except CutoverError as exc:
-        raise CutoverError(step, f"a data block of {dump.name} is unreadable: "
-                                 f"{exc.cause}") from None
+        raise CutoverError(
+            step, f"a data block of {dump.name} is unreadable: {exc.cause}"
+        ) from None
     return toc
 
 
@@ -133,8 +167,14 @@ def read_manifest(dest_dir: Path) -> Manifest | None:
     return Manifest(**json.loads(path.read_text()))
 
 
-Problem = Literal["manifest missing", "manifest unreadable", "file missing", "size mismatch",
-                  "sha256 mismatch", "unreadable"]
+Problem = Literal[
+    "manifest missing",
+    "manifest unreadable",
+    "file missing",
+    "size mismatch",
+    "sha256 mismatch",
+    "unreadable",
+]
 
 
 @dataclass(frozen=True)
@@ -161,13 +201,18 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
     try:
         manifest = read_manifest(backup_dir)
     except (OSError, ValueError, TypeError) as exc:  # ValueError: bad JSON; TypeError: bad keys
-        return fail("manifest unreadable", f"{MANIFEST_NAME} is unreadable: "
-                                           f"{getattr(exc, 'strerror', None) or exc}")
+        return fail(
+            "manifest unreadable",
+            f"{MANIFEST_NAME} is unreadable: {getattr(exc, 'strerror', None) or exc}",
+        )
     if manifest is None:
         return fail("manifest missing", f"no {MANIFEST_NAME}: the dump was never proven")
     if not manifest.file or Path(manifest.file).name != manifest.file:
-        return fail("manifest unreadable", f"{MANIFEST_NAME} names {manifest.file!r}, not a file "
-                                           "of this directory", manifest)
+        return fail(
+            "manifest unreadable",
+            f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
+            manifest,
+        )
     dump = backup_dir / manifest.file
     try:
         size = dump.stat().st_size
@@ -177,39 +222,65 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
     except OSError as exc:
         return fail("file missing", f"{manifest.file} cannot be read: {exc.strerror}", manifest)
     if size != manifest.bytes:
-        return fail("size mismatch", f"{manifest.file} is {size} bytes, the manifest says "
-                                     f"{manifest.bytes}", manifest)
+        return fail(
+            "size mismatch",
+            f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
+            manifest,
+        )
     if digest != manifest.sha256:
-        return fail("sha256 mismatch", f"{manifest.file} has sha256 {digest[:12]}…, the manifest "
-                                       f"says {manifest.sha256[:12]}…", manifest)
+        return fail(
+            "sha256 mismatch",
+            f"{manifest.file} has sha256 {digest[:12]}…, the manifest says {manifest.sha256[:12]}…",
+            manifest,
+        )
     if not full_read:
-        return BackupCheck(backup_dir, True, "size and sha256 match the manifest", None, manifest,
-                           full_read)
+        return BackupCheck(
+            backup_dir, True, "size and sha256 match the manifest", None, manifest, full_read
+        )
     try:
         read_back(settings, dump, manifest.row_counts, STEP)
     except CutoverError as exc:
         return fail("unreadable", exc.cause, manifest)
-    return BackupCheck(backup_dir, True, "size and sha256 match the manifest; every data block "
-                                         "reads back", None, manifest, full_read)
+    return BackupCheck(
+        backup_dir,
+        True,
+        "size and sha256 match the manifest; every data block reads back",
+        None,
+        manifest,
+        full_read,
+    )
 
 
 def require_proven(ctx: RunContext, step: str) -> Manifest:
     """Refuse a destructive step unless this run's backup exists and still matches its manifest."""
     check = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
     if not check.proven or check.manifest is None:
-        raise CutoverError(step, f"no proven backup for run {ctx.run_id} in {ctx.backup_dir} "
-                                 f"({check.reason}): refusing to go on")
+        raise CutoverError(
+            step,
+            f"no proven backup for run {ctx.run_id} in {ctx.backup_dir} "
+            f"({check.reason}): refusing to go on",
+        )
     return check.manifest
 
 
 def run(ctx: RunContext) -> StepOutcome:
-    manifest = dump_database(ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump")
+    manifest = dump_database(
+        ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump"
+    )
     rows = sum(manifest.row_counts.values())
-    details: dict[str, Any] = {"dir": str(ctx.backup_dir), "bytes": manifest.bytes, "sha256": manifest.sha256,
-                               "tables": len(manifest.row_counts), "rows": rows}
-    return StepOutcome(note=f"{manifest.bytes / 2**20:.1f} MiB, {rows} rows in "
-                            f"{len(manifest.row_counts)} tables, sha256 {manifest.sha256[:12]}…, "
-                            "every data block read back", details=details)
+    details: dict[str, Any] = {
+        "dir": str(ctx.backup_dir),
+        "bytes": manifest.bytes,
+        "sha256": manifest.sha256,
+        "tables": len(manifest.row_counts),
+        "rows": rows,
+    }
+    return StepOutcome(
+        note=f"{manifest.bytes / 2**20:.1f} MiB, {rows} rows in "
+        f"{len(manifest.row_counts)} tables, sha256 {manifest.sha256[:12]}…, "
+        "every data block read back",
+        details=details,
+    )
 
 
 def done(ctx: RunContext) -> bool:
@@ -221,11 +292,13 @@ def done(ctx: RunContext) -> bool:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return [f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
-            f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
-            "count every table's rows in the same snapshot; pg_restore --list (a data entry per "
-            "table); pg_restore --file=/dev/null (every data block read and inflated); sha256; "
-            "write manifest.json"]
+    return [
+        f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
+        f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
+        "count every table's rows in the same snapshot; pg_restore --list (a data entry per "
+        "table); pg_restore --file=/dev/null (every data block read and inflated); sha256; "
+        "write manifest.json",
+    ]
 
 
 BACKUP = Step(STEP, 600, run, describe, done=done)

@@ -1,11 +1,12 @@
 """Step 6, deploy schema: apply the target schema's versioned SQL into the empty app schema."""
+
 from __future__ import annotations
 
-from pgcutover.settings import Settings
-from pgcutover.run import RunContext, Step, StepOutcome
-from pgcutover.migration import Migration
-from steps.set_aside import copy_table_grants
 from pgcutover.apply_sql import all_applied, apply_in_one_transaction
+from pgcutover.migration import Migration
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.settings import Settings
+from steps.set_aside import copy_table_grants
 
 STEP = "deploy-schema"
 
@@ -13,16 +14,26 @@ STEP = "deploy-schema"
 def run(ctx: RunContext) -> StepOutcome:
     m = ctx.migration
     # The new tables get the grants their legacy namesakes had (in the same transaction as the DDL).
-    timings = apply_in_one_transaction(ctx, STEP, m.deploy_schema,
-                                       then=lambda db: copy_table_grants(db, m.aside_schema, m.app_schema))
+    timings = apply_in_one_transaction(
+        ctx,
+        STEP,
+        m.deploy_schema,
+        then=lambda db: copy_table_grants(db, m.aside_schema, m.app_schema),
+    )
     names = ", ".join(t["file"] for t in timings) or "already applied"
     return StepOutcome(note=names, details={"files": timings})
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return [*[f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
-              for f in migration.deploy_schema],
-            f"grant on each new table what its namesake in {migration.aside_schema} granted (same transaction)"]
+    return [
+        *[
+            f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
+            for f in migration.deploy_schema
+        ],
+        f"grant on each new table what its namesake in {migration.aside_schema} granted (same transaction)",
+    ]
 
 
-DEPLOY_SCHEMA = Step(STEP, 30, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.deploy_schema))
+DEPLOY_SCHEMA = Step(
+    STEP, 30, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.deploy_schema)
+)

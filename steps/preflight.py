@@ -1,4 +1,5 @@
 """Step 1, preflight: prove the window can start, change nothing."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,13 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pgcutover.settings import Settings
-from pgcutover.db import Database, ident
-from pgcutover.run import RunContext, Step, StepOutcome
-from pgcutover.errors import CutoverError
 from pgcutover.apply_sql import set_migration_parameters
+from pgcutover.db import Database, ident
+from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.pgtools import tool_major
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.settings import Settings
 
 STEP = "preflight"
 
@@ -22,8 +23,11 @@ def check_client_tools(settings: Settings, server_major: int) -> dict[str, int]:
     found = {tool: tool_major(settings, tool, STEP) for tool in ("pg_dump", "pg_restore")}
     for tool, major in found.items():
         if major < server_major:
-            raise CutoverError(STEP, f"{tool} {major} is older than the server ({server_major}): set PG_BINDIR "
-                                     f"to PostgreSQL {server_major}+ client programs")
+            raise CutoverError(
+                STEP,
+                f"{tool} {major} is older than the server ({server_major}): set PG_BINDIR "
+                f"to PostgreSQL {server_major}+ client programs",
+            )
     return found
 
 
@@ -35,8 +39,10 @@ def schema_state(db: Database, migration: Migration) -> tuple[str, str]:
 
 def state_text(state: str) -> str:
     """Say what a schema state other than 'legacy' means, after "the database"."""
-    return {"migrated": "holds an already-migrated schema",
-            "empty": "holds no application tables"}.get(state, "does not hold the legacy schema")
+    return {
+        "migrated": "holds an already-migrated schema",
+        "empty": "holds no application tables",
+    }.get(state, "does not hold the legacy schema")
 
 
 def check_schema_state(db: Database, migration: Migration) -> str:
@@ -45,8 +51,11 @@ def check_schema_state(db: Database, migration: Migration) -> str:
     if state != "legacy":
         raise CutoverError(STEP, f"database {state_text(state)} ({detail}); nothing was changed")
     if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.aside_schema]):
-        raise CutoverError(STEP, f"schema {migration.aside_schema} already exists (left by an earlier window?): "
-                                 "roll that run back or clean it up first")
+        raise CutoverError(
+            STEP,
+            f"schema {migration.aside_schema} already exists (left by an earlier window?): "
+            "roll that run back or clean it up first",
+        )
     return str(detail)
 
 
@@ -57,37 +66,57 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
         "has_database_privilege(current_database(), 'CREATE'), pg_has_role(current_user, n.nspowner, 'USAGE'), "
         "r.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE') "
         "FROM pg_roles r, pg_database d, pg_namespace n "
-        "WHERE r.rolname = current_user AND d.datname = current_database() AND n.nspname = %s", [app_schema])[0]
+        "WHERE r.rolname = current_user AND d.datname = current_database() AND n.nspname = %s",
+        [app_schema],
+    )[0]
     missing: list[str] = []
     if not owns_db:
-        missing.append(f"ownership of the database (to fence connections): ALTER DATABASE … OWNER TO {me}")
+        missing.append(
+            f"ownership of the database (to fence connections): ALTER DATABASE … OWNER TO {me}"
+        )
     if not can_create:
-        missing.append(f"CREATE on the database (bookkeeping and new schema): GRANT CREATE ON DATABASE … TO {me}")
+        missing.append(
+            f"CREATE on the database (bookkeeping and new schema): GRANT CREATE ON DATABASE … TO {me}"
+        )
     if not owns_schema:
-        missing.append(f"ownership of schema {app_schema} (to set it aside): ALTER SCHEMA {app_schema} OWNER TO {me}")
-    unreadable = db.query("SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
-                          "AND c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
-                          [ident(app_schema)])
+        missing.append(
+            f"ownership of schema {app_schema} (to set it aside): ALTER SCHEMA {app_schema} OWNER TO {me}"
+        )
+    unreadable = db.query(
+        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+        "AND c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
+        [ident(app_schema)],
+    )
     if unreadable:
         missing.append(f"SELECT on {', '.join(r[0] for r in unreadable[:5])} (for pg_dump)")
-    not_owned = db.query("SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
-                         "AND c.relkind IN ('r', 'p') AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1",
-                         [ident(app_schema)])
+    not_owned = db.query(
+        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+        "AND c.relkind IN ('r', 'p') AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1",
+        [ident(app_schema)],
+    )
     if not_owned:  # reset seals every set-aside table read-only with a trigger: only an owner may
-        missing.append(f"ownership of {', '.join(r[0] for r in not_owned[:5])} (to seal the set-aside "
-                       f"copy read-only): ALTER TABLE … OWNER TO {me}")
-    others = db.query("SELECT DISTINCT r.rolname, r.rolsuper, pg_has_role(current_user, r.oid, 'USAGE') "
-                      "FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid "
-                      "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
-                      "AND coalesce(a.backend_type, 'client backend') = 'client backend' "
-                      "AND coalesce(a.application_name, '') NOT LIKE 'pgcutover%%' ORDER BY 1")
+        missing.append(
+            f"ownership of {', '.join(r[0] for r in not_owned[:5])} (to seal the set-aside "
+            f"copy read-only): ALTER TABLE … OWNER TO {me}"
+        )
+    others = db.query(
+        "SELECT DISTINCT r.rolname, r.rolsuper, pg_has_role(current_user, r.oid, 'USAGE') "
+        "FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid "
+        "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+        "AND coalesce(a.backend_type, 'client backend') = 'client backend' "
+        "AND coalesce(a.application_name, '') NOT LIKE 'pgcutover%%' ORDER BY 1"
+    )
     if not is_super:
         supers = [str(name) for name, sup, _ in others if sup]
         if supers:
-            missing.append(f"superuser rights to end the sessions of {', '.join(supers)} (end them first)")
+            missing.append(
+                f"superuser rights to end the sessions of {', '.join(supers)} (end them first)"
+            )
         foreign = [str(name) for name, sup, mine in others if not sup and not mine]
         if foreign and not can_signal:
-            missing.append(f"pg_signal_backend (to end sessions of {', '.join(foreign)}): GRANT pg_signal_backend TO {me}")
+            missing.append(
+                f"pg_signal_backend (to end sessions of {', '.join(foreign)}): GRANT pg_signal_backend TO {me}"
+            )
     return missing
 
 
@@ -101,8 +130,11 @@ def check_legacy_drift(db: Database, migration: Migration) -> None:
     """Refuse a window whose transform would meet a schema it does not know (catalog only)."""
     drift = legacy_drift(db, migration)
     if drift:
-        raise CutoverError(STEP, "the live legacy schema differs from what the migration expects: "
-                                 f"{', '.join(drift)}; nothing was changed")
+        raise CutoverError(
+            STEP,
+            "the live legacy schema differs from what the migration expects: "
+            f"{', '.join(drift)}; nothing was changed",
+        )
 
 
 def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
@@ -114,11 +146,16 @@ def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        raise CutoverError(STEP, f"BACKUP_DIR {settings.backup_dir} is not writable: {exc.strerror}") from None
+        raise CutoverError(
+            STEP, f"BACKUP_DIR {settings.backup_dir} is not writable: {exc.strerror}"
+        ) from None
     free = shutil.disk_usage(settings.backup_dir).free
     if free < size:
-        raise CutoverError(STEP, f"BACKUP_DIR {settings.backup_dir} has {free // 2**20} MiB free, the database is "
-                                 f"{size // 2**20} MiB: free space or point BACKUP_DIR elsewhere")
+        raise CutoverError(
+            STEP,
+            f"BACKUP_DIR {settings.backup_dir} has {free // 2**20} MiB free, the database is "
+            f"{size // 2**20} MiB: free space or point BACKUP_DIR elsewhere",
+        )
     return {"database_bytes": size, "backup_free_bytes": free}
 
 
@@ -127,7 +164,11 @@ def audit(db: Database, migration: Migration) -> list[dict[str, Any]]:
     # The audit reads the migration's parameters (R3's whitespace): they last as long as the
     # transaction, so the caller holds one (a read-only one: preflight and `invoke audit` alike).
     set_migration_parameters(db, migration)
-    return [{"finding": f, "rule": r, "rows": int(n)} for sql in migration.audit for f, r, n in db.query(sql.text)]
+    return [
+        {"finding": f, "rule": r, "rows": int(n)}
+        for sql in migration.audit
+        for f, r, n in db.query(sql.text)
+    ]
 
 
 @contextmanager
@@ -152,17 +193,21 @@ def run(ctx: RunContext) -> StepOutcome:
     with read_only(db):
         findings = audit(db, ctx.migration)
     bent = sum(f["rows"] for f in findings)
-    return StepOutcome(note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; {bent} rows bent by rules",
-                       details={"server_major": server_major, "tools": tools, **space, "audit": findings})
+    return StepOutcome(
+        note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; {bent} rows bent by rules",
+        details={"server_major": server_major, "tools": tools, **space, "audit": findings},
+    )
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return ["connect; check server, pg_dump and pg_restore versions (client >= server)",
-            f"run {migration.schema_state.name}: the database must hold the legacy schema",
-            f"run {migration.drift.name}: its tables, columns, types and enums must be the ones "
-            "the migration expects (every drift is named)",
-            f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, no other run (lock)",
-            *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit]]
+    return [
+        "connect; check server, pg_dump and pg_restore versions (client >= server)",
+        f"run {migration.schema_state.name}: the database must hold the legacy schema",
+        f"run {migration.drift.name}: its tables, columns, types and enums must be the ones "
+        "the migration expects (every drift is named)",
+        f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, no other run (lock)",
+        *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit],
+    ]
 
 
 PREFLIGHT = Step(STEP, 60, run, describe, read_only=True)

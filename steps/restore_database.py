@@ -1,4 +1,5 @@
 """Rollback step restore-database: the sealed set-aside schema back (fast), or the proven dump (slow)."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,9 @@ from steps.backup import Manifest, count_rows, read_manifest, require_proven
 from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, guarded_tables, schema_exists
 
 STEP = "restore-database"
-DISCARD = "cutover_discard"  # the migrated schema on its way out; dropped once the legacy one is back
+DISCARD = (
+    "cutover_discard"  # the migrated schema on its way out; dropped once the legacy one is back
+)
 MAX_JOBS = 64  # pg_restore --jobs: more sessions than this only queue on the server's locks and I/O
 
 
@@ -24,7 +27,7 @@ def table_counts(db: Database, schema: str) -> dict[str, int]:
 
 def expected_counts(manifest: Manifest, app_schema: str) -> dict[str, int]:
     prefix = app_schema + "."
-    return {k[len(prefix):]: v for k, v in manifest.row_counts.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in manifest.row_counts.items() if k.startswith(prefix)}
 
 
 def restore_jobs(value: object) -> int:
@@ -36,8 +39,10 @@ def restore_jobs(value: object) -> int:
     except ValueError:
         jobs = 0
     if not 1 <= jobs <= MAX_JOBS:
-        raise CutoverError(STEP, f"--jobs {value!r} is not a whole number from 1 to {MAX_JOBS}: "
-                                 "nothing was changed")
+        raise CutoverError(
+            STEP,
+            f"--jobs {value!r} is not a whole number from 1 to {MAX_JOBS}: nothing was changed",
+        )
     return jobs
 
 
@@ -51,13 +56,15 @@ def _over(n: int, items: list[str]) -> str:
     return ", ".join(items[:n]) + more
 
 
-def seal_problems(db: Database, run_id: str, app_schema: str, aside_schema: str,
-                  manifest: Manifest | None) -> list[str]:
+def seal_problems(
+    db: Database, run_id: str, app_schema: str, aside_schema: str, manifest: Manifest | None
+) -> list[str]:
     """Say how the set-aside schema differs from its seal ([] if it holds); reads no table rows."""
     if not _has_seal_tables(db):
         return ["no seal: the bookkeeping schema has no pgcutover.set_aside"]
-    sealed = db.query("SELECT aside_schema, aside_oid, released FROM pgcutover.set_aside "
-                      "WHERE run = %s", [run_id])
+    sealed = db.query(
+        "SELECT aside_schema, aside_oid, released FROM pgcutover.set_aside WHERE run = %s", [run_id]
+    )
     if not sealed:
         return [f"run {run_id}'s reset recorded no seal"]
     name, aside_oid, released = sealed[0]
@@ -75,29 +82,48 @@ def seal_problems(db: Database, run_id: str, app_schema: str, aside_schema: str,
         "ELSE 'changed' END FROM pgcutover.set_aside_stamps(%s::regnamespace) n "
         "FULL JOIN (SELECT kind, object, stamp FROM pgcutover.set_aside_stamp WHERE run = %s) o "
         "ON o.kind = n.kind AND o.object = n.object WHERE n.stamp IS DISTINCT FROM o.stamp "
-        "ORDER BY 1, 2", [ident(aside_schema), run_id])
+        "ORDER BY 1, 2",
+        [ident(aside_schema), run_id],
+    )
     if changed:
-        problems.append("catalog changed since reset: "
-                        + _over(5, [f"{kind} {obj} {how}" for kind, obj, how in changed]))
+        problems.append(
+            "catalog changed since reset: "
+            + _over(5, [f"{kind} {obj} {how}" for kind, obj, how in changed])
+        )
     if manifest is not None:
-        tables = {str(r[0]) for r in db.query(
-            "SELECT table_name FROM pgcutover.set_aside_table WHERE run = %s", [run_id])}
+        tables = {
+            str(r[0])
+            for r in db.query(
+                "SELECT table_name FROM pgcutover.set_aside_table WHERE run = %s", [run_id]
+            )
+        }
         want = set(expected_counts(manifest, app_schema))
         if tables != want:
-            problems.append("the sealed tables are not the backup manifest's: "
-                            + _over(5, sorted(tables ^ want)))
+            problems.append(
+                "the sealed tables are not the backup manifest's: "
+                + _over(5, sorted(tables ^ want))
+            )
     return problems
 
 
 def _table_problems(db: Database, run_id: str, aside_schema: str) -> list[str]:
     """Compare each set-aside table with its seal row: identity, file, columns, guard, writes."""
-    cols = ("table_oid, relfilenode, shape, guard_oid, guard_enabled, "
-            "n_tup_ins, n_tup_upd, n_tup_del")
-    was = {str(r[0]): r[1:] for r in db.query(
-        f"SELECT table_name, {cols} FROM pgcutover.set_aside_table WHERE run = %s", [run_id])}
-    now = {str(r[0]): r[1:] for r in db.query(
-        f"SELECT table_name, {cols} FROM pgcutover.set_aside_tables(%s::regnamespace)",
-        [ident(aside_schema)])}
+    cols = (
+        "table_oid, relfilenode, shape, guard_oid, guard_enabled, n_tup_ins, n_tup_upd, n_tup_del"
+    )
+    was = {
+        str(r[0]): r[1:]
+        for r in db.query(
+            f"SELECT table_name, {cols} FROM pgcutover.set_aside_table WHERE run = %s", [run_id]
+        )
+    }
+    now = {
+        str(r[0]): r[1:]
+        for r in db.query(
+            f"SELECT table_name, {cols} FROM pgcutover.set_aside_tables(%s::regnamespace)",
+            [ident(aside_schema)],
+        )
+    }
     problems = []
     for table in sorted(was.keys() | now.keys()):
         where = f"{aside_schema}.{ident(table)}"
@@ -107,8 +133,10 @@ def _table_problems(db: Database, run_id: str, aside_schema: str) -> list[str]:
         if table not in was:
             problems.append(f"{where} was added after reset")
             continue
-        (oid0, node0, shape0, guard0, _, *stats0), (oid1, node1, shape1, guard1, on1, *stats1) = \
-            was[table], now[table]
+        (oid0, node0, shape0, guard0, _, *stats0), (oid1, node1, shape1, guard1, on1, *stats1) = (
+            was[table],
+            now[table],
+        )
         if oid1 != oid0:
             problems.append(f"{where} was re-created")
         elif node1 != node0:
@@ -120,9 +148,11 @@ def _table_problems(db: Database, run_id: str, aside_schema: str) -> list[str]:
         elif on1 != "O":
             problems.append(f"{where} has its guard trigger disabled")
         # Counters only grow between resets of the statistics; a smaller value says nothing.
-        grew = [f"{n1 - n0} {what}" for what, n0, n1
-                in zip(("inserted", "updated", "deleted"), stats0, stats1, strict=True)
-                if int(n1) > int(n0)]
+        grew = [
+            f"{n1 - n0} {what}"
+            for what, n0, n1 in zip(("inserted", "updated", "deleted"), stats0, stats1, strict=True)
+            if int(n1) > int(n0)
+        ]
         if grew:
             problems.append(f"{where} has rows written since reset ({', '.join(grew)})")
     return problems
@@ -142,8 +172,9 @@ class _SealBroken(Exception):
         self.problems = problems
 
 
-def swap_back(db: Database, run_id: str, app_schema: str, aside_schema: str,
-              manifest: Manifest | None) -> list[str]:
+def swap_back(
+    db: Database, run_id: str, app_schema: str, aside_schema: str, manifest: Manifest | None
+) -> list[str]:
     """Swap the set-aside schema back if its seal holds (one transaction); return why not, or []."""
     try:
         with db.transaction():
@@ -155,16 +186,20 @@ def swap_back(db: Database, run_id: str, app_schema: str, aside_schema: str,
             if problems:
                 raise _SealBroken(problems)
             for table in tables:  # the catalog goes back to exactly what it was before the window
-                db.execute(f"DROP TRIGGER {ident(GUARD_TRIGGER)} "
-                           f"ON {ident(aside_schema)}.{ident(table)}")
+                db.execute(
+                    f"DROP TRIGGER {ident(GUARD_TRIGGER)} ON {ident(aside_schema)}.{ident(table)}"
+                )
             if schema_exists(db, DISCARD):  # a failed restore left the migrated schema: discarded
                 db.execute(f"DROP SCHEMA {ident(DISCARD)} CASCADE")
             if schema_exists(db, app_schema):
                 db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(DISCARD)}")
             db.execute(f"ALTER SCHEMA {ident(aside_schema)} RENAME TO {ident(app_schema)}")
             db.execute(f"DROP SCHEMA IF EXISTS {ident(DISCARD)} CASCADE")
-            db.execute("UPDATE pgcutover.set_aside SET released = 'swapped back', "
-                       "released_at = now() WHERE run = %s", [run_id])
+            db.execute(
+                "UPDATE pgcutover.set_aside SET released = 'swapped back', "
+                "released_at = now() WHERE run = %s",
+                [run_id],
+            )
     except _SealBroken as exc:
         return exc.problems
     return []
@@ -189,10 +224,21 @@ def prove_restore(db: Database, run_id: str, app_schema: str, manifest: Manifest
     got, want = table_counts(db, app_schema), expected_counts(manifest, app_schema)
     problems = []
     if set(got) != set(want):
-        problems.append("tables " + _over(5, [f"{t} {'missing' if t in want else 'extra'}"
-                                              for t in sorted(set(got) ^ set(want))]))
-    differ = [f"{t}: {got[t]} restored, {n} in manifest" for t, n in sorted(want.items())
-              if t in got and got[t] != n]
+        problems.append(
+            "tables "
+            + _over(
+                5,
+                [
+                    f"{t} {'missing' if t in want else 'extra'}"
+                    for t in sorted(set(got) ^ set(want))
+                ],
+            )
+        )
+    differ = [
+        f"{t}: {got[t]} restored, {n} in manifest"
+        for t, n in sorted(want.items())
+        if t in got and got[t] != n
+    ]
     if differ:
         problems.append("row counts differ from the backup manifest: " + _over(5, differ))
     if _has_seal_tables(db):  # the columns reset sealed are those of the pre-window tables
@@ -200,10 +246,12 @@ def prove_restore(db: Database, run_id: str, app_schema: str, manifest: Manifest
             "SELECT s.table_name FROM pgcutover.set_aside_table s JOIN pg_class c ON c.relname = "
             "s.table_name AND c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') "
             "WHERE s.run = %s AND pgcutover.column_shape(c.oid) <> s.shape ORDER BY 1",
-            [ident(app_schema), run_id])
+            [ident(app_schema), run_id],
+        )
         if shapes:
-            problems.append("columns differ from the sealed originals: "
-                            + _over(5, [str(r[0]) for r in shapes]))
+            problems.append(
+                "columns differ from the sealed originals: " + _over(5, [str(r[0]) for r in shapes])
+            )
     return problems
 
 
@@ -212,20 +260,32 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
     m, db = ctx.migration, ctx.db
     manifest = require_proven(ctx, STEP)  # the dump's sha256, before anything moves
     make_room_for_restore(db, m.app_schema, m.aside_schema)
-    pg_restore(ctx.settings, ctx.backup_dir / manifest.file, jobs=jobs, schema=m.app_schema,
-               app_name=f"{ctx.app_name} pg_restore", step=STEP)
+    pg_restore(
+        ctx.settings,
+        ctx.backup_dir / manifest.file,
+        jobs=jobs,
+        schema=m.app_schema,
+        app_name=f"{ctx.app_name} pg_restore",
+        step=STEP,
+    )
     problems = prove_restore(db, ctx.run_id, m.app_schema, manifest)
     if problems:
-        raise CutoverError(STEP, f"the restored {m.app_schema} is not proven "
-                                 f"({'; '.join(problems)}); {m.aside_schema} is untouched: "
-                                 "run the rollback again")
+        raise CutoverError(
+            STEP,
+            f"the restored {m.app_schema} is not proven "
+            f"({'; '.join(problems)}); {m.aside_schema} is untouched: "
+            "run the rollback again",
+        )
     with db.transaction():
         db.execute(f"DROP SCHEMA IF EXISTS {ident(DISCARD)} CASCADE")
         db.execute(f"DROP SCHEMA IF EXISTS {ident(m.aside_schema)} CASCADE")
         if _has_seal_tables(db):
-            db.execute("UPDATE pgcutover.set_aside SET released_at = now(), "
-                       "released = 'dropped after a proven restore' "
-                       "WHERE run = %s AND released IS NULL", [ctx.run_id])
+            db.execute(
+                "UPDATE pgcutover.set_aside SET released_at = now(), "
+                "released = 'dropped after a proven restore' "
+                "WHERE run = %s AND released IS NULL",
+                [ctx.run_id],
+            )
     return manifest
 
 
@@ -241,19 +301,29 @@ def restore_database(ctx: RunContext) -> StepOutcome:
     refused: list[str] = []
     if not options.get("from_backup"):
         if not aside and state == "legacy" and not schema_exists(db, DISCARD):
-            return StepOutcome(note=f"{m.app_schema} already holds the legacy schema: nothing to restore",
-                               details={"path": "none"})
-        refused = swap_back(db, ctx.run_id, m.app_schema, m.aside_schema, manifest) if aside else \
-            [f"schema {m.aside_schema} is gone"]
+            return StepOutcome(
+                note=f"{m.app_schema} already holds the legacy schema: nothing to restore",
+                details={"path": "none"},
+            )
+        refused = (
+            swap_back(db, ctx.run_id, m.app_schema, m.aside_schema, manifest)
+            if aside
+            else [f"schema {m.aside_schema} is gone"]
+        )
         if not refused:
-            return StepOutcome(note=f"fast path: sealed {m.aside_schema} swapped back to "
-                                    f"{m.app_schema}", details={"path": "swap"})
+            return StepOutcome(
+                note=f"fast path: sealed {m.aside_schema} swapped back to {m.app_schema}",
+                details={"path": "swap"},
+            )
         warn(f"{STEP}: fast path refused ({'; '.join(refused[:3])}); restoring from the backup")
     restored = restore_from_backup(ctx, jobs)
     rows = sum(restored.row_counts.values())
     details: dict[str, Any] = {"path": "backup", "jobs": jobs, "rows": rows}
     if refused:
         details["fast_path_refused"] = refused[:20]
-    return StepOutcome(note=f"restored from {ctx.backup_dir / restored.file} with {jobs} jobs; "
-                            "tables, row counts and columns proven before the old schemas were "
-                            "dropped", details=details)
+    return StepOutcome(
+        note=f"restored from {ctx.backup_dir / restored.file} with {jobs} jobs; "
+        "tables, row counts and columns proven before the old schemas were "
+        "dropped",
+        details=details,
+    )

@@ -1,4 +1,5 @@
 """The rollback plan: bring back the pre-window database, the previous release and the site."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,10 +32,14 @@ def prepare(ctx: RunContext) -> StepOutcome:
     if not started_steps(ctx) - {"preflight", "maintenance-on", *(s.name for s in ROLLBACK)}:
         # The window never reached the database: running maintenance-on again (perhaps the very
         # command that failed) would only keep the site down. rollback-finish turns it off.
-        return StepOutcome(note="the window stopped at maintenance-on: the database was never touched",
-                           skipped=True)
+        return StepOutcome(
+            note="the window stopped at maintenance-on: the database was never touched",
+            skipped=True,
+        )
     on = maintenance_on(ctx)
-    fenced = fence(ctx) if _bookkeeping(ctx) else StepOutcome(note="no bookkeeping: nothing was fenced")
+    fenced = (
+        fence(ctx) if _bookkeeping(ctx) else StepOutcome(note="no bookkeeping: nothing was fenced")
+    )
     return StepOutcome(note=f"maintenance: {on.note}; fence: {fenced.note}")
 
 
@@ -46,15 +51,23 @@ def redeploy_app(ctx: RunContext) -> StepOutcome:
     """Redeploy the release recorded before deploy-app, if that step had started."""
     record = ctx.run_dir / "previous_release"
     if not record.exists():
-        return StepOutcome(note="deploy-app never ran: the previous release is still deployed", skipped=True)
+        return StepOutcome(
+            note="deploy-app never ran: the previous release is still deployed", skipped=True
+        )
     previous = record.read_text().strip()
     s = ctx.settings
     if not s.deploy_cmd or not previous:
-        raise CutoverError("redeploy-app", f"cannot redeploy {previous or 'an unknown release'}: "
-                                           "DEPLOY_CMD or the recorded release is missing")
+        raise CutoverError(
+            "redeploy-app",
+            f"cannot redeploy {previous or 'an unknown release'}: "
+            "DEPLOY_CMD or the recorded release is missing",
+        )
     deploy("redeploy-app", s, previous)
-    health = health_check("redeploy-app", s.healthcheck_url, s.healthcheck_timeout_s) if s.healthcheck_url else \
-        "no HEALTHCHECK_URL"
+    health = (
+        health_check("redeploy-app", s.healthcheck_url, s.healthcheck_timeout_s)
+        if s.healthcheck_url
+        else "no HEALTHCHECK_URL"
+    )
     return StepOutcome(note=f"redeployed {previous}; {health}", details={"release": previous})
 
 
@@ -71,14 +84,30 @@ def _describe(*lines: str) -> Any:
 
 ROLLBACK: tuple[Step, ...] = (
     Step("rollback-prepare", 60, prepare, _describe("MAINTENANCE_ON_CMD; fence again if unfenced")),
-    Step(STEP, 600, restore_database, _describe(
-        "fast path: check the set-aside schema's seal in the catalog (no table read), then one "
-        "transaction: drop its guard triggers, swap it back, drop the migrated schema",
-        "slow path (--from-backup, or seal broken): move the migrated schema aside, "
-        "pg_restore --jobs N into an empty one, prove tables, row counts and columns, "
-        "then drop the old schemas")),
-    Step("redeploy-app", 300, redeploy_app, _describe("DEPLOY_CMD with the release recorded before deploy-app; health check")),
-    Step("rollback-finish", 60, finish, _describe("GRANT CONNECT back as recorded; MAINTENANCE_OFF_CMD")),
+    Step(
+        STEP,
+        600,
+        restore_database,
+        _describe(
+            "fast path: check the set-aside schema's seal in the catalog (no table read), then one "
+            "transaction: drop its guard triggers, swap it back, drop the migrated schema",
+            "slow path (--from-backup, or seal broken): move the migrated schema aside, "
+            "pg_restore --jobs N into an empty one, prove tables, row counts and columns, "
+            "then drop the old schemas",
+        ),
+    ),
+    Step(
+        "redeploy-app",
+        300,
+        redeploy_app,
+        _describe("DEPLOY_CMD with the release recorded before deploy-app; health check"),
+    ),
+    Step(
+        "rollback-finish",
+        60,
+        finish,
+        _describe("GRANT CONNECT back as recorded; MAINTENANCE_OFF_CMD"),
+    ),
 )
 
 

@@ -6,14 +6,15 @@ TRUNCATE, and the bookkeeping schema records a seal of its catalog (what a super
 get past: sql/engine/0002_set_aside_guard.sql). The seal row also tells a resumed run that reset
 committed.
 """
+
 from __future__ import annotations
 
-from steps.backup import require_proven
-from pgcutover.settings import Settings
 from pgcutover.db import Database, ident
-from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.settings import Settings
+from steps.backup import require_proven
 
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for
@@ -26,13 +27,19 @@ def schema_exists(db: Database, name: str) -> bool:
 
 def copy_schema_rights(db: Database, source: str, target: str) -> int:
     """Give the new schema the owner, grants and comment the old one had."""
-    owner, comment = db.query("SELECT nspowner::regrole::text, obj_description(oid, 'pg_namespace') "
-                              "FROM pg_namespace WHERE nspname = %s", [source])[0]
+    owner, comment = db.query(
+        "SELECT nspowner::regrole::text, obj_description(oid, 'pg_namespace') "
+        "FROM pg_namespace WHERE nspname = %s",
+        [source],
+    )[0]
     db.execute(f"ALTER SCHEMA {ident(target)} OWNER TO {owner}")
-    grants = db.query("SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
-                      "a.privilege_type, a.is_grantable FROM pg_namespace n, "
-                      "aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a "
-                      "WHERE n.nspname = %s AND a.grantee <> n.nspowner", [source])
+    grants = db.query(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+        "a.privilege_type, a.is_grantable FROM pg_namespace n, "
+        "aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a "
+        "WHERE n.nspname = %s AND a.grantee <> n.nspowner",
+        [source],
+    )
     for grantee, privilege, grantable in grants:
         option = " WITH GRANT OPTION" if grantable else ""
         db.execute(f"GRANT {privilege} ON SCHEMA {ident(target)} TO {grantee}{option}")
@@ -48,7 +55,9 @@ def copy_table_grants(db: Database, source: str, target: str) -> int:
         "a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
         "WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner "
         "AND EXISTS (SELECT 1 FROM pg_class t WHERE t.relnamespace = %s::regnamespace AND t.relname = c.relname) "
-        "ORDER BY 1, 2, 3", [ident(source), ident(target)])
+        "ORDER BY 1, 2, 3",
+        [ident(source), ident(target)],
+    )
     for table, grantee, privilege, grantable in grants:
         option = " WITH GRANT OPTION" if grantable else ""
         db.execute(f"GRANT {privilege} ON {ident(target)}.{ident(table)} TO {grantee}{option}")
@@ -58,10 +67,14 @@ def copy_table_grants(db: Database, source: str, target: str) -> int:
         "aclexplode(a.attacl) g WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') "
         "AND a.attnum > 0 AND NOT a.attisdropped AND g.grantee <> c.relowner AND EXISTS (SELECT 1 FROM pg_attribute t "
         "JOIN pg_class tc ON tc.oid = t.attrelid WHERE tc.relnamespace = %s::regnamespace AND tc.relname = c.relname "
-        "AND t.attname = a.attname AND NOT t.attisdropped) ORDER BY 1, 2, 3", [ident(source), ident(target)])
+        "AND t.attname = a.attname AND NOT t.attisdropped) ORDER BY 1, 2, 3",
+        [ident(source), ident(target)],
+    )
     for table, column, grantee, privilege, grantable in columns:
         option = " WITH GRANT OPTION" if grantable else ""
-        db.execute(f"GRANT {privilege} ({ident(column)}) ON {ident(target)}.{ident(table)} TO {grantee}{option}")
+        db.execute(
+            f"GRANT {privilege} ({ident(column)}) ON {ident(target)}.{ident(table)} TO {grantee}{option}"
+        )
     return len(grants) + len(columns)
 
 
@@ -71,9 +84,14 @@ def _literal(db: Database, value: str) -> str:
 
 def guarded_tables(db: Database, schema: str) -> list[str]:
     """List the tables of a schema that carry (or would carry) the guard trigger."""
-    return [str(r[0]) for r in db.query(
-        "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
-        "AND relkind IN ('r', 'p') ORDER BY 1", [ident(schema)])]
+    return [
+        str(r[0])
+        for r in db.query(
+            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
+            "AND relkind IN ('r', 'p') ORDER BY 1",
+            [ident(schema)],
+        )
+    ]
 
 
 def require_table_owner(db: Database, schema: str) -> None:
@@ -81,34 +99,47 @@ def require_table_owner(db: Database, schema: str) -> None:
     foreign = db.query(
         "SELECT relname, relowner::regrole::text FROM pg_class "
         "WHERE relnamespace = %s::regnamespace AND relkind IN ('r', 'p') "
-        "AND NOT pg_has_role(relowner, 'USAGE') ORDER BY 1", [ident(schema)])
+        "AND NOT pg_has_role(relowner, 'USAGE') ORDER BY 1",
+        [ident(schema)],
+    )
     if foreign:
         names = ", ".join(f"{t} (owner {o})" for t, o in foreign[:5])
-        raise CutoverError(STEP, f"the connected role does not own {names}: the set-aside "
-                                 "schema's guard triggers need the tables' owner; nothing was "
-                                 "changed")
+        raise CutoverError(
+            STEP,
+            f"the connected role does not own {names}: the set-aside "
+            "schema's guard triggers need the tables' owner; nothing was "
+            "changed",
+        )
 
 
 def seal_aside(db: Database, run_id: str, app_schema: str, aside_schema: str) -> int:
     """Guard every set-aside table and record the seal (inside reset's transaction)."""
     tables = guarded_tables(db, aside_schema)
     for table in tables:
-        db.execute(f"CREATE TRIGGER {ident(GUARD_TRIGGER)} "
-                   "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
-                   f"ON {ident(aside_schema)}.{ident(table)} FOR EACH STATEMENT "
-                   f"EXECUTE FUNCTION {GUARD_FUNCTION}")
+        db.execute(
+            f"CREATE TRIGGER {ident(GUARD_TRIGGER)} "
+            "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+            f"ON {ident(aside_schema)}.{ident(table)} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION {GUARD_FUNCTION}"
+        )
     # Recorded after the triggers exist, so the stamps include them; same transaction as the rename,
     # so the seal row is the database's own word that this run's reset committed.
-    db.execute("INSERT INTO pgcutover.set_aside (run, app_schema, aside_schema, aside_oid) "
-               "VALUES (%s, %s, %s, %s::regnamespace)",
-               [run_id, app_schema, aside_schema, ident(aside_schema)])
-    db.execute("INSERT INTO pgcutover.set_aside_table (run, table_name, table_oid, relfilenode, "
-               "shape, guard_oid, guard_enabled, n_tup_ins, n_tup_upd, n_tup_del) "
-               "SELECT %s::text, t.* FROM pgcutover.set_aside_tables(%s::regnamespace) t",
-               [run_id, ident(aside_schema)])
-    db.execute("INSERT INTO pgcutover.set_aside_stamp (run, kind, object, stamp) "
-               "SELECT %s::text, s.* FROM pgcutover.set_aside_stamps(%s::regnamespace) s",
-               [run_id, ident(aside_schema)])
+    db.execute(
+        "INSERT INTO pgcutover.set_aside (run, app_schema, aside_schema, aside_oid) "
+        "VALUES (%s, %s, %s, %s::regnamespace)",
+        [run_id, app_schema, aside_schema, ident(aside_schema)],
+    )
+    db.execute(
+        "INSERT INTO pgcutover.set_aside_table (run, table_name, table_oid, relfilenode, "
+        "shape, guard_oid, guard_enabled, n_tup_ins, n_tup_upd, n_tup_del) "
+        "SELECT %s::text, t.* FROM pgcutover.set_aside_tables(%s::regnamespace) t",
+        [run_id, ident(aside_schema)],
+    )
+    db.execute(
+        "INSERT INTO pgcutover.set_aside_stamp (run, kind, object, stamp) "
+        "SELECT %s::text, s.* FROM pgcutover.set_aside_stamps(%s::regnamespace) s",
+        [run_id, ident(aside_schema)],
+    )
     return len(tables)
 
 
@@ -135,14 +166,21 @@ def run(ctx: RunContext) -> StepOutcome:
     m = ctx.migration
     details = {"aside_schema": m.aside_schema}
     if done(ctx):  # the engine asks done() only of journaled steps: a crash after COMMIT lands here
-        return StepOutcome(note=f"already committed by this run: {m.app_schema} set aside as "
-                                f"{m.aside_schema} (sealed)", details=details, skipped=True)
+        return StepOutcome(
+            note=f"already committed by this run: {m.app_schema} set aside as "
+            f"{m.aside_schema} (sealed)",
+            details=details,
+            skipped=True,
+        )
     # The one rule that is never bent: no destructive step without a proven backup.
     require_proven(ctx, STEP)
     grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema)
-    return StepOutcome(note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
-                            f"guarded read-only, sealed); empty {m.app_schema} created ({grants} "
-                            "schema grants copied)", details={**details, "guarded_tables": guarded})
+    return StepOutcome(
+        note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
+        f"guarded read-only, sealed); empty {m.app_schema} created ({grants} "
+        "schema grants copied)",
+        details={**details, "guarded_tables": guarded},
+    )
 
 
 def done(ctx: RunContext) -> bool:
@@ -151,11 +189,13 @@ def done(ctx: RunContext) -> bool:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    return ["require the run's proven backup (manifest sha256 matches)",
-            f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
-            f"{migration.aside_schema}; CREATE SCHEMA {migration.app_schema} (same owner, grants "
-            f"and comment); a guard trigger refusing writes on every {migration.aside_schema} "
-            "table; the seal in pgcutover.set_aside*"]
+    return [
+        "require the run's proven backup (manifest sha256 matches)",
+        f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
+        f"{migration.aside_schema}; CREATE SCHEMA {migration.app_schema} (same owner, grants "
+        f"and comment); a guard trigger refusing writes on every {migration.aside_schema} "
+        "table; the seal in pgcutover.set_aside*",
+    ]
 
 
 RESET = Step(STEP, 30, run, describe, done=done)

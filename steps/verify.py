@@ -1,19 +1,20 @@
 """Step 8, verify: invariants (rows returned = violations) and the R11 reconciliation, written to the run's report."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-from pgcutover.settings import Settings
+from pgcutover.apply_sql import set_run_parameters
 from pgcutover.db import DB_ERRORS, Database, error_text, ident
-from pgcutover.run import RunContext, Step, StepOutcome
-from steps.backup import read_manifest
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration, ReconciledTable, SqlFile
 from pgcutover.redact import mask
-from pgcutover.apply_sql import set_run_parameters
+from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.settings import Settings
+from steps.backup import read_manifest
 
 STEP = "verify"
 SAMPLE = 5
@@ -45,7 +46,9 @@ def check_invariants(db: Database, migration: Migration) -> list[dict[str, Any]]
     results = []
     for f in migration.invariants:
         rows = run_file(db, f)
-        results.append({"check": f.name, "violations": len(rows), "sample": [str(r[0]) for r in rows[:SAMPLE]]})
+        results.append(
+            {"check": f.name, "violations": len(rows), "sample": [str(r[0]) for r in rows[:SAMPLE]]}
+        )
     return results
 
 
@@ -80,16 +83,25 @@ def side_row(table: ReconciledTable, legacy: bool) -> str:
 def reconcile_query(migration: Migration, table: ReconciledTable) -> str:
     """Build one table's reconcile query from the mapping and the one checksum: one row."""
     subqueries = migration.reconcile.subqueries
-    with_clause = ("WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in subqueries) + "\n"
-                   if subqueries else "")
+    with_clause = (
+        "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in subqueries) + "\n"
+        if subqueries
+        else ""
+    )
     name = ident(table.name)
-    legacy = CHECKSUM.format(row=side_row(table, legacy=True),
-                             source=f"{ident(migration.aside_schema)}.{name} x {table.legacy_from}")
-    target = CHECKSUM.format(row=side_row(table, legacy=False),
-                             source=f"{ident(migration.app_schema)}.{name} x {table.target_from}")
-    return (f"{with_clause}SELECT {literal(table.name)} AS table_name, l.n AS legacy_rows, "
-            "l.checksum AS legacy_checksum, t.n AS target_rows, t.checksum AS target_checksum\n"
-            f"FROM ({legacy}) l,\n({target}) t")
+    legacy = CHECKSUM.format(
+        row=side_row(table, legacy=True),
+        source=f"{ident(migration.aside_schema)}.{name} x {table.legacy_from}",
+    )
+    target = CHECKSUM.format(
+        row=side_row(table, legacy=False),
+        source=f"{ident(migration.app_schema)}.{name} x {table.target_from}",
+    )
+    return (
+        f"{with_clause}SELECT {literal(table.name)} AS table_name, l.n AS legacy_rows, "
+        "l.checksum AS legacy_checksum, t.n AS target_rows, t.checksum AS target_checksum\n"
+        f"FROM ({legacy}) l,\n({target}) t"
+    )
 
 
 def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
@@ -98,47 +110,80 @@ def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
     for t in migration.reconcile.tables:
         source, sql = f"{migration.reconcile.name} [tables.{t.name}]", reconcile_query(migration, t)
         for table, l_rows, l_sum, t_rows, t_sum in run_query(db, source, sql):
-            out.append({"table": table, "legacy_rows": int(l_rows), "target_rows": int(t_rows),
-                        "legacy_checksum": str(l_sum), "target_checksum": str(t_sum),
-                        "match": int(l_rows) == int(t_rows) and l_sum == t_sum})
+            out.append(
+                {
+                    "table": table,
+                    "legacy_rows": int(l_rows),
+                    "target_rows": int(t_rows),
+                    "legacy_checksum": str(l_sum),
+                    "target_checksum": str(t_sum),
+                    "match": int(l_rows) == int(t_rows) and l_sum == t_sum,
+                }
+            )
     return out
 
 
 def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
     """List each dropped-by-design column with how many non-NULL values it held."""
-    return [{"table": t, "column": c, "rule": r, "non_null_values": int(n)}
-            for t, c, r, n in run_file(db, migration.dropped_columns)]
+    return [
+        {"table": t, "column": c, "rule": r, "non_null_values": int(n)}
+        for t, c, r, n in run_file(db, migration.dropped_columns)
+    ]
 
 
 def set_aside_tables(db: Database, migration: Migration) -> list[str]:
     """List the set-aside legacy schema's tables from the catalog: what reconcile must cover."""
-    return [str(r[0]) for r in db.query(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
-        [migration.aside_schema])]
+    return [
+        str(r[0])
+        for r in db.query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
+            [migration.aside_schema],
+        )
+    ]
 
 
-def missing_results(migration: Migration, invariants: list[dict[str, Any]],
-                    tables: list[dict[str, Any]], aside_tables: list[str]) -> list[str]:
+def missing_results(
+    migration: Migration,
+    invariants: list[dict[str, Any]],
+    tables: list[dict[str, Any]],
+    aside_tables: list[str],
+) -> list[str]:
     """Name every expected check or table the results lack: no result may read as a pass."""
     aside, dropped = migration.aside_schema, set(migration.dropped_tables)
     ran = {i["check"] for i in invariants}
     names = [t["table"] for t in tables]
-    problems = [f"invariant {f.name} did not run" for f in migration.invariants
-                if f.name not in ran]
+    problems = [
+        f"invariant {f.name} did not run" for f in migration.invariants if f.name not in ran
+    ]
     if not aside_tables:
         problems.append(f"schema {aside} holds no tables to reconcile against")
-    problems += [f"{t} is missing from the reconcile ({migration.reconcile.name}): a table of "
-                 f"{aside} not declared dropped by design"
-                 for t in aside_tables if t not in names and t not in dropped]
-    problems += [f"{t} is reconciled {names.count(t)} times"
-                 for t in sorted(set(names)) if names.count(t) > 1]
-    problems += [f"{t} is reconciled but is not a table of {aside}"
-                 for t in sorted(set(names)) if t not in aside_tables]
-    problems += [f"{t} is declared dropped by design (plan.toml) but is not a table of {aside}"
-                 for t in sorted(dropped) if t not in aside_tables]
-    problems += [f"{t} is declared dropped by design (plan.toml) but reconciled"
-                 for t in sorted(dropped) if t in names]
+    problems += [
+        f"{t} is missing from the reconcile ({migration.reconcile.name}): a table of "
+        f"{aside} not declared dropped by design"
+        for t in aside_tables
+        if t not in names and t not in dropped
+    ]
+    problems += [
+        f"{t} is reconciled {names.count(t)} times"
+        for t in sorted(set(names))
+        if names.count(t) > 1
+    ]
+    problems += [
+        f"{t} is reconciled but is not a table of {aside}"
+        for t in sorted(set(names))
+        if t not in aside_tables
+    ]
+    problems += [
+        f"{t} is declared dropped by design (plan.toml) but is not a table of {aside}"
+        for t in sorted(dropped)
+        if t not in aside_tables
+    ]
+    problems += [
+        f"{t} is declared dropped by design (plan.toml) but reconciled"
+        for t in sorted(dropped)
+        if t in names
+    ]
     return problems
 
 
@@ -151,7 +196,9 @@ def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[
     for t in tables:
         dumped = manifest.row_counts.get(f"{ctx.migration.app_schema}.{t['table']}")
         if dumped != t["legacy_rows"]:
-            problems.append(f"{t['table']} ({t['legacy_rows']} legacy rows now, {dumped} in the backup)")
+            problems.append(
+                f"{t['table']} ({t['legacy_rows']} legacy rows now, {dumped} in the backup)"
+            )
     return problems
 
 
@@ -162,41 +209,89 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         set_run_parameters(ctx, db)
         pin_search_path(db, migration)
-        report = {"run": ctx.run_id, "migration": migration.name, "at": iso(utc_now()),
-                  "migration_ts": ctx.migration_ts, "invariants": check_invariants(db, migration),
-                  "tables": reconcile(db, migration),
-                  "dropped_by_design": dropped_columns(db, migration),
-                  "audit": ctx.state.get("preflight", {}).get("audit", [])}
+        report = {
+            "run": ctx.run_id,
+            "migration": migration.name,
+            "at": iso(utc_now()),
+            "migration_ts": ctx.migration_ts,
+            "invariants": check_invariants(db, migration),
+            "tables": reconcile(db, migration),
+            "dropped_by_design": dropped_columns(db, migration),
+            "audit": ctx.state.get("preflight", {}).get("audit", []),
+        }
         aside_tables = set_aside_tables(db, migration)
-    report["missing_results"] = missing_results(migration, report["invariants"], report["tables"],
-                                                aside_tables)
+    report["missing_results"] = missing_results(
+        migration, report["invariants"], report["tables"], aside_tables
+    )
     report["backup_mismatches"] = check_against_backup(ctx, report["tables"])
-    report["passed"] = (not report["missing_results"]
-                        and all(i["violations"] == 0 for i in report["invariants"])
-                        and all(t["match"] for t in report["tables"]) and not report["backup_mismatches"])
+    report["passed"] = (
+        not report["missing_results"]
+        and all(i["violations"] == 0 for i in report["invariants"])
+        and all(t["match"] for t in report["tables"])
+        and not report["backup_mismatches"]
+    )
     return report
 
 
 def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     """Write report.json and report.md into the run directory, secrets masked."""
-    (run_dir / "report.json").write_text(mask(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8")
-    lines = [f"# Verify report, run {report['run']}", "",
-             f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
-             f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**", "",
-             *[f"Missing result: {m}" for m in report["missing_results"]],
-             *([""] if report["missing_results"] else []),
-             "## Tables (R11: legacy vs target, counts and content checksums)", "",
-             "Legacy row counts " + ("match the backup manifest." if not report["backup_mismatches"]
-                                     else "DIFFER from the backup manifest: " + "; ".join(report["backup_mismatches"])),
-             "", "| table | legacy rows | target rows | checksums |", "|---|---:|---:|---|"]
-    lines += [f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | {'match' if t['match'] else 'DIFFER'} |"
-              for t in report["tables"]]
-    lines += ["", "## Invariants (rows returned = violations)", "", "| check | violations | sample |", "|---|---:|---|"]
-    lines += [f"| {i['check']} | {i['violations']} | {'; '.join(i['sample'])} |" for i in report["invariants"]]
-    lines += ["", "## Dropped by design", "", "| column | rule | non-NULL values |", "|---|---|---:|"]
-    lines += [f"| {d['table']}.{d['column']} | {d['rule']} | {d['non_null_values']} |" for d in report["dropped_by_design"]]
+    (run_dir / "report.json").write_text(
+        mask(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8"
+    )
+    lines = [
+        f"# Verify report, run {report['run']}",
+        "",
+        f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
+        f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**",
+        "",
+        *[f"Missing result: {m}" for m in report["missing_results"]],
+        *([""] if report["missing_results"] else []),
+        "## Tables (R11: legacy vs target, counts and content checksums)",
+        "",
+        "Legacy row counts "
+        + (
+            "match the backup manifest."
+            if not report["backup_mismatches"]
+            else "DIFFER from the backup manifest: " + "; ".join(report["backup_mismatches"])
+        ),
+        "",
+        "| table | legacy rows | target rows | checksums |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [
+        f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | {'match' if t['match'] else 'DIFFER'} |"
+        for t in report["tables"]
+    ]
+    lines += [
+        "",
+        "## Invariants (rows returned = violations)",
+        "",
+        "| check | violations | sample |",
+        "|---|---:|---|",
+    ]
+    lines += [
+        f"| {i['check']} | {i['violations']} | {'; '.join(i['sample'])} |"
+        for i in report["invariants"]
+    ]
+    lines += [
+        "",
+        "## Dropped by design",
+        "",
+        "| column | rule | non-NULL values |",
+        "|---|---|---:|",
+    ]
+    lines += [
+        f"| {d['table']}.{d['column']} | {d['rule']} | {d['non_null_values']} |"
+        for d in report["dropped_by_design"]
+    ]
     if report["audit"]:
-        lines += ["", "## Rows the rules bent (preflight audit, R13)", "", "| finding | rule | rows |", "|---|---|---:|"]
+        lines += [
+            "",
+            "## Rows the rules bent (preflight audit, R13)",
+            "",
+            "| finding | rule | rows |",
+            "|---|---|---:|",
+        ]
         lines += [f"| {a['finding']} | {a['rule']} | {a['rows']} |" for a in report["audit"]]
     (run_dir / "report.md").write_text(mask("\n".join(lines)) + "\n", encoding="utf-8")
 
@@ -204,28 +299,38 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
 def run(ctx: RunContext) -> StepOutcome:
     report = verify_database(ctx)
     write_report(ctx.run_dir, report)
-    bad_checks = [f"{i['check']} ({i['violations']}: {'; '.join(i['sample'][:SHOWN])})"
-                  for i in report["invariants"] if i["violations"]]
-    bad_tables = [f"{t['table']} ({t['legacy_rows']} legacy / {t['target_rows']} target rows, checksums "
-                  f"{'match' if t['legacy_checksum'] == t['target_checksum'] else 'differ'})"
-                  for t in report["tables"] if not t["match"]]
+    bad_checks = [
+        f"{i['check']} ({i['violations']}: {'; '.join(i['sample'][:SHOWN])})"
+        for i in report["invariants"]
+        if i["violations"]
+    ]
+    bad_tables = [
+        f"{t['table']} ({t['legacy_rows']} legacy / {t['target_rows']} target rows, checksums "
+        f"{'match' if t['legacy_checksum'] == t['target_checksum'] else 'differ'})"
+        for t in report["tables"]
+        if not t["match"]
+    ]
     bad_backup = [f"legacy rows differ from the backup: {p}" for p in report["backup_mismatches"]]
     problems = report["missing_results"] + bad_checks + bad_tables + bad_backup
     if problems:
         raise CutoverError(STEP, "; ".join(problems) + f" — see {ctx.run_dir / 'report.md'}")
     rows = sum(t["target_rows"] for t in report["tables"])
-    return StepOutcome(note=f"{len(report['tables'])} tables reconciled ({rows} rows), "
-                            f"{len(report['invariants'])} invariants hold; report.md written",
-                       details={"passed": True, "tables": len(report["tables"]), "rows": rows})
+    return StepOutcome(
+        note=f"{len(report['tables'])} tables reconciled ({rows} rows), "
+        f"{len(report['invariants'])} invariants hold; report.md written",
+        details={"passed": True, "tables": len(report["tables"]), "rows": rows},
+    )
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     dropped = ", ".join(migration.dropped_tables) or "none"
-    return [*[f"invariant {f.name}: any row returned fails the step" for f in migration.invariants],
-            f"reconcile {migration.reconcile.name}: counts and checksums of its "
-            f"{len(migration.reconcile.tables)} tables, a query each; every table of "
-            f"{migration.aside_schema} must be there (dropped by design: {dropped})",
-            f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json"]
+    return [
+        *[f"invariant {f.name}: any row returned fails the step" for f in migration.invariants],
+        f"reconcile {migration.reconcile.name}: counts and checksums of its "
+        f"{len(migration.reconcile.tables)} tables, a query each; every table of "
+        f"{migration.aside_schema} must be there (dropped by design: {dropped})",
+        f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json",
+    ]
 
 
 VERIFY = Step(STEP, 300, run, describe)

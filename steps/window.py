@@ -1,10 +1,11 @@
 """The runbook's one ordered list of steps: the single source of order for migrate-offline."""
+
 from __future__ import annotations
 
+from pgcutover.run import Step
 from steps.backup import BACKUP
 from steps.deploy_app import DEPLOY_APP
 from steps.deploy_schema import DEPLOY_SCHEMA
-from pgcutover.run import Step
 from steps.fence import FENCE, UNFENCE
 from steps.maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
 from steps.preflight import PREFLIGHT

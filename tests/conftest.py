@@ -1,4 +1,5 @@
 """Real PostgreSQL for every test: one cluster per session, one fresh database per test cloned from a template."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.settings import PROJECT_ROOT, Settings, default_pg_bindir, load_settings
 from pgcutover.db import Database, connect, ident
+from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE, DEMO_DATA, create_legacy_database
+from pgcutover.settings import PROJECT_ROOT, Settings, default_pg_bindir, load_settings
 
 # The app-hosts lab (real sshd and nginx on loopback) lends its fixtures to every test module.
 pytest_plugins = ("lab",)
@@ -50,8 +51,14 @@ def app_password() -> str:
 @pytest.fixture(scope="session")
 def template(cluster: LocalCluster, app_password: str) -> str:
     """Build the legacy template once: generated demo data plus the hand-written edge cases."""
-    url = create_legacy_database(cluster, dbname=TEMPLATE, users=DEMO_USERS, role=APP_ROLE,
-                                 password=app_password, data=DEMO_DATA)
+    url = create_legacy_database(
+        cluster,
+        dbname=TEMPLATE,
+        users=DEMO_USERS,
+        role=APP_ROLE,
+        password=app_password,
+        data=DEMO_DATA,
+    )
     db = connect(url, "psycopg")
     try:
         with db.transaction():
@@ -66,9 +73,11 @@ def template(cluster: LocalCluster, app_password: str) -> str:
         a.close()
     db = connect(url, "psycopg")
     try:
-        db.run_script(f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; GRANT USAGE ON SCHEMA public TO {READER}; "
-                      f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}; "
-                      f'GRANT UPDATE ("name") ON "Organization" TO {READER};')
+        db.run_script(
+            f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; GRANT USAGE ON SCHEMA public TO {READER}; "
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}; "
+            f'GRANT UPDATE ("name") ON "Organization" TO {READER};'
+        )
     finally:
         db.close()
     return TEMPLATE
@@ -129,18 +138,41 @@ def empty_url(cluster: LocalCluster, template: str, app_password: str) -> Iterat
 
 def make_settings(tmp_path: Path, url: str, **extra: str) -> Settings:
     """Settings for a test: its own dirs, never the operator's environment or .env files."""
-    environ = {"DATABASE_URL": url, "BACKUP_DIR": str(tmp_path / "backups"), "RUNS_DIR": str(tmp_path / "runs"),
-               "FENCE_WAIT": "5", **extra}
+    environ = {
+        "DATABASE_URL": url,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "RUNS_DIR": str(tmp_path / "runs"),
+        "FENCE_WAIT": "5",
+        **extra,
+    }
     return load_settings(None, base_dir=tmp_path, environ=environ)
 
 
-def run_cli(args: list[str], *, cwd: Path, env: dict[str, str], stdin: int | None = subprocess.DEVNULL,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    stdin: int | None = subprocess.DEVNULL,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     """Run `invoke <args>` as an operator would, from a directory with no .env of the operator's."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER",
-                                                                       "BACKUP_DIR", "RUNS_DIR"))}
-    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args], cwd=cwd,
-                          env={**clean, **env}, stdin=stdin, capture_output=True, text=True, timeout=timeout)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR")
+        )
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+        cwd=cwd,
+        env={**clean, **env},
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def fingerprint(url: str) -> dict[str, object]:
@@ -148,20 +180,38 @@ def fingerprint(url: str) -> dict[str, object]:
     db = connect(url, "psycopg", application_name="tests fingerprint")
     try:
         out: dict[str, object] = {}
-        out["schemas"] = db.query("SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
-                                  "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1")
-        out["database_acl"] = sorted(db.query(
-            "SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_database d, "
-            "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE d.datname = current_database()"))
+        out["schemas"] = db.query(
+            "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
+            "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1"
+        )
+        out["database_acl"] = sorted(
+            db.query(
+                "SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_database d, "
+                "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE d.datname = current_database()"
+            )
+        )
         out["catalog"] = catalog(db, "public")
-        out["column_acls"] = db.query("SELECT c.relname, a.attname, a.attacl::text FROM pg_attribute a JOIN pg_class c "
-                                      "ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
-                                      "AND a.attacl IS NOT NULL ORDER BY 1, 2")
-        tables = db.query("SELECT c.relname, c.relowner::regrole::text, c.relacl::text FROM pg_class c "
-                          "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1")
-        out["tables"] = [(t, owner, acl, db.query(
-            f"SELECT count(*), coalesce(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0) "
-            f"FROM public.{ident(t)} x")[0]) for t, owner, acl in tables]
+        out["column_acls"] = db.query(
+            "SELECT c.relname, a.attname, a.attacl::text FROM pg_attribute a JOIN pg_class c "
+            "ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
+            "AND a.attacl IS NOT NULL ORDER BY 1, 2"
+        )
+        tables = db.query(
+            "SELECT c.relname, c.relowner::regrole::text, c.relacl::text FROM pg_class c "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1"
+        )
+        out["tables"] = [
+            (
+                t,
+                owner,
+                acl,
+                db.query(
+                    f"SELECT count(*), coalesce(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0) "
+                    f"FROM public.{ident(t)} x"
+                )[0],
+            )
+            for t, owner, acl in tables
+        ]
         return out
     finally:
         db.close()
@@ -171,19 +221,19 @@ def catalog(db: Database, schema: str) -> dict[str, object]:
     """Everything R12 compares: columns in order, types, defaults, nullability, enums, indexes, constraints."""
     q = {
         "columns": "SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-                   "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                   "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-                   "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attnum > 0 "
-                   "AND NOT a.attisdropped ORDER BY 1, 2",
+        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY 1, 2",
         "enums": "SELECT t.typname, e.enumsortorder, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
-                 "WHERE t.typnamespace = %s::regnamespace ORDER BY 1, 2",
+        "WHERE t.typnamespace = %s::regnamespace ORDER BY 1, 2",
         "indexes": "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
-                   "ON c.oid = i.indexrelid WHERE c.relnamespace = %s::regnamespace ORDER BY 1",
+        "ON c.oid = i.indexrelid WHERE c.relnamespace = %s::regnamespace ORDER BY 1",
         "constraints": "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), convalidated, "
-                       "confdeltype, confupdtype FROM pg_constraint WHERE connamespace = %s::regnamespace ORDER BY 1, 2",
+        "confdeltype, confupdtype FROM pg_constraint WHERE connamespace = %s::regnamespace ORDER BY 1, 2",
         "tables": "SELECT relname, relpersistence, relkind FROM pg_class WHERE relnamespace = %s::regnamespace "
-                  "AND relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1",
+        "AND relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1",
         "triggers": "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger t JOIN pg_class c "
-                    "ON c.oid = t.tgrelid WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
+        "ON c.oid = t.tgrelid WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
     }
     return {k: db.query(sql, [ident(schema)]) for k, sql in q.items()}

@@ -7,6 +7,7 @@ raises, so the tests using it fail (never skip).
 
 Use it from a test module with ``from lab import app_lab, fresh_app_lab  # noqa: F401``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -45,7 +46,8 @@ set -eu
 root=$(cd -- "$(dirname -- "$0")/.." && pwd -P)
 """
 SCRIPTS: dict[str, str] = {
-    "maintenance": _SCRIPT_HEAD + """\
+    "maintenance": _SCRIPT_HEAD
+    + """\
 # maintenance on|off|status: the site's maintenance page (the file maintenance.on); idempotent.
 case "${1-}" in
   on) touch "$root/maintenance.on"; echo "maintenance on" ;;
@@ -54,13 +56,15 @@ case "${1-}" in
   *) echo "usage: maintenance on|off|status" >&2; exit 2 ;;
 esac
 """,
-    "version": _SCRIPT_HEAD + """\
+    "version": _SCRIPT_HEAD
+    + """\
 # version: print the release this host runs (exit 1 when none is installed).
 if [ "$#" -ne 0 ]; then echo "usage: version" >&2; exit 2; fi
 if [ ! -f "$root/release" ]; then echo "version: no release installed in $root" >&2; exit 1; fi
 cat "$root/release"
 """,
-    "deploy": _SCRIPT_HEAD + """\
+    "deploy": _SCRIPT_HEAD
+    + """\
 # deploy VERSION: install release VERSION (idempotent); exit 3 when the deploy fails.
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then echo "usage: deploy VERSION" >&2; exit 2; fi
 case "$1" in *[!A-Za-z0-9._+-]*) echo "deploy: invalid version: $1" >&2; exit 2 ;; esac
@@ -88,8 +92,10 @@ MAINTENANCE_HTML = f"""<!DOCTYPE html>
 
 def _index_html(address: str) -> str:
     """The app's home page on one host."""
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>app</title>"
-            f"</head>\n<body><h1>app on {address}</h1></body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>app</title>"
+        f"</head>\n<body><h1>app on {address}</h1></body></html>\n"
+    )
 
 
 @dataclass
@@ -203,9 +209,13 @@ class AppLab:
     def connection(self, host: str | AppHost, known_hosts: Path | None = None) -> fabric.Connection:
         """A fabric Connection to host, set up as the product does (RejectPolicy, known_hosts)."""
         h = self.host(host)
-        c = fabric.Connection(h.address, user=self.user, port=h.ssh_port,
-                              config=fabric.Config(runtime_ssh_path=str(self.ssh_config)),
-                              connect_kwargs={"key_filename": str(self.key)})
+        c = fabric.Connection(
+            h.address,
+            user=self.user,
+            port=h.ssh_port,
+            config=fabric.Config(runtime_ssh_path=str(self.ssh_config)),
+            connect_kwargs={"key_filename": str(self.key)},
+        )
         c.client.load_host_keys(str(known_hosts or self.known_hosts))
         c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
         return c
@@ -227,8 +237,11 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
     assert parts.scheme == "http" and parts.hostname, f"not an http URL: {url}"
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     try:
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                     headers={"Connection": "close"})
+        conn.request(
+            "GET",
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            headers={"Connection": "close"},
+        )
         response = conn.getresponse()
         return response.status, response.read().decode("utf-8", "replace")
     finally:
@@ -249,6 +262,7 @@ def _reserve_ports(count: int, shared: tuple[str, ...]) -> tuple[list[int], int]
     """Free ports: one per host address (``count``), plus one free on every address in shared."""
     held: list[socket.socket] = []
     try:
+
         def grab(address: str, port: int = 0) -> int:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             held.append(s)
@@ -272,9 +286,15 @@ def _reserve_ports(count: int, shared: tuple[str, ...]) -> tuple[list[int], int]
 
 def _keygen(paths: list[Path]) -> None:
     """Generate ed25519 key pairs (no passphrase) at paths, in parallel."""
-    procs = [subprocess.Popen([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", p.name,
-                               "-f", str(p)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for p in paths]
+    procs = [
+        subprocess.Popen(
+            [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", p.name, "-f", str(p)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for p in paths
+    ]
     for p, path in zip(procs, paths, strict=True):
         out, _ = p.communicate(timeout=30)
         if p.returncode != 0:
@@ -304,16 +324,21 @@ def _write_sshd_config(h: AppHost, user: str, authorized_keys: Path) -> None:
         "LogLevel VERBOSE\n"
         f"SetEnv APP_ROOT={h.root}\n"
         "Subsystem sftp internal-sftp\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
 def _start_sshd(h: AppHost) -> None:
     """Start this host's sshd in the foreground (``-D``), logging to its file."""
     if os.geteuid() == 0:
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-    h.sshd = subprocess.Popen([str(SSHD), "-D", "-f", str(h.sshd_config), "-E", str(h.sshd_log)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    h.sshd = subprocess.Popen(
+        [str(SSHD), "-D", "-f", str(h.sshd_config), "-E", str(h.sshd_log)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _wait_sshd(h: AppHost, timeout: float = START_TIMEOUT) -> None:
@@ -322,8 +347,10 @@ def _wait_sshd(h: AppHost, timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if h.sshd.poll() is not None:
-            raise RuntimeError(f"sshd for {h.address}:{h.ssh_port} exited with {h.sshd.returncode}"
-                               f"\n{_tail(h.sshd_log)}")
+            raise RuntimeError(
+                f"sshd for {h.address}:{h.ssh_port} exited with {h.sshd.returncode}"
+                f"\n{_tail(h.sshd_log)}"
+            )
         try:
             with socket.create_connection((h.address, h.ssh_port), timeout=1) as s:
                 if s.recv(64).startswith(b"SSH-"):
@@ -331,8 +358,10 @@ def _wait_sshd(h: AppHost, timeout: float = START_TIMEOUT) -> None:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"sshd for {h.address}:{h.ssh_port} not answering after {timeout:g}s"
-                               f"\n{_tail(h.sshd_log)}")
+            raise RuntimeError(
+                f"sshd for {h.address}:{h.ssh_port} not answering after {timeout:g}s"
+                f"\n{_tail(h.sshd_log)}"
+            )
         time.sleep(0.02)
 
 
@@ -409,9 +438,12 @@ def _tail(path: Path, lines: int = 40) -> str:
 def _nginx_conf(lab: AppLab) -> str:
     """nginx.conf: a server block per host, a maintenance page, /health and /version."""
     d = lab.nginx_dir
-    temp_paths = "".join(f"    {kind}_temp_path {d / 'temp' / kind};\n"
-                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    servers = "".join(f"""
+    temp_paths = "".join(
+        f"    {kind}_temp_path {d / 'temp' / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    servers = "".join(
+        f"""
     server {{
         listen {h.address}:{lab.http_port};
         server_name _;
@@ -437,7 +469,9 @@ def _nginx_conf(lab: AppLab) -> str:
             alias {h.root}/release;
         }}
     }}
-""" for h in lab.hosts)
+"""
+        for h in lab.hosts
+    )
     user = "user root;\n" if os.geteuid() == 0 else ""
     return f"""{user}worker_processes 1;
 pid {d / 'nginx.pid'};
@@ -469,9 +503,22 @@ def _start_nginx(lab: AppLab) -> None:
     conf.write_text(_nginx_conf(lab), encoding="utf-8")
     with open(d / "stderr.log", "ab") as stderr:
         lab.nginx = subprocess.Popen(
-            [str(NGINX), "-p", f"{d}/", "-c", str(conf), "-e", str(d / "error.log"),
-             "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True)
+            [
+                str(NGINX),
+                "-p",
+                f"{d}/",
+                "-c",
+                str(conf),
+                "-e",
+                str(d / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            start_new_session=True,
+        )
 
 
 def _wait_nginx(lab: AppLab, timeout: float = START_TIMEOUT) -> None:
@@ -482,9 +529,11 @@ def _wait_nginx(lab: AppLab, timeout: float = START_TIMEOUT) -> None:
     last = ""
     while pending:
         if lab.nginx.poll() is not None:
-            raise RuntimeError(f"nginx exited with {lab.nginx.returncode}\n"
-                               f"{_tail(lab.nginx_dir / 'stderr.log')}\n"
-                               f"{_tail(lab.nginx_dir / 'error.log')}")
+            raise RuntimeError(
+                f"nginx exited with {lab.nginx.returncode}\n"
+                f"{_tail(lab.nginx_dir / 'stderr.log')}\n"
+                f"{_tail(lab.nginx_dir / 'error.log')}"
+            )
         try:
             status, body = http_get(lab.url(pending[0], "/health"), timeout=1)
             if status == 200:
@@ -494,8 +543,10 @@ def _wait_nginx(lab: AppLab, timeout: float = START_TIMEOUT) -> None:
         except OSError as e:
             last = str(e)
         if time.monotonic() > deadline:
-            raise RuntimeError(f"nginx not answering on {pending[0]}:{lab.http_port} after "
-                               f"{timeout:g}s ({last})\n{_tail(lab.nginx_dir / 'error.log')}")
+            raise RuntimeError(
+                f"nginx not answering on {pending[0]}:{lab.http_port} after "
+                f"{timeout:g}s ({last})\n{_tail(lab.nginx_dir / 'error.log')}"
+            )
         time.sleep(0.02)
 
 
@@ -503,8 +554,9 @@ def start_app_lab(parent: Path | None = None) -> AppLab:
     """Build and start the lab under a new temp dir; on any failure stop what started and raise."""
     for program in (SSHD, NGINX):
         if not program.is_file():
-            raise RuntimeError(f"{program} not found: install openssh-server and nginx "
-                               f"(.ci/run does)")
+            raise RuntimeError(
+                f"{program} not found: install openssh-server and nginx (.ci/run does)"
+            )
     base = Path(tempfile.mkdtemp(prefix="pgcutover-applab-", dir=parent)).resolve()
     ssh_ports, http_port = _reserve_ports(len(ADDRESSES), ADDRESSES)
     client = base / "client"
@@ -516,9 +568,16 @@ def start_app_lab(parent: Path | None = None) -> AppLab:
         (root / "public").mkdir()
         (base / address / "sshd").mkdir()
         hosts.append(AppHost(address, port, root, base / address / "sshd"))
-    lab = AppLab(base=base, user=_current_user(), hosts=tuple(hosts), http_port=http_port,
-                 key=client / "id_ed25519", known_hosts=client / "known_hosts",
-                 ssh_config=client / "ssh_config", nginx_dir=base / "nginx")
+    lab = AppLab(
+        base=base,
+        user=_current_user(),
+        hosts=tuple(hosts),
+        http_port=http_port,
+        key=client / "id_ed25519",
+        known_hosts=client / "known_hosts",
+        ssh_config=client / "ssh_config",
+        nginx_dir=base / "nginx",
+    )
     try:
         _keygen([lab.key] + [h.sshd_dir / "ssh_host_ed25519_key" for h in lab.hosts])
         authorized_keys = client / "authorized_keys"
@@ -534,9 +593,12 @@ def start_app_lab(parent: Path | None = None) -> AppLab:
             (h.root / "public" / "index.html").write_text(_index_html(h.address), encoding="utf-8")
             (h.root / "public" / "maintenance.html").write_text(MAINTENANCE_HTML, encoding="utf-8")
             (h.root / "release").write_text(INITIAL_RELEASE + "\n", encoding="utf-8")
-        lab.known_hosts.write_text("".join(h.known_hosts_line + "\n" for h in lab.hosts),
-                                   encoding="utf-8")
-        lab.ssh_config.write_text("".join(f"""Host {h.address}
+        lab.known_hosts.write_text(
+            "".join(h.known_hosts_line + "\n" for h in lab.hosts), encoding="utf-8"
+        )
+        lab.ssh_config.write_text(
+            "".join(
+                f"""Host {h.address}
     HostName {h.address}
     Port {h.ssh_port}
     User {lab.user}
@@ -547,7 +609,11 @@ def start_app_lab(parent: Path | None = None) -> AppLab:
     StrictHostKeyChecking yes
     BatchMode yes
     ConnectTimeout 5
-""" for h in lab.hosts), encoding="utf-8")
+"""
+                for h in lab.hosts
+            ),
+            encoding="utf-8",
+        )
         for h in lab.hosts:
             _start_sshd(h)
         _start_nginx(lab)

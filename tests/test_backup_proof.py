@@ -1,4 +1,5 @@
 """A backup is proven by reading every data block back, and checked against its manifest later."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 from conftest import fingerprint, make_settings, run_cli
-from steps.backup import DUMP_NAME, MANIFEST_NAME, check_backup, sha256_of
-from pgcutover.settings import default_pg_bindir
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
+
+from pgcutover.settings import default_pg_bindir
+from steps.backup import DUMP_NAME, MANIFEST_NAME, check_backup, sha256_of
 
 # Overwrite 32 bytes at 3/4 of the archive: past the table of contents (written first), inside the
 # data blocks that follow it, so `pg_restore --list` still reads the archive.
@@ -27,8 +29,9 @@ def real_bindir() -> Path:
 
 
 def pg_restore(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(real_bindir() / "pg_restore"), *args], capture_output=True,
-                          text=True)
+    return subprocess.run(
+        [str(real_bindir() / "pg_restore"), *args], capture_output=True, text=True
+    )
 
 
 def journal_lines(tmp_path: Path) -> list[dict[str, object]]:
@@ -38,8 +41,11 @@ def journal_lines(tmp_path: Path) -> list[dict[str, object]]:
 
 def test_corrupt_data_block_stops_the_window_at_backup(tmp_path: Path, legacy_url: str) -> None:
     original = fingerprint(legacy_url)
-    env = app_env(tmp_path, legacy_url,
-                  PG_BINDIR=str(fake_bindir(tmp_path, CORRUPT_BODY.format(real=real_bindir()))))
+    env = app_env(
+        tmp_path,
+        legacy_url,
+        PG_BINDIR=str(fake_bindir(tmp_path, CORRUPT_BODY.format(real=real_bindir()))),
+    )
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
@@ -105,4 +111,3 @@ def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
     assert check_backup(settings, backup_dir, full_read=False).problem == "manifest unreadable"
     manifest_path.unlink()
     assert check_backup(settings, backup_dir, full_read=False).problem == "manifest missing"
-

@@ -1,4 +1,5 @@
 """The operator's Ctrl-C reaches pgcutover alone: its children finish, or pgcutover kills them."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
-from steps.backup import MANIFEST_NAME
-from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
+
 from pgcutover.hosts import LocalHost
 from pgcutover.pgtools import run_child
-from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from steps.backup import MANIFEST_NAME
 
 
 def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
@@ -26,19 +27,32 @@ def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
     real, pid_file = default_pg_bindir(), tmp_path / "pg_dump.pid"
     assert real is not None
     # It records its pid and process group (field 5 of /proc/PID/stat), then sleeps.
-    body = (f'echo "$$ $(cut -d" " -f5 /proc/$$/stat)" > {pid_file}.tmp\n'
-            f'mv {pid_file}.tmp {pid_file}\nsleep 3\nexec {real}/pg_dump "$@"\n')
+    body = (
+        f'echo "$$ $(cut -d" " -f5 /proc/$$/stat)" > {pid_file}.tmp\n'
+        f'mv {pid_file}.tmp {pid_file}\nsleep 3\nexec {real}/pg_dump "$@"\n'
+    )
     return fake_bindir(tmp_path, body), pid_file
 
 
 def start_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start `invoke <args>` as the foreground job of its own terminal session would be."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(
-        ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR"))}
-    return subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
-                            cwd=cwd, env={**clean, **env}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR")
+        )
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+        cwd=cwd,
+        env={**clean, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def journal(tmp_path: Path) -> list[dict[str, object]]:
@@ -48,8 +62,12 @@ def journal(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in found[0].read_text().splitlines() if line.endswith("}")]
 
 
-def wait_for(what: str, ready: Callable[[], object], timeout_s: float = 60,
-             proc: subprocess.Popen[str] | None = None) -> None:
+def wait_for(
+    what: str,
+    ready: Callable[[], object],
+    timeout_s: float = 60,
+    proc: subprocess.Popen[str] | None = None,
+) -> None:
     """Poll until ready() is true; fail on timeout, or at once if proc ended first."""
     deadline = time.monotonic() + timeout_s
     while not ready():
@@ -72,9 +90,9 @@ def group_alive(pgid: int) -> list[str]:
             text = stat.read_text()
         except OSError:
             continue
-        fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp …, after "pid (comm)"
+        fields = text[text.rindex(")") + 2 :].split()  # state ppid pgrp …, after "pid (comm)"
         if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(text[:text.rindex(")") + 1])
+            alive.append(text[: text.rindex(")") + 1])
     return alive
 
 
@@ -96,9 +114,13 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
     proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     try:
-        wait_for("the backup to start", lambda: any(
-            ln["step"] == "backup" and ln["event"] == "start" for ln in journal(tmp_path)),
-            proc=proc)
+        wait_for(
+            "the backup to start",
+            lambda: any(
+                ln["step"] == "backup" and ln["event"] == "start" for ln in journal(tmp_path)
+            ),
+            proc=proc,
+        )
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
         out, err = proc.communicate(timeout=120)
     finally:
@@ -120,8 +142,9 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     assert app_state(tmp_path) == ("v2", False)
 
 
-def test_second_ctrl_c_abandons_the_step_and_kills_its_children(tmp_path: Path,
-                                                                 legacy_url: str) -> None:
+def test_second_ctrl_c_abandons_the_step_and_kills_its_children(
+    tmp_path: Path, legacy_url: str
+) -> None:
     original = fingerprint(legacy_url)
     bindir, pid_file = slow_pg_dump(tmp_path)
     env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
@@ -169,8 +192,9 @@ def test_abandoned_child_is_killed_and_reaped(tmp_path: Path) -> None:
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.5)
         with pytest.raises(KeyboardInterrupt):
-            run_child(["/bin/sh", "-c",
-                       f"echo $$ > {shell_pid}; sleep 60 & echo $! > {sleep_pid}; wait"])
+            run_child(
+                ["/bin/sh", "-c", f"echo $$ > {shell_pid}; sleep 60 & echo $! > {sleep_pid}; wait"]
+            )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

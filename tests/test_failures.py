@@ -1,4 +1,5 @@
 """Failure safety on real PostgreSQL: faults at every step boundary, rollback and resume judged on data."""
+
 from __future__ import annotations
 
 import os
@@ -8,15 +9,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
+
 from pgcutover.db import connect
 from steps.window import STEP_NAMES
 
 # Before each step, inside the transform's transaction, and right after each step's work committed
 # (before its end line): the crash an operator fears most.
-POINTS = [f"{s}:before" for s in STEP_NAMES] + ["transform:middle"] + [f"{s}:after" for s in STEP_NAMES]
+POINTS = (
+    [f"{s}:before" for s in STEP_NAMES] + ["transform:middle"] + [f"{s}:after" for s in STEP_NAMES]
+)
 
 
 def app_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
@@ -24,10 +27,18 @@ def app_env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "release").write_text("v1\n")
-    return {"DATABASE_URL": url, "BACKUP_DIR": str(tmp_path / "backups"), "RUNS_DIR": str(tmp_path / "runs"),
-            "FENCE_WAIT": "5", "MAINTENANCE_ON_CMD": f"touch {site}/maintenance",
-            "MAINTENANCE_OFF_CMD": f"rm -f {site}/maintenance", "CURRENT_VERSION_CMD": f"cat {site}/release",
-            "DEPLOY_CMD": f"echo {{version}} > {site}/release", "DEPLOY_VERSION": "v2", **extra}
+    return {
+        "DATABASE_URL": url,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "RUNS_DIR": str(tmp_path / "runs"),
+        "FENCE_WAIT": "5",
+        "MAINTENANCE_ON_CMD": f"touch {site}/maintenance",
+        "MAINTENANCE_OFF_CMD": f"rm -f {site}/maintenance",
+        "CURRENT_VERSION_CMD": f"cat {site}/release",
+        "DEPLOY_CMD": f"echo {{version}} > {site}/release",
+        "DEPLOY_VERSION": "v2",
+        **extra,
+    }
 
 
 def app_state(tmp_path: Path) -> tuple[str, bool]:
@@ -53,15 +64,24 @@ def assert_migrated(url: str, before: dict) -> None:
 def restart_cmd(cluster) -> str:
     ctl = cluster.bindir / "pg_ctl"
     prefix = "runuser -u postgres -- " if os.geteuid() == 0 else ""
-    return (f"cd / && {prefix}{ctl} -D {cluster.datadir} -m immediate -w stop >/dev/null && "
-            f"{prefix}{ctl} -D {cluster.datadir} -w -l {cluster.home}/server.log "
-            f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.home}' start >/dev/null")
+    return (
+        f"cd / && {prefix}{ctl} -D {cluster.datadir} -m immediate -w stop >/dev/null && "
+        f"{prefix}{ctl} -D {cluster.datadir} -w -l {cluster.home}/server.log "
+        f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.home}' start >/dev/null"
+    )
 
 
 @pytest.mark.parametrize("kind", ["error", "kill", "restart"])
 @pytest.mark.parametrize("point", POINTS)
-def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, app_password: str, point: str,
-                                        kind: str, restart_cmd: str) -> None:
+def test_fault_then_rollback_and_resume(
+    tmp_path: Path,
+    cluster,
+    template: str,
+    app_password: str,
+    point: str,
+    kind: str,
+    restart_cmd: str,
+) -> None:
     from conftest import app_url, fresh_database
 
     for recovery in ("rollback", "resume"):
@@ -71,9 +91,13 @@ def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, 
             work.mkdir()
             original, before = fingerprint(url), snapshot(url)
             env = app_env(work, url, CUTOVER_FAULT=f"{point}:{kind}", CUTOVER_FAULT_CMD=restart_cmd)
-            failed = run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=work, env=env)
+            failed = run_cli(
+                ["migrate-offline", "--yes", "--on-failure", "pause"], cwd=work, env=env
+            )
             # A server restart after the last database step cannot hurt the window: it completes.
-            completed = kind == "restart" and (point.startswith("maintenance-off:") or point == "deploy-app:after")
+            completed = kind == "restart" and (
+                point.startswith("maintenance-off:") or point == "deploy-app:after"
+            )
             assert (failed.returncode == 0) == completed, failed.stdout + failed.stderr
             assert "Traceback" not in failed.stderr
             env.pop("CUTOVER_FAULT")
@@ -86,11 +110,22 @@ def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, 
                 continue
             if recovery == "rollback":
                 proc = run_cli(["rollback", "--yes"], cwd=work, env=env)
-                if "nothing to roll back" in proc.stderr:  # only true when no step past preflight started
+                if (
+                    "nothing to roll back" in proc.stderr
+                ):  # only true when no step past preflight started
                     assert proc.returncode != 0
-                    started = {ln for ln in next((work / "runs").glob("*/journal.jsonl")).read_text().splitlines()
-                               if '"event": "start"' in ln and '"step": "preflight"' not in ln}
-                    assert not started and point in ("preflight:before", "preflight:after", "maintenance-on:before")
+                    started = {
+                        ln
+                        for ln in next((work / "runs").glob("*/journal.jsonl"))
+                        .read_text()
+                        .splitlines()
+                        if '"event": "start"' in ln and '"step": "preflight"' not in ln
+                    }
+                    assert not started and point in (
+                        "preflight:before",
+                        "preflight:after",
+                        "maintenance-on:before",
+                    )
                     assert without_bookkeeping(fingerprint(url)) == without_bookkeeping(original)
                     continue
                 assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -105,14 +140,21 @@ def test_fault_then_rollback_and_resume(tmp_path: Path, cluster, template: str, 
                 assert app_state(work) == ("v2", False)
 
 
-@pytest.mark.parametrize("point", ["backup:after", "transform:middle", "verify:before", "deploy-app:before"])
+@pytest.mark.parametrize(
+    "point", ["backup:after", "transform:middle", "verify:before", "deploy-app:before"]
+)
 def test_failure_rolls_back_at_once_by_default(tmp_path: Path, legacy_url: str, point: str) -> None:
     original = fingerprint(legacy_url)
-    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url,
-                                                                           CUTOVER_FAULT=f"{point}:error"))
+    proc = run_cli(
+        ["migrate-offline", "--yes"],
+        cwd=tmp_path,
+        env=app_env(tmp_path, legacy_url, CUTOVER_FAULT=f"{point}:error"),
+    )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(point.split(":")[0] + ": injected fault") and "rollback completed" in last, last
+    assert (
+        last.startswith(point.split(":")[0] + ": injected fault") and "rollback completed" in last
+    ), last
     assert_rolled_back(tmp_path, legacy_url, original)
 
 
@@ -151,10 +193,17 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
     assert run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env).returncode == 0
     cleaned = fingerprint(legacy_url)
     assert [s for s in cleaned["schemas"] if s[0] == "cutover_legacy"] == []  # type: ignore[union-attr]
-    assert {**cleaned, "schemas": None} == {**migrated, "schemas": None}  # only the set-aside copy went
+    assert {**cleaned, "schemas": None} == {
+        **migrated,
+        "schemas": None,
+    }  # only the set-aside copy went
     assert (tmp_path / "backups" / run_id / "database.dump").exists()
-    again = run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env)  # twice: nothing more
-    assert again.returncode == 0 and "already cleaned up" in again.stdout, again.stdout + again.stderr
+    again = run_cli(
+        ["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env
+    )  # twice: nothing more
+    assert again.returncode == 0 and "already cleaned up" in again.stdout, (
+        again.stdout + again.stderr
+    )
     assert fingerprint(legacy_url) == cleaned
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0 and "restored from" in proc.stdout, proc.stdout + proc.stderr
@@ -163,17 +212,28 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
 
 def test_nothing_to_roll_back(tmp_path: Path, legacy_url: str) -> None:
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url))
-    assert proc.returncode != 0 and proc.stderr.strip().splitlines()[-1].startswith("rollback: no run of ")
+    assert proc.returncode != 0 and proc.stderr.strip().splitlines()[-1].startswith(
+        "rollback: no run of "
+    )
 
 
 def fake_bindir(tmp_path: Path, dump_body: str) -> Path:
     """A PG_BINDIR whose pg_dump misbehaves, next to the real pg_restore."""
-    real = Path(subprocess.run(["sh", "-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1"],
-                               capture_output=True, text=True).stdout.strip())
+    real = Path(
+        subprocess.run(
+            ["sh", "-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     d = tmp_path / "bin"
     d.mkdir()
     script = d / "pg_dump"
-    script.write_text("#!/bin/sh\n" + f'if [ "$1" = "--version" ]; then exec {real}/pg_dump --version; fi\n' + dump_body)
+    script.write_text(
+        "#!/bin/sh\n"
+        + f'if [ "$1" = "--version" ]; then exec {real}/pg_dump --version; fi\n'
+        + dump_body
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     (d / "pg_restore").symlink_to(real / "pg_restore")
     return d
@@ -185,9 +245,13 @@ def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) ->
     env = app_env(tmp_path, legacy_url)
     limit = None
     if case == "pg_dump fails":
-        env["PG_BINDIR"] = str(fake_bindir(tmp_path, 'echo "pg_dump: error: connection lost" >&2; exit 1\n'))
+        env["PG_BINDIR"] = str(
+            fake_bindir(tmp_path, 'echo "pg_dump: error: connection lost" >&2; exit 1\n')
+        )
     elif case == "corrupt dump":
-        body = 'while [ "$1" != "--file" ]; do shift; done; head -c 4096 /dev/urandom > "$2"; exit 0\n'
+        body = (
+            'while [ "$1" != "--file" ]; do shift; done; head -c 4096 /dev/urandom > "$2"; exit 0\n'
+        )
         env["PG_BINDIR"] = str(fake_bindir(tmp_path, body))
     else:
         limit = 256 * 1024  # a file size limit: the dump cannot grow past 256 KiB, like a full disk
@@ -196,12 +260,20 @@ def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) ->
         if limit:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER"))
+    }
     from pgcutover.settings import PROJECT_ROOT
 
-    proc = subprocess.run([os.sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
-                          cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True, preexec_fn=cap,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [os.sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        preexec_fn=cap,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("backup: "), proc.stderr
     assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
@@ -231,9 +303,14 @@ def test_sigterm_stops_at_a_safe_point(tmp_path: Path, legacy_url: str) -> None:
 def test_no_secret_anywhere(tmp_path: Path, legacy_url: str, app_password: str) -> None:
     env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="verify:before:error")
     proc = run_cli(["migrate-offline", "--yes", "--debug"], cwd=tmp_path, env=env)
-    texts = [proc.stdout, proc.stderr] + [p.read_text() for p in tmp_path.rglob("*") if p.is_file()
-                                          and p.suffix in (".jsonl", ".json", ".md", "")
-                                          and p.stat().st_size < 10_000_000 and "backups" not in p.parts]
+    texts = [proc.stdout, proc.stderr] + [
+        p.read_text()
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+        and p.suffix in (".jsonl", ".json", ".md", "")
+        and p.stat().st_size < 10_000_000
+        and "backups" not in p.parts
+    ]
     assert "Traceback" in proc.stdout + proc.stderr  # --debug shows it, masked
     assert all(app_password not in t for t in texts)
 
@@ -241,9 +318,16 @@ def test_no_secret_anywhere(tmp_path: Path, legacy_url: str, app_password: str) 
 def test_refused_retry_does_not_hide_the_run_to_roll_back(tmp_path: Path, legacy_url: str) -> None:
     original = fingerprint(legacy_url)
     env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="transform:middle:error")
-    assert run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=tmp_path, env=env).returncode != 0
+    assert (
+        run_cli(
+            ["migrate-offline", "--yes", "--on-failure", "pause"], cwd=tmp_path, env=env
+        ).returncode
+        != 0
+    )
     env.pop("CUTOVER_FAULT")
-    retry = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)  # at 3 a.m., someone just tries again
+    retry = run_cli(
+        ["migrate-offline", "--yes"], cwd=tmp_path, env=env
+    )  # at 3 a.m., someone just tries again
     assert retry.returncode != 0 and retry.stderr.startswith("preflight: "), retry.stderr
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -252,7 +336,9 @@ def test_refused_retry_does_not_hide_the_run_to_roll_back(tmp_path: Path, legacy
 
 def test_resume_after_rollback_is_refused(tmp_path: Path, legacy_url: str) -> None:
     env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="verify:before:error")
-    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0  # rolled back at once
+    assert (
+        run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0
+    )  # rolled back at once
     env.pop("CUTOVER_FAULT")
     before = fingerprint(legacy_url)
     proc = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
@@ -260,9 +346,16 @@ def test_resume_after_rollback_is_refused(tmp_path: Path, legacy_url: str) -> No
     assert fingerprint(legacy_url) == before
 
 
-def test_server_restart_then_automatic_rollback_reconnects(tmp_path: Path, legacy_url: str, restart_cmd: str) -> None:
+def test_server_restart_then_automatic_rollback_reconnects(
+    tmp_path: Path, legacy_url: str, restart_cmd: str
+) -> None:
     original = fingerprint(legacy_url)
-    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="transform:before:restart", CUTOVER_FAULT_CMD=restart_cmd)
+    env = app_env(
+        tmp_path,
+        legacy_url,
+        CUTOVER_FAULT="transform:before:restart",
+        CUTOVER_FAULT_CMD=restart_cmd,
+    )
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0
     assert "rollback completed" in proc.stderr.strip().splitlines()[-1], proc.stdout + proc.stderr
@@ -270,12 +363,18 @@ def test_server_restart_then_automatic_rollback_reconnects(tmp_path: Path, legac
 
 
 @pytest.mark.parametrize("recovery", ["rollback", "resume"])
-def test_pg8000_survives_a_kill_in_the_transform(tmp_path: Path, legacy_url: str, recovery: str) -> None:
+def test_pg8000_survives_a_kill_in_the_transform(
+    tmp_path: Path, legacy_url: str, recovery: str
+) -> None:
     original, before = fingerprint(legacy_url), snapshot(legacy_url)
     env = app_env(tmp_path, legacy_url, DB_DRIVER="pg8000", CUTOVER_FAULT="transform:middle:kill")
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == -9
     env.pop("CUTOVER_FAULT")
-    args = ["rollback", "--yes"] if recovery == "rollback" else ["migrate-offline", "--resume", "--yes"]
+    args = (
+        ["rollback", "--yes"]
+        if recovery == "rollback"
+        else ["migrate-offline", "--resume", "--yes"]
+    )
     proc = run_cli(args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if recovery == "rollback":

@@ -1,4 +1,5 @@
 """The app lab is real: sshd per host, nginx with a maintenance page, and the app's scripts."""
+
 from __future__ import annotations
 
 import errno
@@ -9,15 +10,14 @@ from pathlib import Path
 import fabric
 import paramiko
 import pytest
-
-from lab import (MAINTENANCE_TITLE, AppLab, child_pids,
-                 http_get, http_status, running_app_lab)
+from lab import MAINTENANCE_TITLE, AppLab, child_pids, http_get, http_status, running_app_lab
 
 HOSTS = ("127.0.0.1", "127.0.0.2")
 
 
-def run(lab: AppLab, host: str, command: str,
-        known_hosts: Path | None = None) -> fabric.runners.Result:
+def run(
+    lab: AppLab, host: str, command: str, known_hosts: Path | None = None
+) -> fabric.runners.Result:
     """Run command on host over SSH as the product will, without raising on a non-zero exit."""
     c = lab.connection(host, known_hosts)
     try:
@@ -35,8 +35,10 @@ def test_lab_exposes_app_hosts_and_private_ssh_files(app_lab: AppLab) -> None:
     assert app_lab.app_hosts == f"{user}@127.0.0.1:{a.ssh_port},{user}@127.0.0.2:{b.ssh_port}"
     assert a.ssh_port != b.ssh_port
     lines = app_lab.known_hosts.read_text().splitlines()
-    assert [line.split()[0] for line in lines] == [f"[127.0.0.1]:{a.ssh_port}",
-                                                   f"[127.0.0.2]:{b.ssh_port}"]
+    assert [line.split()[0] for line in lines] == [
+        f"[127.0.0.1]:{a.ssh_port}",
+        f"[127.0.0.2]:{b.ssh_port}",
+    ]
     assert all(line.split()[1] == "ssh-ed25519" for line in lines)
     config = paramiko.SSHConfig.from_path(str(app_lab.ssh_config))
     for h in app_lab.hosts:
@@ -53,9 +55,13 @@ def test_lab_exposes_app_hosts_and_private_ssh_files(app_lab: AppLab) -> None:
 def test_each_host_knows_its_app_root_over_fabric(app_lab: AppLab) -> None:
     """`echo $APP_ROOT` over fabric, set up exactly as the product does, names the host's dir."""
     for h in app_lab.hosts:
-        c = fabric.Connection(h.address, user=app_lab.user, port=h.ssh_port,
-                              config=fabric.Config(runtime_ssh_path=str(app_lab.ssh_config)),
-                              connect_kwargs={"key_filename": str(app_lab.key)})
+        c = fabric.Connection(
+            h.address,
+            user=app_lab.user,
+            port=h.ssh_port,
+            config=fabric.Config(runtime_ssh_path=str(app_lab.ssh_config)),
+            connect_kwargs={"key_filename": str(app_lab.key)},
+        )
         c.client.load_host_keys(str(app_lab.known_hosts))
         c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
         with c:
@@ -126,10 +132,16 @@ def test_failing_deploy_exits_3_and_changes_nothing(fresh_app_lab: AppLab) -> No
     assert http_get(lab.url("127.0.0.2", "/version")) == (200, "v1\n")
 
 
-@pytest.mark.parametrize(("command", "code"), [
-    ('"$APP_ROOT/bin/maintenance" sideways', 2), ('"$APP_ROOT/bin/maintenance"', 2),
-    ('"$APP_ROOT/bin/deploy"', 2), ('"$APP_ROOT/bin/deploy" "v2; rm -rf /"', 2),
-    ('"$APP_ROOT/bin/version" extra', 2)])
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ('"$APP_ROOT/bin/maintenance" sideways', 2),
+        ('"$APP_ROOT/bin/maintenance"', 2),
+        ('"$APP_ROOT/bin/deploy"', 2),
+        ('"$APP_ROOT/bin/deploy" "v2; rm -rf /"', 2),
+        ('"$APP_ROOT/bin/version" extra', 2),
+    ],
+)
 def test_scripts_refuse_bad_usage(fresh_app_lab: AppLab, command: str, code: int) -> None:
     """The app's scripts refuse bad arguments with exit 2 and a message, changing nothing."""
     result = run(fresh_app_lab, "127.0.0.1", command)
@@ -163,9 +175,16 @@ def test_other_client_key_is_refused(app_lab: AppLab, tmp_path: Path) -> None:
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         with pytest.raises(paramiko.AuthenticationException):
-            client.connect(h.address, port=h.ssh_port, username=app_lab.user,
-                           key_filename=str(other), password="x", look_for_keys=False,
-                           allow_agent=False, timeout=5)
+            client.connect(
+                h.address,
+                port=h.ssh_port,
+                username=app_lab.user,
+                key_filename=str(other),
+                password="x",
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=5,
+            )
     finally:
         client.close()
     assert "Failed publickey" in h.sshd_log.read_text()
@@ -187,16 +206,31 @@ def test_stopped_sshd_refuses_connections(fresh_app_lab: AppLab) -> None:
 def test_plain_openssh_client_uses_the_config(app_lab: AppLab, tmp_path: Path) -> None:
     """`ssh -F ssh_config 127.0.0.2 true` works, and the config's strict host key checking holds."""
     ssh = ["ssh", "-F", str(app_lab.ssh_config)]
-    done = subprocess.run([*ssh, "127.0.0.2", "true"], capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*ssh, "127.0.0.2", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([*ssh, "127.0.0.1", 'printf %s "$APP_ROOT"'], capture_output=True,
-                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*ssh, "127.0.0.1", 'printf %s "$APP_ROOT"'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.stdout == str(app_lab.host("127.0.0.1").root), done.stderr
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    done = subprocess.run([*ssh, "-o", f"UserKnownHostsFile={empty}", "127.0.0.2", "true"],
-                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*ssh, "-o", f"UserKnownHostsFile={empty}", "127.0.0.2", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 255 and "Host key verification failed" in done.stderr
 
 

@@ -1,4 +1,5 @@
 """The whole window on real PostgreSQL with both drivers, judged on the data by every rule R1-R12."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import catalog, fingerprint, fresh_database, make_settings
 from rules import KEPT, check_rules, snapshot
+
 from pgcutover import commands
 from pgcutover.apply_sql import set_parameters
-from pgcutover.settings import PROJECT_ROOT, Settings
 from pgcutover.db import connect, ident
+from pgcutover.journal import read_journal
 from pgcutover.migration import load_migration
 from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.journal import read_journal
+from pgcutover.settings import PROJECT_ROOT, Settings
 from steps.window import STEP_NAMES
 
 TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
@@ -35,8 +36,9 @@ def target_catalog(cluster: LocalCluster) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("driver", ["psycopg", "pg8000"])
-def test_migrate_offline_satisfies_every_rule(tmp_path: Path, legacy_url: str, driver: str,
-                                              target_catalog: dict[str, object]) -> None:
+def test_migrate_offline_satisfies_every_rule(
+    tmp_path: Path, legacy_url: str, driver: str, target_catalog: dict[str, object]
+) -> None:
     before = snapshot(legacy_url)
     settings = make_settings(tmp_path, legacy_url, DB_DRIVER=driver)
     run_id = commands.migrate_offline(settings, yes=True)
@@ -47,37 +49,59 @@ def test_migrate_offline_satisfies_every_rule(tmp_path: Path, legacy_url: str, d
     db = connect(legacy_url, "psycopg")
     try:
         assert catalog(db, "public") == target_catalog  # R12: the exact target schema
-        aside = {r[0] for r in db.query("SELECT relname FROM pg_class WHERE relnamespace = "
-                                        "'cutover_legacy'::regnamespace AND relkind = 'r'")}
+        aside = {
+            r[0]
+            for r in db.query(
+                "SELECT relname FROM pg_class WHERE relnamespace = "
+                "'cutover_legacy'::regnamespace AND relkind = 'r'"
+            )
+        }
         assert len(aside) == 14, "the legacy schema is set aside whole, for a fast rollback"
-        assert db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) == [("succeeded",)]
+        assert db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) == [
+            ("succeeded",)
+        ]
         # the app's other roles keep their rights: CONNECT restored, legacy table grants carried to the new tables
-        assert db.query("SELECT has_database_privilege('cutover_reader', current_database(), 'CONNECT'), "
-                        """has_table_privilege('cutover_reader', 'public."McpServerRequestLog"', 'SELECT'), """
-                        "has_schema_privilege('cutover_reader', 'public', 'USAGE'), "
-                        """has_column_privilege('cutover_reader', 'public."Organization"', 'name', 'UPDATE')""") \
-            == [(True, True, True, True)]
+        assert db.query(
+            "SELECT has_database_privilege('cutover_reader', current_database(), 'CONNECT'), "
+            """has_table_privilege('cutover_reader', 'public."McpServerRequestLog"', 'SELECT'), """
+            "has_schema_privilege('cutover_reader', 'public', 'USAGE'), "
+            """has_column_privilege('cutover_reader', 'public."Organization"', 'name', 'UPDATE')"""
+        ) == [(True, True, True, True)]
         mirrored = db.query("SELECT count(*) FROM pgcutover.journal WHERE run = %s", [run_id])[0][0]
     finally:
         db.close()
 
     journal = read_journal(tmp_path / "runs" / run_id / "journal.jsonl")
-    assert [(j["step"], j["event"]) for j in journal] == [(s, e) for s in STEP_NAMES for e in ("start", "end")]
-    assert all(j["outcome"] in ("ok", "skipped") and "duration_s" in j for j in journal if j["event"] == "end")
+    assert [(j["step"], j["event"]) for j in journal] == [
+        (s, e) for s in STEP_NAMES for e in ("start", "end")
+    ]
+    assert all(
+        j["outcome"] in ("ok", "skipped") and "duration_s" in j
+        for j in journal
+        if j["event"] == "end"
+    )
     assert mirrored == len(journal)
 
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     assert report["passed"] and all(t["match"] for t in report["tables"])
-    assert {t["table"]: t["legacy_rows"] for t in report["tables"]} == {t: len(before[t]) for t in after}
+    assert {t["table"]: t["legacy_rows"] for t in report["tables"]} == {
+        t: len(before[t]) for t in after
+    }
     dropped = {(d["table"], d["column"]): d["non_null_values"] for d in report["dropped_by_design"]}
     assert dropped[("User", "hasCompletedOnboarding")] == len(before["User"])
     assert dropped[("McpServerRequestLog", "userId")] == sum(
-        1 for r in before["McpServerRequestLog"].values() if r["userId"] is not None)
+        1 for r in before["McpServerRequestLog"].values() if r["userId"] is not None
+    )
     assert dropped[("_ToolToUserMcpServerConfig", "A")] == len(before["_ToolToUserMcpServerConfig"])
 
     manifest = json.loads((tmp_path / "backups" / run_id / "manifest.json").read_text())
-    assert manifest["row_counts"]["public.McpServerRequestLog"] == len(before["McpServerRequestLog"])
-    assert settings.database_url.split(":")[2].split("@")[0] not in (tmp_path / "runs" / run_id / "journal.jsonl").read_text()
+    assert manifest["row_counts"]["public.McpServerRequestLog"] == len(
+        before["McpServerRequestLog"]
+    )
+    assert (
+        settings.database_url.split(":")[2].split("@")[0]
+        not in (tmp_path / "runs" / run_id / "journal.jsonl").read_text()
+    )
 
 
 def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> None:
@@ -87,7 +111,9 @@ def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> Non
     first = fingerprint(legacy_url)
     db = connect(legacy_url, "psycopg")
     try:
-        with db.transaction():  # R3: a re-run of the data files adds no duplicate and no second personal org
+        with (
+            db.transaction()
+        ):  # R3: a re-run of the data files adds no duplicate and no second personal org
             set_parameters(db, {"migration_ts": "2030-01-01 00:00:00", **migration.parameters})
             for f in settings.migration_dir.glob("000[2-5]_*.sql"):
                 db.run_script(f.read_text())
@@ -96,7 +122,9 @@ def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> Non
     assert fingerprint(legacy_url) == first
 
 
-def test_dry_run_touches_nothing(tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_touches_nothing(
+    tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = fingerprint(legacy_url)
     commands.migrate_offline(make_settings(tmp_path, legacy_url), dry=True)
     out = capsys.readouterr().out
@@ -116,10 +144,14 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
     run_id = commands.migrate_offline(settings, yes=True)
     db = connect(legacy_url, "psycopg")
     try:
-        db.execute('DELETE FROM public."McpServerRequestData" WHERE id = (SELECT min(id) FROM public."McpServerRequestData")')
+        db.execute(
+            'DELETE FROM public."McpServerRequestData" WHERE id = (SELECT min(id) FROM public."McpServerRequestData")'
+        )
         db.execute("""UPDATE public."Organization" SET name = 'Someone''s Workspace' WHERE id = (
                           SELECT min(id) FROM public."Organization" WHERE "isPersonal")""")
-        db.execute("""UPDATE public."McpServer" SET "envVars" = '{x}' WHERE id = (SELECT min(id) FROM public."McpServer")""")
+        db.execute(
+            """UPDATE public."McpServer" SET "envVars" = '{x}' WHERE id = (SELECT min(id) FROM public."McpServer")"""
+        )
     finally:
         db.close()
     ctx = open_run(settings, command="verify", run_id=run_id)
@@ -134,11 +166,15 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
     assert "McpServer (" in message and "checksums differ" in message
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     assert not report["passed"]
-    assert {t["table"] for t in report["tables"] if not t["match"]} == {"McpServerRequestData", "McpServer"}
+    assert {t["table"] for t in report["tables"] if not t["match"]} == {
+        "McpServerRequestData",
+        "McpServer",
+    }
 
 
-def test_app_timeouts_on_the_database_do_not_cut_the_window(tmp_path: Path, cluster: LocalCluster,
-                                                            legacy_url: str) -> None:
+def test_app_timeouts_on_the_database_do_not_cut_the_window(
+    tmp_path: Path, cluster: LocalCluster, legacy_url: str
+) -> None:
     from conftest import admin
 
     dbname = legacy_url.rsplit("/", 1)[1]
@@ -171,16 +207,19 @@ def verify_again(settings: Settings, run_id: str) -> str:
 def reconcile_without(text: str, table: str | None) -> str:
     """Return the reconcile mapping without one table's entries, or (None) without any table."""
     head, *entries = re.split(r"(?m)^(?=\[tables\.)", text)  # [tables.NAME] and [tables.NAME.*]
-    kept = [e for e in entries
-            if table is not None and re.findall(r"^\[tables\.(\w+)", e)[0] != table]
+    kept = [
+        e for e in entries if table is not None and re.findall(r"^\[tables\.(\w+)", e)[0] != table
+    ]
     assert entries and len(kept) < len(entries)
     return head + "".join(kept)
 
 
-@pytest.mark.parametrize("omitted", ["McpApiKey", None],
-                         ids=["one table omitted", "no rows at all"])
-def test_verify_fails_when_the_reconcile_leaves_a_table_out(tmp_path: Path, legacy_url: str,
-                                                          omitted: str | None) -> None:
+@pytest.mark.parametrize(
+    "omitted", ["McpApiKey", None], ids=["one table omitted", "no rows at all"]
+)
+def test_verify_fails_when_the_reconcile_leaves_a_table_out(
+    tmp_path: Path, legacy_url: str, omitted: str | None
+) -> None:
     settings = make_settings(tmp_path, legacy_url)
     run_id = commands.migrate_offline(settings, yes=True)
     copy = tmp_path / "migration"
@@ -203,13 +242,14 @@ def test_verify_fails_when_the_reconcile_leaves_a_table_out(tmp_path: Path, lega
 COMPARED_ROW = {
     "Organization": 'NOT "isPersonal"',
     "OrganizationMember": '"organizationId" IN (SELECT id FROM public."Organization" '
-                          'WHERE NOT "isPersonal")',
+    'WHERE NOT "isPersonal")',
 }
 
 
 @pytest.mark.parametrize("table", KEPT)
-def test_verify_catches_one_changed_value_in_any_kept_table(tmp_path: Path, legacy_url: str,
-                                                           table: str) -> None:
+def test_verify_catches_one_changed_value_in_any_kept_table(
+    tmp_path: Path, legacy_url: str, table: str
+) -> None:
     settings = make_settings(tmp_path, legacy_url)
     run_id = commands.migrate_offline(settings, yes=True)
     db = connect(legacy_url, "psycopg")
@@ -218,7 +258,8 @@ def test_verify_catches_one_changed_value_in_any_kept_table(tmp_path: Path, lega
             f"""UPDATE public.{ident(table)} SET "createdAt" = "createdAt" + interval '1 ms'
                  WHERE ctid = (SELECT ctid FROM public.{ident(table)}
                                 WHERE {COMPARED_ROW.get(table, 'true')} LIMIT 1)
-             RETURNING 1""")
+             RETURNING 1"""
+        )
     finally:
         db.close()
     assert changed == [(1,)]
@@ -230,8 +271,9 @@ def test_verify_catches_one_changed_value_in_any_kept_table(tmp_path: Path, lega
     assert not report["missing_results"]
 
 
-def test_verify_names_every_way_the_schema_differs_from_the_target(tmp_path: Path,
-                                                                  legacy_url: str) -> None:
+def test_verify_names_every_way_the_schema_differs_from_the_target(
+    tmp_path: Path, legacy_url: str
+) -> None:
     settings = make_settings(tmp_path, legacy_url)
     run_id = commands.migrate_offline(settings, yes=True)  # its verify passed: the target's shape
     db = connect(legacy_url, "psycopg")
@@ -248,12 +290,16 @@ def test_verify_names_every_way_the_schema_differs_from_the_target(tmp_path: Pat
         db.close()
     message = verify_again(settings, run_id)
     assert message.startswith("verify: 0002_schema_shape.sql (3: "), message
-    assert ("column Organization.maxMembers is #7 integer NOT NULL DEFAULT 5, "
-            "target-schema.sql has #7 integer NOT NULL DEFAULT 1") in message
+    assert (
+        "column Organization.maxMembers is #7 integer NOT NULL DEFAULT 5, "
+        "target-schema.sql has #7 integer NOT NULL DEFAULT 1"
+    ) in message
     assert "column Tool.description is #3 text, target-schema.sql has #3 text NOT NULL" in message
-    assert ("constraint McpApiKey.McpApiKey_userMcpServerInstanceId_fkey is FOREIGN KEY "
-            '("userMcpServerInstanceId") REFERENCES "UserMcpServerInstance"(id) ON UPDATE CASCADE '
-            "ON DELETE RESTRICT, target-schema.sql has") in message
+    assert (
+        "constraint McpApiKey.McpApiKey_userMcpServerInstanceId_fkey is FOREIGN KEY "
+        '("userMcpServerInstanceId") REFERENCES "UserMcpServerInstance"(id) ON UPDATE CASCADE '
+        "ON DELETE RESTRICT, target-schema.sql has"
+    ) in message
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     failed = [i["check"] for i in report["invariants"] if i["violations"]]
     assert failed == ["0002_schema_shape.sql"]
@@ -263,15 +309,21 @@ def test_verify_names_every_way_the_schema_differs_from_the_target(tmp_path: Pat
 SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
 
 
-def test_verify_checks_r3_trimming_for_every_unicode_space(tmp_path: Path,
-                                                           legacy_url: str) -> None:
+def test_verify_checks_r3_trimming_for_every_unicode_space(tmp_path: Path, legacy_url: str) -> None:
     db = connect(legacy_url, "psycopg")
     try:  # names padded with each character Python calls whitespace, and names made of nothing else
         for i, c in enumerate(SPACES):
-            db.execute("""INSERT INTO "User" (id, name, email, "updatedAt")
+            db.execute(
+                """INSERT INTO "User" (id, name, email, "updatedAt")
                           VALUES (%s, %s, NULL, now()), (%s, %s, %s, now())""",
-                       [f"auth0|ws-{i}", f"{c}{c}Name {i}{c}",
-                        f"auth0|ws-blank-{i}", c * 2, f"{c}ws{i}@edge.test{c}"])
+                [
+                    f"auth0|ws-{i}",
+                    f"{c}{c}Name {i}{c}",
+                    f"auth0|ws-blank-{i}",
+                    c * 2,
+                    f"{c}ws{i}@edge.test{c}",
+                ],
+            )
     finally:
         db.close()
     before = snapshot(legacy_url)

@@ -1,4 +1,5 @@
 """Rollback paths on real PostgreSQL: the sealed read-only set-aside schema, the proven restore."""
+
 from __future__ import annotations
 
 import json
@@ -11,18 +12,18 @@ from typing import Any
 
 import psycopg
 import pytest
-
 from conftest import READER, READER_PASSWORD, admin, fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
-from steps.backup import read_manifest
-from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.settings import default_pg_bindir
+from test_failures import app_env, app_state, assert_rolled_back
+
 from pgcutover.db import Database, connect, ident, parse_dsn
 from pgcutover.engine import close_run, open_run
 from pgcutover.errors import CutoverError
+from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE
+from pgcutover.settings import default_pg_bindir
+from steps.backup import read_manifest
 from steps.restore_database import restore_database, seal_problems, swap_back, table_counts
-from test_failures import app_env, app_state, assert_rolled_back
 
 ASIDE, APP = "cutover_legacy", "public"
 REFUSED = "is set aside read-only for rollback"
@@ -60,17 +61,27 @@ def session(url: str) -> Iterator[Database]:
 
 def aside_oids(url: str) -> dict[str, int]:
     with session(url) as db:
-        return {str(n): int(o) for n, o in db.query(
-            "SELECT relname, oid FROM pg_class WHERE relnamespace = %s::regnamespace "
-            "AND relkind = 'r'", [ident(ASIDE)])}
+        return {
+            str(n): int(o)
+            for n, o in db.query(
+                "SELECT relname, oid FROM pg_class WHERE relnamespace = %s::regnamespace "
+                "AND relkind = 'r'",
+                [ident(ASIDE)],
+            )
+        }
 
 
 def reads(url: str, oids: list[int]) -> dict[int, int]:
     """Scans so far (sequential plus index) of each table, as the statistics system has them."""
     with session(url) as db:
-        return {int(o): int(n) for o, n in db.query(
-            "SELECT relid, coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_all_tables "
-            "WHERE relid = ANY(%s)", [oids])}
+        return {
+            int(o): int(n)
+            for o, n in db.query(
+                "SELECT relid, coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_all_tables "
+                "WHERE relid = ANY(%s)",
+                [oids],
+            )
+        }
 
 
 def flush_stats(db: Database, url: str) -> None:
@@ -98,24 +109,32 @@ def refused(db: Database, sql: str) -> str:
 
 def superuser(cluster: LocalCluster, url: str) -> Database:
     """Connect to the test's database as the cluster's superuser."""
-    return connect(cluster.superuser_url(parse_dsn(url)["dbname"]), "psycopg",
-                   application_name="tests superuser")
+    return connect(
+        cluster.superuser_url(parse_dsn(url)["dbname"]),
+        "psycopg",
+        application_name="tests superuser",
+    )
 
 
 def reader_url(cluster: LocalCluster, url: str) -> str:
-    return (f"postgresql://{READER}:{READER_PASSWORD}@127.0.0.1:{cluster.port}/"
-            f"{parse_dsn(url)['dbname']}")
+    return (
+        f"postgresql://{READER}:{READER_PASSWORD}@127.0.0.1:{cluster.port}/"
+        f"{parse_dsn(url)['dbname']}"
+    )
 
 
-def test_set_aside_tables_refuse_every_write(tmp_path: Path, legacy_url: str,
-                                             cluster: LocalCluster) -> None:
+def test_set_aside_tables_refuse_every_write(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
     original = fingerprint(legacy_url)
     env = migrate(tmp_path, legacy_url)
-    writes = [f'INSERT INTO {ASIDE}."Tool" SELECT * FROM {ASIDE}."Tool" LIMIT 1',
-              f'UPDATE {ASIDE}."User" SET name = name || \'!\'',
-              f'DELETE FROM {ASIDE}."McpApiKey"',
-              f'TRUNCATE {ASIDE}."McpApiKey"',
-              f'TRUNCATE {ASIDE}."User" CASCADE']
+    writes = [
+        f'INSERT INTO {ASIDE}."Tool" SELECT * FROM {ASIDE}."Tool" LIMIT 1',
+        f'UPDATE {ASIDE}."User" SET name = name || \'!\'',
+        f'DELETE FROM {ASIDE}."McpApiKey"',
+        f'TRUNCATE {ASIDE}."McpApiKey"',
+        f'TRUNCATE {ASIDE}."User" CASCADE',
+    ]
     with session(legacy_url) as owner:  # the owner of every table, and of the database
         for sql in writes:
             assert REFUSED in refused(owner, sql), sql
@@ -132,8 +151,10 @@ def _owner_disables(url: str, cluster: LocalCluster) -> None:
         # DISABLE TRIGGER ALL takes the foreign keys' system triggers too, which only a superuser
         # may; USER is what the owner can do, and it disables the guard.
         db.execute(f'ALTER TABLE {ASIDE}."User" DISABLE TRIGGER USER')
-        db.execute(f'UPDATE {ASIDE}."User" SET name = \'changed\' WHERE id = '
-                   f'(SELECT min(id) FROM {ASIDE}."User")')
+        db.execute(
+            f'UPDATE {ASIDE}."User" SET name = \'changed\' WHERE id = '
+            f'(SELECT min(id) FROM {ASIDE}."User")'
+        )
 
 
 def _owner_disables_writes_enables(url: str, cluster: LocalCluster) -> None:
@@ -146,8 +167,10 @@ def _superuser_disables_all(url: str, cluster: LocalCluster) -> None:
     a = superuser(cluster, url)
     try:
         a.execute(f'ALTER TABLE {ASIDE}."Tool" DISABLE TRIGGER ALL')
-        a.execute(f'UPDATE {ASIDE}."Tool" SET name = name || \'!\' WHERE id = '
-                  f'(SELECT min(id) FROM {ASIDE}."Tool")')
+        a.execute(
+            f'UPDATE {ASIDE}."Tool" SET name = name || \'!\' WHERE id = '
+            f'(SELECT min(id) FROM {ASIDE}."Tool")'
+        )
         a.execute(f'ALTER TABLE {ASIDE}."Tool" ENABLE TRIGGER ALL')
     finally:
         a.close()
@@ -159,15 +182,18 @@ def _superuser_replica_role(url: str, cluster: LocalCluster) -> None:
 
     def updates() -> int:
         with session(url) as db:
-            return int(db.query("SELECT n_tup_upd FROM pg_stat_all_tables WHERE relid = %s",
-                                [oid])[0][0])
+            return int(
+                db.query("SELECT n_tup_upd FROM pg_stat_all_tables WHERE relid = %s", [oid])[0][0]
+            )
 
     before = updates()
     a = superuser(cluster, url)
     try:
         a.execute("SET session_replication_role = replica")
-        a.execute(f'UPDATE {ASIDE}."McpServer" SET name = name || \'!\' WHERE id = '
-                  f'(SELECT min(id) FROM {ASIDE}."McpServer")')
+        a.execute(
+            f'UPDATE {ASIDE}."McpServer" SET name = name || \'!\' WHERE id = '
+            f'(SELECT min(id) FROM {ASIDE}."McpServer")'
+        )
         a.query("SELECT pg_stat_force_next_flush()")
     finally:
         a.close()
@@ -184,13 +210,24 @@ def _owner_rewrites(url: str, cluster: LocalCluster) -> None:
         db.execute(f'VACUUM FULL {ASIDE}."McpApiKey"')
 
 
-@pytest.mark.parametrize("damage", [_owner_disables, _owner_disables_writes_enables,
-                                    _superuser_disables_all, _superuser_replica_role,
-                                    _owner_adds_column, _owner_rewrites],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _owner_disables,
+        _owner_disables_writes_enables,
+        _superuser_disables_all,
+        _superuser_replica_role,
+        _owner_adds_column,
+        _owner_rewrites,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_written_aside_is_refused_and_restored_from_backup(
-        tmp_path: Path, legacy_url: str, cluster: LocalCluster,
-        damage: Callable[[str, LocalCluster], None]) -> None:
+    tmp_path: Path,
+    legacy_url: str,
+    cluster: LocalCluster,
+    damage: Callable[[str, LocalCluster], None],
+) -> None:
     original = fingerprint(legacy_url)
     env = migrate(tmp_path, legacy_url)
     with session(legacy_url) as db:
@@ -198,8 +235,13 @@ def test_written_aside_is_refused_and_restored_from_backup(
     damage(legacy_url, cluster)
     with session(legacy_url) as db:
         assert table_counts(db, ASIDE) == counts  # the same row counts: only the seal can tell
-        problems = seal_problems(db, only_run(tmp_path), APP, ASIDE,
-                                 read_manifest(tmp_path / "backups" / only_run(tmp_path)))
+        problems = seal_problems(
+            db,
+            only_run(tmp_path),
+            APP,
+            ASIDE,
+            read_manifest(tmp_path / "backups" / only_run(tmp_path)),
+        )
     assert problems
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -261,16 +303,21 @@ def failing_restore_bindir(tmp_path: Path) -> Path:
         f'case "$1" in --version|--list) exec {real}/pg_restore "$@";; esac\n'
         f'{real}/pg_restore --section=pre-data "$@" || true\n'
         'echo "pg_restore: error: could not read from input file: end of file" >&2\n'
-        "exit 1\n")
+        "exit 1\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     (d / "pg_dump").symlink_to(real / "pg_dump")
     return d
 
 
-@pytest.mark.parametrize("again", [["rollback", "--yes"], ["rollback", "--yes", "--from-backup"]],
-                         ids=["then-fast", "then-from-backup"])
-def test_failed_restore_keeps_the_aside_schema(tmp_path: Path, legacy_url: str,
-                                               again: list[str]) -> None:
+@pytest.mark.parametrize(
+    "again",
+    [["rollback", "--yes"], ["rollback", "--yes", "--from-backup"]],
+    ids=["then-fast", "then-from-backup"],
+)
+def test_failed_restore_keeps_the_aside_schema(
+    tmp_path: Path, legacy_url: str, again: list[str]
+) -> None:
     original = fingerprint(legacy_url)
     env = migrate(tmp_path, legacy_url)
     aside_rows = snapshot(legacy_url, ASIDE)
@@ -280,8 +327,10 @@ def test_failed_restore_keeps_the_aside_schema(tmp_path: Path, legacy_url: str,
     assert "pg_restore exited 1" in failed.stderr, failed.stderr
     assert snapshot(legacy_url, ASIDE) == aside_rows  # untouched, still the way back
     with session(legacy_url) as db:
-        assert db.query("SELECT nspname FROM pg_namespace WHERE nspname IN (%s, %s) ORDER BY 1",
-                        ["cutover_discard", ASIDE]) == [("cutover_discard",), (ASIDE,)]
+        assert db.query(
+            "SELECT nspname FROM pg_namespace WHERE nspname IN (%s, %s) ORDER BY 1",
+            ["cutover_discard", ASIDE],
+        ) == [("cutover_discard",), (ASIDE,)]
         assert table_counts(db, APP) and not any(table_counts(db, APP).values())  # partial
         assert seal_problems(db, only_run(tmp_path), APP, ASIDE, None) == []
     proc = run_cli(again, cwd=tmp_path, env=env)
@@ -314,8 +363,9 @@ def test_kill_after_reset_commit_then_resume(tmp_path: Path, legacy_url: str) ->
     proc = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Not run again: skipped on done()'s word (no line), or by reset itself (a "skipped" line).
-    ends = [ln["outcome"] for ln in journal(tmp_path)
-            if ln["step"] == "reset" and ln["event"] == "end"]
+    ends = [
+        ln["outcome"] for ln in journal(tmp_path) if ln["step"] == "reset" and ln["event"] == "end"
+    ]
     assert set(ends) <= {"skipped"}, ends
     with session(legacy_url) as db:
         assert db.query("SELECT count(*) FROM pgcutover.set_aside") == [(1,)]
@@ -342,12 +392,15 @@ def test_bad_jobs_moves_nothing(tmp_path: Path, legacy_url: str, jobs: object) -
     assert fingerprint(legacy_url) == before
 
 
-def test_reset_requires_owning_every_table(tmp_path: Path, legacy_url: str,
-                                           cluster: LocalCluster) -> None:
+def test_reset_requires_owning_every_table(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
     a = admin(cluster)
     try:
-        a.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-                  "'cutover_stranger') THEN CREATE ROLE cutover_stranger; END IF; END $$")
+        a.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+            "'cutover_stranger') THEN CREATE ROLE cutover_stranger; END IF; END $$"
+        )
     finally:
         a.close()
     s = superuser(cluster, legacy_url)
@@ -360,6 +413,8 @@ def test_reset_requires_owning_every_table(tmp_path: Path, legacy_url: str,
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url))
     assert proc.returncode != 0
     # Preflight names it before anything changes (reset would refuse too, as a second line of defence).
-    assert proc.stderr.startswith("preflight: the connected role lacks ownership of Tool"), proc.stderr
+    assert proc.stderr.startswith("preflight: the connected role lacks ownership of Tool"), (
+        proc.stderr
+    )
     assert fingerprint(legacy_url) == original
     assert app_state(tmp_path) == ("v1", False)

@@ -1,16 +1,20 @@
 """The README's path: sandbox, the window, rollback to identical, status, and the sandbox going away."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
+
 from pgcutover.sandbox.demo import sandbox_env
 
 
 def test_sandbox_window_then_rollback_is_identical(tmp_path: Path) -> None:
     try:
-        proc = run_cli(["sandbox", "--users", "40", "migrate-offline", "--yes"], cwd=tmp_path, env={})
+        proc = run_cli(
+            ["sandbox", "--users", "40", "migrate-offline", "--yes"], cwd=tmp_path, env={}
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         url = sandbox_env(tmp_path)["DATABASE_URL"]
         assert "verify .. ok" in proc.stdout or "verify" in proc.stdout
@@ -21,13 +25,20 @@ def test_sandbox_window_then_rollback_is_identical(tmp_path: Path) -> None:
         check_rules(snapshot(url, "cutover_legacy"), snapshot(url))
 
         status = run_cli(["status", "--env", "sandbox"], cwd=tmp_path, env={})
-        assert status.returncode == 0 and "succeeded" in status.stdout, status.stdout + status.stderr
+        assert status.returncode == 0 and "succeeded" in status.stdout, (
+            status.stdout + status.stderr
+        )
 
         rebuilt = run_cli(["sandbox", "--users", "40"], cwd=tmp_path, env={})
         assert rebuilt.returncode == 0, rebuilt.stderr
         url = sandbox_env(tmp_path)["DATABASE_URL"]
         original = fingerprint(url)
-        assert run_cli(["migrate-offline", "--env", "sandbox", "--yes"], cwd=tmp_path, env={}).returncode == 0
+        assert (
+            run_cli(
+                ["migrate-offline", "--env", "sandbox", "--yes"], cwd=tmp_path, env={}
+            ).returncode
+            == 0
+        )
         back = run_cli(["rollback", "--env", "sandbox", "--yes"], cwd=tmp_path, env={})
         assert back.returncode == 0, back.stdout + back.stderr
         after = fingerprint(url)

@@ -6,6 +6,7 @@ starts a throwaway cluster, builds each spec and rewrites the files' generated b
 
     python tests/test_shape.py
 """
+
 from __future__ import annotations
 
 import secrets
@@ -18,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import admin, fingerprint, make_settings, run_cli
+
 from pgcutover import commands, reports
-from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError
 from pgcutover.migration import load_migration
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from steps.verify import pin_search_path
 
 MIGRATION = PROJECT_ROOT / "sql" / "migration"
@@ -54,10 +55,12 @@ class Shape:
             return db.query(self.file.read_text(encoding="utf-8") if text is None else text)
 
 
-TARGET = Shape(MIGRATION / "verify" / "0002_schema_shape.sql", SPEC / "target-schema.sql",
-               pinned=True)
-LEGACY = Shape(MIGRATION / "preflight" / "0002_legacy_shape.sql", SPEC / "legacy-schema.sql",
-               pinned=False)
+TARGET = Shape(
+    MIGRATION / "verify" / "0002_schema_shape.sql", SPEC / "target-schema.sql", pinned=True
+)
+LEGACY = Shape(
+    MIGRATION / "preflight" / "0002_legacy_shape.sql", SPEC / "legacy-schema.sql", pinned=False
+)
 SHAPES = (TARGET, LEGACY)
 
 
@@ -71,8 +74,12 @@ def split_expected(text: str) -> tuple[str, str, str]:
 def actual_shape(shape: Shape, db: Database) -> list[Row]:
     """Read a database's shape with the file's own `actual` query (minus its comparison)."""
     head, _, tail = split_expected(shape.file.read_text(encoding="utf-8"))
-    query = (head + PLACEHOLDER + tail[:tail.index(DIFFERENCES)]
-             + "SELECT kind, name, definition FROM actual")
+    query = (
+        head
+        + PLACEHOLDER
+        + tail[: tail.index(DIFFERENCES)]
+        + "SELECT kind, name, definition FROM actual"
+    )
     return sorted((str(k), str(n), str(d)) for k, n, d in shape.run(db, query))
 
 
@@ -107,8 +114,11 @@ def render_rows(rows: list[Row]) -> str:
         if len(line) <= WIDTH:
             out.append(line)
         else:
-            out += [f"    ({quoted(kind)},", *literal_lines(name, "     ", ","),
-                    *literal_lines(definition, "     ", end)]
+            out += [
+                f"    ({quoted(kind)},",
+                *literal_lines(name, "     ", ","),
+                *literal_lines(definition, "     ", end),
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -180,13 +190,14 @@ def drift_the_legacy_schema(url: str) -> None:
         db.close()
 
 
-DRIFT = ["AuthType (enum is (NONE, API_KEY, OAUTH, BOTH, SAML), "
-         "expected (NONE, API_KEY, OAUTH, BOTH))",
-         "McpApiKey.name (column is character varying(200) NOT NULL, expected text NOT NULL)",
-         "McpServer.iconPath (missing column)",
-         "Tool.description (column is text, expected text NOT NULL)",
-         "User.nickname (unknown column)",
-         "_prisma_migrations (unknown table)"]
+DRIFT = [
+    "AuthType (enum is (NONE, API_KEY, OAUTH, BOTH, SAML), expected (NONE, API_KEY, OAUTH, BOTH))",
+    "McpApiKey.name (column is character varying(200) NOT NULL, expected text NOT NULL)",
+    "McpServer.iconPath (missing column)",
+    "Tool.description (column is text, expected text NOT NULL)",
+    "User.nickname (unknown column)",
+    "_prisma_migrations (unknown table)",
+]
 
 
 def last_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -199,12 +210,16 @@ def last_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 def cli_env(tmp_path: Path, url: str) -> dict[str, str]:
     """Environment for `invoke` against url, with the test's own directories."""
-    return {"DATABASE_URL": url, "BACKUP_DIR": str(tmp_path / "backups"),
-            "RUNS_DIR": str(tmp_path / "runs")}
+    return {
+        "DATABASE_URL": url,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "RUNS_DIR": str(tmp_path / "runs"),
+    }
 
 
-def test_preflight_and_audit_name_legacy_drift_before_the_window(tmp_path: Path,
-                                                                 legacy_url: str) -> None:
+def test_preflight_and_audit_name_legacy_drift_before_the_window(
+    tmp_path: Path, legacy_url: str
+) -> None:
     drift_the_legacy_schema(legacy_url)
     before = fingerprint(legacy_url)
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
@@ -217,16 +232,18 @@ def test_preflight_and_audit_name_legacy_drift_before_the_window(tmp_path: Path,
 
     proc = run_cli(["audit"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
     line = last_line(proc)
-    assert line.startswith("audit: the live legacy schema differs from what the migration "
-                           "expects: "), line
+    assert line.startswith(
+        "audit: the live legacy schema differs from what the migration expects: "
+    ), line
     assert all(d in line for d in DRIFT), line
     assert "User.nickname" in proc.stdout  # the drift, and the counts beside it
     assert "Rows the rules will bend" in proc.stdout
     assert fingerprint(legacy_url) == before
 
 
-def test_audit_names_drift_even_when_rows_cannot_be_counted(tmp_path: Path,
-                                                            legacy_url: str) -> None:
+def test_audit_names_drift_even_when_rows_cannot_be_counted(
+    tmp_path: Path, legacy_url: str
+) -> None:
     db = connect(legacy_url, "psycopg")
     try:
         db.execute("""ALTER TABLE "McpServerRequestLog" DROP COLUMN "userId" """)
@@ -275,7 +292,8 @@ def outsider_url(cluster: LocalCluster, legacy_url: str) -> str:
 
 
 def test_a_role_that_does_not_own_the_schema_is_told_which_rights_it_lacks(
-        tmp_path: Path, legacy_url: str, outsider_url: str) -> None:
+    tmp_path: Path, legacy_url: str, outsider_url: str
+) -> None:
     db = connect(outsider_url, "psycopg")
     try:  # the catalog shows it the legacy schema, its columns and their shape, privileges or not
         state = db.query(load_migration(MIGRATION).schema_state.text)[0]
@@ -287,8 +305,9 @@ def test_a_role_that_does_not_own_the_schema_is_told_which_rights_it_lacks(
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, outsider_url))
     line = last_line(proc)
     assert line.startswith("preflight: the connected role lacks "), line
-    assert ("ownership of schema public (to set it aside): "
-            f"ALTER SCHEMA public OWNER TO {OUTSIDER}") in line
+    assert (
+        f"ownership of schema public (to set it aside): ALTER SCHEMA public OWNER TO {OUTSIDER}"
+    ) in line
     assert "does not hold the legacy schema" not in line
     assert fingerprint(legacy_url) == before
 

@@ -2,6 +2,7 @@
 target schema split in two), R3's whitespace is one definition shared by transform and audit and
 checked by verify's own list, and the reconcile mapping compares every column of every kept table.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import make_settings
 from rules import KEPT
+
 from pgcutover.apply_sql import set_migration_parameters
 from pgcutover.db import Database, connect
 from pgcutover.errors import CutoverError
@@ -46,8 +47,11 @@ def statements(path: Path) -> list[str]:
 
 def sql_files() -> list[Path]:
     """List the project's own SQL files, wherever they sit in the tree."""
-    return sorted(p for p in PROJECT_ROOT.rglob("*.sql")
-                  if not NOT_SOURCE & set(p.relative_to(PROJECT_ROOT).parts))
+    return sorted(
+        p
+        for p in PROJECT_ROOT.rglob("*.sql")
+        if not NOT_SOURCE & set(p.relative_to(PROJECT_ROOT).parts)
+    )
 
 
 def holders() -> dict[str, set[Path]]:
@@ -62,15 +66,23 @@ def holders() -> dict[str, set[Path]]:
 def test_the_deployed_target_schema_is_the_spec_split_in_two() -> None:
     deployed = statements(TABLES) + statements(INDEXES)
     assert deployed == statements(TARGET), "0001 + 0006 drifted from sql/spec/target-schema.sql"
-    assert not any(s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE"))
-                   for s in statements(TABLES)), "0001 holds tables only: indexes and keys in 0006"
+    assert not any(
+        s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE"))
+        for s in statements(TABLES)
+    ), "0001 holds tables only: indexes and keys in 0006"
 
 
-@pytest.mark.parametrize("copy, source", [
-    (LEGACY, "shared/spec/legacy-schema.sql"), (TARGET, "shared/spec/target-schema.sql"),
-    (RULES, "shared/spec/transform-rules.md"),
-    (TABLES, "sql/spec/target-schema.sql"), (INDEXES, "sql/spec/target-schema.sql"),
-], ids=lambda v: v.name if isinstance(v, Path) else "")
+@pytest.mark.parametrize(
+    "copy, source",
+    [
+        (LEGACY, "shared/spec/legacy-schema.sql"),
+        (TARGET, "shared/spec/target-schema.sql"),
+        (RULES, "shared/spec/transform-rules.md"),
+        (TABLES, "sql/spec/target-schema.sql"),
+        (INDEXES, "sql/spec/target-schema.sql"),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else "",
+)
 def test_every_copy_names_its_source_in_its_first_line(copy: Path, source: str) -> None:
     first = copy.read_text(encoding="utf-8").splitlines()[0]
     assert re.match(f"(--|<!--) Copied from {re.escape(source)} ", first), first
@@ -90,7 +102,9 @@ COPIED_SHA256 = {
 def test_the_spec_copies_are_unchanged_since_copied(copy: Path) -> None:
     body = copy.read_text(encoding="utf-8").split("\n", HEADER_LINES)[HEADER_LINES]
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    assert digest == COPIED_SHA256[copy.name], f"{copy} changed since it was copied from shared/spec"
+    assert digest == COPIED_SHA256[copy.name], (
+        f"{copy} changed since it was copied from shared/spec"
+    )
 
 
 def test_the_sandbox_and_the_tests_load_the_one_legacy_spec() -> None:
@@ -108,20 +122,28 @@ def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
 
 def test_r3_whitespace_is_str_isspace_in_shared_rule_and_verify(cluster: LocalCluster) -> None:
     migration = load_migration(MIGRATION_DIR)
-    edges = {f.name: shared_edges(f.text)
-             for f in (*migration.transform, *migration.audit) if "pgcutover.whitespace" in f.text}
+    edges = {
+        f.name: shared_edges(f.text)
+        for f in (*migration.transform, *migration.audit)
+        if "pgcutover.whitespace" in f.text
+    }
     assert set(edges) == {"0002_users_and_organizations.sql", "0001_rows_rules_bend.sql"}
     (shared,) = set(edges.values())  # transform and audit trim with one expression
-    assert not [f.name for f in migration.invariants if "pgcutover.whitespace" in f.text], \
+    assert not [f.name for f in migration.invariants if "pgcutover.whitespace" in f.text], (
         "verify keeps its own R3 formulation: it must not be its own oracle"
+    )
     db = connect(cluster.superuser_url(), "psycopg", application_name="tests layout")
     try:
         with db.transaction():
             set_migration_parameters(db, migration)
-            trimmed = {int(r[0]) for r in db.query(
-                f"""SELECT cp FROM generate_series(1, 1114111) cp CROSS JOIN {shared} ws
+            trimmed = {
+                int(r[0])
+                for r in db.query(
+                    f"""SELECT cp FROM generate_series(1, 1114111) cp CROSS JOIN {shared} ws
                      WHERE cp NOT BETWEEN {SURROGATES[0]} AND {SURROGATES[1]}
-                       AND regexp_replace(chr(cp), ws.edges, '', 'g') = ''""")}
+                       AND regexp_replace(chr(cp), ws.edges, '', 'g') = ''"""
+                )
+            }
         verify_chars = verify_whitespace(db, migration)
     finally:
         db.close()
@@ -131,8 +153,9 @@ def test_r3_whitespace_is_str_isspace_in_shared_rule_and_verify(cluster: LocalCl
 
 def shared_edges(text: str) -> str:
     """Return the subquery a file trims R3's whitespace with (the one reading the parameter)."""
-    found = re.findall(r"CROSS JOIN (\(SELECT format\(.*pgcutover\.whitespace.*\) AS edges\)) ws",
-                       text)
+    found = re.findall(
+        r"CROSS JOIN (\(SELECT format\(.*pgcutover\.whitespace.*\) AS edges\)) ws", text
+    )
     assert len(found) == 1, "one trimming subquery per file"
     return str(found[0])
 
@@ -140,53 +163,70 @@ def shared_edges(text: str) -> str:
 def verify_whitespace(db: Database, migration: Migration) -> set[int]:
     """Return the code points of verify's own R3 list (the ws CTE of its R3 check)."""
     r3 = next(f for f in migration.invariants if f.name == "0001_personal_organizations.sql").text
-    cte = r3[r3.index("WITH ws(chars) AS ("):r3.index("), expected AS (")] + ")"
+    cte = r3[r3.index("WITH ws(chars) AS (") : r3.index("), expected AS (")] + ")"
     return {ord(c) for c in str(db.query(cte + " SELECT chars FROM ws")[0][0])}
 
 
-def test_the_audit_counts_blank_users_as_the_python_oracle_does(tmp_path: Path,
-                                                                legacy_url: str) -> None:
+def test_the_audit_counts_blank_users_as_the_python_oracle_does(
+    tmp_path: Path, legacy_url: str
+) -> None:
     db = connect(legacy_url, "psycopg")
     try:  # users whose name and email are nothing but one kind of whitespace, or NULL
         for cp in sorted(SPACES):
-            db.execute("""INSERT INTO "User" (id, name, email, "updatedAt")
+            db.execute(
+                """INSERT INTO "User" (id, name, email, "updatedAt")
                           VALUES (%s, %s, %s, now())""",
-                       [f"auth0|blank-{cp}", chr(cp) * 2, chr(cp)])
+                [f"auth0|blank-{cp}", chr(cp) * 2, chr(cp)],
+            )
         users = db.query('SELECT name, email FROM "User"')
         with read_only(db):
             findings = audit(db, load_migration(make_settings(tmp_path, legacy_url).migration_dir))
     finally:
         db.close()
-    blank = sum(1 for name, email in users
-                if not (name or "").strip() and not (email or "").strip())
+    blank = sum(
+        1 for name, email in users if not (name or "").strip() and not (email or "").strip()
+    )
     counted = {f["finding"]: f["rows"] for f in findings}
-    assert counted["users with neither name nor email (personal org named 'User's Workspace')"] \
-        == blank >= len(SPACES)
+    assert (
+        counted["users with neither name nor email (personal org named 'User's Workspace')"]
+        == blank
+        >= len(SPACES)
+    )
 
 
 def test_the_reconcile_compares_every_column_of_every_kept_table() -> None:
     tables = load_migration(MIGRATION_DIR).reconcile.tables
     assert [t.name for t in tables] == KEPT
-    target = dict(re.findall(r'CREATE TABLE "public"\."(\w+)" \((.*?)\n\);',
-                             TABLES.read_text(encoding="utf-8"), re.S))
+    target = dict(
+        re.findall(
+            r'CREATE TABLE "public"\."(\w+)" \((.*?)\n\);', TABLES.read_text(encoding="utf-8"), re.S
+        )
+    )
     for t in tables:
-        columns = [c for c in re.findall(r'^ {4}"(\w+)" ', target[t.name], re.M)
-                   if (t.name, c) not in NOT_RECONCILED]
+        columns = [
+            c
+            for c in re.findall(r'^ {4}"(\w+)" ', target[t.name], re.M)
+            if (t.name, c) not in NOT_RECONCILED
+        ]
         assert list(t.columns) == columns, t.name
 
 
-@pytest.mark.parametrize("plan, error", [
-    ('[parameters]\nrun_id = "x"\n', "run_id: set by the engine for every run"),
-    ('[parameters]\nwhitespace = ""\n', "whitespace must not be empty"),
-    ('[parameters]\nWhite = "x"\n', "'White' must be a lowercase name"),
-])
-def test_plan_parameters_are_checked_when_the_migration_loads(tmp_path: Path, plan: str,
-                                                              error: str) -> None:
+@pytest.mark.parametrize(
+    "plan, error",
+    [
+        ('[parameters]\nrun_id = "x"\n', "run_id: set by the engine for every run"),
+        ('[parameters]\nwhitespace = ""\n', "whitespace must not be empty"),
+        ('[parameters]\nWhite = "x"\n', "'White' must be a lowercase name"),
+    ],
+)
+def test_plan_parameters_are_checked_when_the_migration_loads(
+    tmp_path: Path, plan: str, error: str
+) -> None:
     copy = tmp_path / "migration"
     shutil.copytree(MIGRATION_DIR, copy)
     text = (copy / "plan.toml").read_text(encoding="utf-8")
     head, _, rest = text.partition("[parameters]")
-    (copy / "plan.toml").write_text(head + plan + rest[rest.index("\n["):], encoding="utf-8")
+    (copy / "plan.toml").write_text(head + plan + rest[rest.index("\n[") :], encoding="utf-8")
     with pytest.raises(CutoverError, match=re.escape(error)):
         load_migration(copy)
 
@@ -199,7 +239,8 @@ def test_the_reconcile_mapping_refuses_what_it_does_not_know(tmp_path: Path) -> 
     mapping.write_text(text.replace("hashed = [", "hash = ["), encoding="utf-8")
     with pytest.raises(CutoverError, match=r"McpServerRequestData\] has unknown keys hash"):
         load_migration(copy)
-    mapping.write_text(text.replace('isPersonal = "false"', 'isPersonel = "false"'),
-                       encoding="utf-8")
+    mapping.write_text(
+        text.replace('isPersonal = "false"', 'isPersonel = "false"'), encoding="utf-8"
+    )
     with pytest.raises(CutoverError, match=r"\(isPersonel missing\)"):
         load_migration(copy)

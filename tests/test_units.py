@@ -1,15 +1,16 @@
 """Small pure pieces: masking, profiles, the plan's single order."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from pgcutover.settings import load_settings
 from pgcutover.errors import CutoverError
 from pgcutover.migration import load_migration
-from steps.window import STEP_NAMES
 from pgcutover.redact import mask, register_secret
+from pgcutover.settings import load_settings
+from steps.window import STEP_NAMES
 
 
 def test_mask_hides_url_and_keyword_passwords() -> None:
@@ -25,26 +26,45 @@ def test_profile_then_environment(tmp_path: Path) -> None:
     assert load_settings(None, base_dir=tmp_path, environ={}).backup_dir == Path("/b1")
     assert load_settings(None, base_dir=tmp_path, environ={}).runs_dir == tmp_path / "r"
     assert load_settings("prod", base_dir=tmp_path, environ={}).backup_dir == Path("/b2")
-    assert load_settings(None, base_dir=tmp_path, environ={"CUTOVER_ENV": "prod"}).backup_dir == Path("/b2")
-    assert load_settings("prod", base_dir=tmp_path, environ={"BACKUP_DIR": "/b3"}).backup_dir == Path("/b3")
+    assert load_settings(
+        None, base_dir=tmp_path, environ={"CUTOVER_ENV": "prod"}
+    ).backup_dir == Path("/b2")
+    assert load_settings(
+        "prod", base_dir=tmp_path, environ={"BACKUP_DIR": "/b3"}
+    ).backup_dir == Path("/b3")
     with pytest.raises(CutoverError, match="unknown profile 'nope'"):
         load_settings("nope", base_dir=tmp_path, environ={})
 
 
 def test_budgets_from_config(tmp_path: Path) -> None:
-    s = load_settings(None, base_dir=tmp_path, environ={"BUDGET_DEPLOY_SCHEMA": "12", "BUDGET_BACKUP": "900"})
+    s = load_settings(
+        None, base_dir=tmp_path, environ={"BUDGET_DEPLOY_SCHEMA": "12", "BUDGET_BACKUP": "900"}
+    )
     assert s.budgets == {"deploy-schema": 12.0, "backup": 900.0}
     with pytest.raises(CutoverError, match="BUDGET_BACKUP"):
         load_settings(None, base_dir=tmp_path, environ={"BUDGET_BACKUP": "soon"})
 
 
 def test_plan_order_and_migration_files() -> None:
-    assert STEP_NAMES == ("preflight", "maintenance-on", "fence", "backup", "reset", "deploy-schema", "transform",
-                          "verify", "unfence", "deploy-app", "maintenance-off")
+    assert STEP_NAMES == (
+        "preflight",
+        "maintenance-on",
+        "fence",
+        "backup",
+        "reset",
+        "deploy-schema",
+        "transform",
+        "verify",
+        "unfence",
+        "deploy-app",
+        "maintenance-off",
+    )
     m = load_migration(load_settings(None, base_dir=Path("/nonexistent"), environ={}).migration_dir)
     assert m.aside_schema == "cutover_legacy"
     for f in (*m.transform, *m.invariants, m.reconcile, m.dropped_columns):
-        assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), f.name
+        assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), (
+            f.name
+        )
 
 
 def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +72,12 @@ def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("PGPORT", "6543")
     assert parse_dsn("host=db user=app dbname=x password=pw") == {
-        "host": "db", "user": "app", "dbname": "x", "password": "pw", "port": "6543"}
+        "host": "db",
+        "user": "app",
+        "dbname": "x",
+        "password": "pw",
+        "port": "6543",
+    }
     assert parse_dsn("postgresql://app:pw@db:5433/x")["port"] == "5433"
     conninfo, password = dsn_without_password("postgresql://app:p%40ss@db/x")
     assert password == "p@ss" and "p@ss" not in conninfo

@@ -1,4 +1,5 @@
 """Start and stop a throwaway local PostgreSQL cluster (sandbox and tests)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -72,12 +73,16 @@ class LocalCluster:
         proc = subprocess.run(self._as_server_user(args), capture_output=True, text=True)
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise CutoverError("sandbox", f"{what} exited {proc.returncode}: {detail[-1] if detail else ''}")
+            raise CutoverError(
+                "sandbox", f"{what} exited {proc.returncode}: {detail[-1] if detail else ''}"
+            )
 
     def init(self, settings: Mapping[str, str] | None = None) -> None:
         """Create the cluster with a random superuser password (scram over TCP), plus settings."""
         if not (self.bindir / "initdb").exists():
-            raise CutoverError("sandbox", f"initdb not found in {self.bindir} (install postgresql-15)")
+            raise CutoverError(
+                "sandbox", f"initdb not found in {self.bindir} (install postgresql-15)"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(18)
         self.password_file.write_text(password + "\n")
@@ -87,7 +92,10 @@ class LocalCluster:
         if os.geteuid() == 0:
             if not self._server_user_can_reach(self.root):
                 # e.g. a checkout under /root (mode 700): keep the server's files where postgres can work
-                home = Path(tempfile.gettempdir()) / f"pgcutover-{hashlib.sha1(str(self.root).encode()).hexdigest()[:12]}"
+                home = (
+                    Path(tempfile.gettempdir())
+                    / f"pgcutover-{hashlib.sha1(str(self.root).encode()).hexdigest()[:12]}"
+                )
                 shutil.rmtree(home, ignore_errors=True)
                 home.mkdir(mode=0o700)
                 (self.root / "server_home").write_text(f"{home}\n")
@@ -99,9 +107,22 @@ class LocalCluster:
             os.chown(pwfile, pwd.getpwnam(SERVER_USER).pw_uid, -1)
         pwfile.chmod(0o600)
         try:
-            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                       "--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-                       "-E", "UTF8", "--locale=C.UTF-8"], "initdb")
+            self._run(
+                [
+                    str(self.bindir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth-local=peer",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                "initdb",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         if settings:
@@ -113,15 +134,23 @@ class LocalCluster:
 
     def _server_user_can_reach(self, path: Path) -> bool:
         """Ask whether the postgres OS user can enter path (every parent must let it through)."""
-        return subprocess.run(["runuser", "-u", SERVER_USER, "--", "test", "-x", str(path.parent)],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(path.parent)],
+                capture_output=True,
+            ).returncode
+            == 0
+        )
 
     def is_running(self) -> bool:
         """Tell whether the server of this directory is up."""
         if not (self.datadir / "postmaster.pid").exists():
             return False
-        proc = subprocess.run(self._as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status"]),
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            self._as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status"]),
+            capture_output=True,
+            text=True,
+        )
         return proc.returncode == 0
 
     def start(self, *, port: int | None = None) -> None:
@@ -132,18 +161,37 @@ class LocalCluster:
             port = self.port if _port_free(self.port) else free_port()
         self.port_file.write_text(f"{port}\n")
         opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} -c fsync=off"
-        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-w", "-t", "60",
-                   "-l", str(self.home / "server.log"), "start"], "pg_ctl start")
+        self._run(
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.home / "server.log"),
+                "start",
+            ],
+            "pg_ctl start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server if it runs."""
         if self.is_running():
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"], "pg_ctl stop")
+            self._run(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+                "pg_ctl stop",
+            )
 
     def restart(self) -> None:
         """Restart the server on the same port (tests use it to cut every session)."""
-        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
-                  "pg_ctl stop")
+        self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
+            "pg_ctl stop",
+        )
         self.start(port=self.port)
 
     def destroy(self) -> None:

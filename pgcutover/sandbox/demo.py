@@ -1,4 +1,5 @@
 """`invoke sandbox`: a local cluster under .sandbox/ with a legacy database full of awkward demo data."""
+
 from __future__ import annotations
 
 import secrets
@@ -7,10 +8,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from pgcutover.db import connect, ident
 from pgcutover.errors import CutoverError
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from pgcutover.timeline import say
 
 LEGACY_SCHEMA = PROJECT_ROOT / "sql" / "spec" / "legacy-schema.sql"
@@ -25,14 +26,26 @@ DEFAULT_USERS = 2000
 def sandbox_cluster(base_dir: Path, bindir: Path | None = None) -> LocalCluster:
     bindir = bindir or default_pg_bindir()
     if bindir is None:
-        raise CutoverError("sandbox", "no PostgreSQL server programs found under /usr/lib/postgresql (set PG_BINDIR)")
+        raise CutoverError(
+            "sandbox",
+            "no PostgreSQL server programs found under /usr/lib/postgresql (set PG_BINDIR)",
+        )
     return LocalCluster(base_dir / ".sandbox" / "cluster", bindir)
 
 
-def create_legacy_database(cluster: LocalCluster, *, dbname: str, users: int, role: str = APP_ROLE,
-                           password: str | None = None, data: Path | None = DEMO_DATA) -> str:
+def create_legacy_database(
+    cluster: LocalCluster,
+    *,
+    dbname: str,
+    users: int,
+    role: str = APP_ROLE,
+    password: str | None = None,
+    data: Path | None = DEMO_DATA,
+) -> str:
     """(Re)create dbname owned by a non-superuser role, load the legacy schema and demo data; return its URL."""
-    admin = connect(cluster.superuser_url(), "psycopg", application_name="pgcutover sandbox", step="sandbox")
+    admin = connect(
+        cluster.superuser_url(), "psycopg", application_name="pgcutover sandbox", step="sandbox"
+    )
     try:
         password = password or secrets.token_urlsafe(12)
         if admin.query("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]):
@@ -69,11 +82,15 @@ def parse_users(raw: object) -> int:
     try:
         users = int(str(raw).strip())
     except ValueError:
-        raise CutoverError("sandbox", f"--users {raw!r} is not a whole number: give {MIN_USERS} to "
-                                      f"{MAX_USERS}") from None
+        raise CutoverError(
+            "sandbox", f"--users {raw!r} is not a whole number: give {MIN_USERS} to {MAX_USERS}"
+        ) from None
     if not MIN_USERS <= users <= MAX_USERS:
-        raise CutoverError("sandbox", f"--users must be {MIN_USERS} to {MAX_USERS} (every awkward case "
-                                      f"needs its rows; 100,000 users take about 1 GB), not {users}")
+        raise CutoverError(
+            "sandbox",
+            f"--users must be {MIN_USERS} to {MAX_USERS} (every awkward case "
+            f"needs its rows; 100,000 users take about 1 GB), not {users}",
+        )
     return users
 
 
@@ -85,19 +102,24 @@ def sandbox_up(base_dir: Path, *, users: int) -> str:
         cluster.init()
         say(f"initdb {cluster.datadir}")
     cluster.start()
-    say(f"cluster up on 127.0.0.1:{cluster.port}; building database {DATABASE!r} with {users} users")
+    say(
+        f"cluster up on 127.0.0.1:{cluster.port}; building database {DATABASE!r} with {users} users"
+    )
     url = create_legacy_database(cluster, dbname=DATABASE, users=users)
     demo = base_dir / ".sandbox"
     (demo / "release").write_text("v1\n")
-    env = {"DATABASE_URL": url,
-           "MAINTENANCE_ON_CMD": f"touch {demo}/maintenance.on",
-           "MAINTENANCE_OFF_CMD": f"rm -f {demo}/maintenance.on",
-           "CURRENT_VERSION_CMD": f"cat {demo}/release",
-           "DEPLOY_CMD": f"echo {{version}} > {demo}/release",
-           "DEPLOY_VERSION": "v2"}
+    env = {
+        "DATABASE_URL": url,
+        "MAINTENANCE_ON_CMD": f"touch {demo}/maintenance.on",
+        "MAINTENANCE_OFF_CMD": f"rm -f {demo}/maintenance.on",
+        "CURRENT_VERSION_CMD": f"cat {demo}/release",
+        "DEPLOY_CMD": f"echo {{version}} > {demo}/release",
+        "DEPLOY_VERSION": "v2",
+    }
     (base_dir / ".env.sandbox").write_text(
         "# Written by `invoke sandbox`: a throwaway local cluster with demo app commands.\n"
-        + "".join(f"{k}='{v}'\n" for k, v in env.items()))
+        + "".join(f"{k}='{v}'\n" for k, v in env.items())
+    )
     (base_dir / ".env.sandbox").chmod(0o600)  # it holds the sandbox password
     say(f"sandbox ready: {url}   (written to .env.sandbox; use --env sandbox)")
     return url
