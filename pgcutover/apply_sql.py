@@ -1,4 +1,4 @@
-"""Apply a step's SQL files as written, in plan order, recording checksums and durations (drift is an error)."""
+"""Apply a step's SQL files as written, in plan order, with checksums and timings; drift fails."""
 
 from __future__ import annotations
 
@@ -92,5 +92,5 @@ def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:
     done = applied_files(ctx.db, ctx.run_id)
     if not all(done.get(f.name) == f.checksum for f in files):
         return False
-    state = ctx.db.query(ctx.migration.schema_state.text)[0][0]
+    state: str = ctx.db.query(ctx.migration.schema_state.text)[0][0]
     return state != "legacy"  # a rollback put the legacy schema back: the files must run again

@@ -35,7 +35,8 @@ def ensure_bookkeeping(ctx: RunContext) -> None:
     ctx.db.execute(
         "INSERT INTO pgcutover.runs (run, command, target, started_at, migration_ts, identity) "
         "VALUES (%s, %s, %s, now(), %s::timestamp(3), %s::jsonb) "
-        "ON CONFLICT (run) DO UPDATE SET status = 'running', command = EXCLUDED.command, ended_at = NULL",
+        "ON CONFLICT (run) DO UPDATE SET status = 'running', command = EXCLUDED.command, "
+        "ended_at = NULL",
         [
             ctx.run_id,
             ctx.command,
@@ -84,7 +85,7 @@ def _mirror_has_run(ctx: RunContext) -> bool:
 
 
 def set_run_status(ctx: RunContext, status: str) -> None:
-    """Record the run's final status in the bookkeeping schema (best effort: the journal is the truth)."""
+    """Record the run's final status in the bookkeeping (best effort: the journal is the truth)."""
     if not ctx.run_row_ready:
         return
     try:

@@ -1,4 +1,4 @@
-"""The task boundary: settings from flags, domain errors to one `step: cause` line (traceback with --debug)."""
+"""Task boundary: flags to settings, domain errors to one `step: cause` line; --debug: traceback."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import functools
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from invoke.exceptions import Exit
 
@@ -16,15 +16,16 @@ from pgcutover.redact import mask
 from pgcutover.settings import Settings, load_settings
 from pgcutover.timeline import console
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def operator_errors(task_name: str) -> Callable[[F], F]:
-    """Turn any failure inside a task into invoke.Exit with one masked line; --debug adds the traceback."""
+def operator_errors(task_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn any failure in a task into invoke.Exit: one masked line; --debug adds the traceback."""
 
-    def decorate(fn: F) -> F:
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             debug = bool(kwargs.get("debug"))
             try:
                 return fn(*args, **kwargs)
@@ -37,7 +38,7 @@ def operator_errors(task_name: str) -> Callable[[F], F]:
                     console.print(mask(traceback.format_exc()), markup=False, highlight=False)
                 raise Exit(mask(one_line(task_name, exc)), code=1) from None
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 

@@ -38,7 +38,8 @@ _PG8000_NO_TLS = "Server refuses SSL"
 
 def ident(name: str) -> str:
     """Quote an SQL identifier (driver-neutral; the same rule as psycopg.sql.Identifier)."""
-    return pg8000.native.identifier(name)
+    quoted: str = pg8000.native.identifier(name)  # pg8000 ships no types: Any to mypy
+    return quoted
 
 
 def parse_dsn(dsn: str) -> dict[str, str]:
@@ -66,7 +67,10 @@ def dsn_without_password(dsn: str) -> tuple[str, str | None]:
 def describe_target(dsn: str) -> str:
     """Name the target as host:port/dbname as user, never with the password."""
     p = parse_dsn(dsn)
-    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', p.get('user', '?'))} as {p.get('user', '?')}"
+    return (
+        f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/"
+        f"{p.get('dbname', p.get('user', '?'))} as {p.get('user', '?')}"
+    )
 
 
 class Database(Protocol):
@@ -138,7 +142,8 @@ class PsycopgDatabase(_DbapiDatabase):
     driver = "psycopg"
 
     def run_script(self, text: str) -> None:
-        # Without parameters psycopg sends the text as one simple query: many statements, as written.
+        # Without parameters psycopg sends the text as one simple query:
+        # many statements, as written.
         self._conn.execute(text)
 
 
@@ -150,8 +155,9 @@ class Pg8000Database(_DbapiDatabase):
         self._conn.execute_simple(text)
 
 
-# A production database may carry timeouts meant for the app; a window's long statements and the
-# backup's idle snapshot transaction must not be cut by them, and a lock we cannot get must not hang.
+# A production database may carry timeouts meant for the app; a window's long statements and
+# the backup's idle snapshot transaction must not be cut by them,
+# and a lock we cannot get must not hang.
 SESSION_SETUP = (
     "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
     "SET lock_timeout = '60s'"

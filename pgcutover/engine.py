@@ -138,7 +138,7 @@ def done_earlier(ctx: RunContext, step: Step, earlier: dict[str, dict[str, Any]]
 def run_steps(
     ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, resume: bool = False
 ) -> None:
-    """Run each step in plan order as a journaled checkpoint; on resume skip what the world says is done."""
+    """Run steps in plan order as journaled checkpoints; resume skips what the world shows done."""
     earlier = completed_steps(ctx.journal.lines()) if resume else {}
     with _StopSignal() as stop:
         for step in steps:

@@ -1,4 +1,4 @@
-"""Fault injection, the one seam tests switch on: CUTOVER_FAULT=step:point:kind fails a run on purpose.
+"""Fault injection, the one seam tests switch on: CUTOVER_FAULT=step:point:kind fails a run on cue.
 
 Production never sets CUTOVER_FAULT; with it unset every call here returns at once.
 """

@@ -21,7 +21,8 @@ def acquire_lock(lock_db: Database, step: str) -> None:
         [LOCK_KEY],
     )
     who = (
-        f"{holder[0][0] or 'unknown'} (server pid {holder[0][1]} from {holder[0][3]}, since {iso(holder[0][2])})"
+        f"{holder[0][0] or 'unknown'} (server pid {holder[0][1]} from {holder[0][3]}, "
+        f"since {iso(holder[0][2])})"
         if holder
         else "an unknown session"
     )

@@ -1,4 +1,4 @@
-"""pg_dump and pg_restore as subprocesses: exit codes trusted, passwords passed by environment only."""
+"""pg_dump and pg_restore as subprocesses: exit codes trusted, passwords by environment only."""
 
 from __future__ import annotations
 

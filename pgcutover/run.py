@@ -1,4 +1,4 @@
-"""What a run is: its context, a step, and a step's outcome (shared by the engine, lock and steps)."""
+"""What a run is: its context, a step, and a step's outcome (shared by engine, lock and steps)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ class StepOutcome:
 class Step:
     """One runbook step: name, budget, how to run it, how to ask the world whether it is done.
 
-    Going back is its own plan (steps/rollback.py), not per-step undo: after a crash the world, not the
-    list of completed steps, says what must be restored (the set-aside schema, the fence record, the release).
+    Going back is its own plan (steps/rollback.py), not per-step undo: after a crash the world, not
+    the list of completed steps, says what must be restored (the set-aside schema, the fence record,
+    the release).
     """
 
     name: str

@@ -51,7 +51,7 @@ def _clock(seconds: float) -> str:
 
 @dataclass
 class Timeline:
-    """Each step's state and time against its budget; live on a TTY, one line per event elsewhere."""
+    """Each step's state and time against its budget: live on a TTY, else one line per event."""
 
     title: str
     rows: list[Row]

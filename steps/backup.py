@@ -1,4 +1,4 @@
-"""Step 4, backup: pg_dump into BACKUP_DIR/<run-id>/, then prove it; nothing destructive runs without it."""
+"""Step 4, backup: pg_dump to BACKUP_DIR/<run-id>/, proven; nothing destructive runs without it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ BOOKKEEPING_SCHEMA = "pgcutover"
 
 @dataclass(frozen=True)
 class Manifest:
-    """What proves a backup: the file's sha256 and the row counts taken in the dump's own snapshot."""
+    """What proves a backup: the file's sha256 and row counts taken in the dump's own snapshot."""
 
     run: str
     file: str
@@ -49,10 +49,11 @@ def sha256_of(path: Path) -> str:
 
 
 def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
-    """Count the rows of every table (of one schema, or of all but the bookkeeping one) as schema.table."""
+    """Count rows of every table (of one schema, or all but the bookkeeping one) as schema.table."""
     tables = db.query(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
+        "WHERE c.relkind IN ('r', 'p') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
         "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
         "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2",
         [BOOKKEEPING_SCHEMA, schema, schema],
@@ -73,10 +74,12 @@ def dump_database(
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
     partial, final = dest_dir / (DUMP_NAME + ".partial"), dest_dir / DUMP_NAME
-    # A fresh inode: a pg_dump orphaned by an earlier, killed attempt may still hold the old one open.
+    # A fresh inode: a pg_dump orphaned by an earlier, killed attempt
+    # may still hold the old one open.
     partial.unlink(missing_ok=True)
     with db.transaction():
-        # One snapshot for the counts and the dump, so the manifest describes exactly what was dumped.
+        # One snapshot for the counts and the dump,
+        # so the manifest describes exactly what was dumped.
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
         counts = count_rows(db)

@@ -30,7 +30,8 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
             f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
             for f in migration.deploy_schema
         ],
-        f"grant on each new table what its namesake in {migration.aside_schema} granted (same transaction)",
+        f"grant on each new table what its namesake in {migration.aside_schema} granted "
+        "(same transaction)",
     ]
 
 

@@ -1,4 +1,4 @@
-"""Steps 3 and 9, fence and unfence: take CONNECT away from other roles, end their sessions, restore exactly."""
+"""Steps 3 and 9, fence/unfence: take other roles' CONNECT, end their sessions; restore exactly."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 
 # Sessions of our own run carry this application_name prefix and are never ended.
-# Other client sessions on this database. backend_type is NULL in the rows a non-superuser may not
-# fully see, so it is coalesced; sessions of our own run carry the 'pgcutover' application_name prefix.
+# Other client sessions on this database. backend_type is NULL in the rows a non-superuser may
+# not fully see, so it is coalesced;
+# sessions of our own run carry the 'pgcutover' application_name prefix.
 OTHER_SESSIONS = (
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
     "AND usesysid IS NOT NULL AND coalesce(backend_type, 'client backend') = 'client backend' "
@@ -47,7 +48,8 @@ def record_fence(db: Database, run_id: str, recorded: dict[str, Any]) -> None:
 def connect_grantees(db: Database) -> list[dict[str, Any]]:
     """List who may CONNECT to this database besides us (PUBLIC included), with grant options."""
     rows = db.query(
-        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.is_grantable "
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+        "a.is_grantable "
         "FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
         "WHERE d.datname = current_database() AND a.privilege_type = 'CONNECT' "
         "AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1"
@@ -56,13 +58,11 @@ def connect_grantees(db: Database) -> list[dict[str, Any]]:
 
 
 def _target(grantee: str) -> str:
-    return (
-        "PUBLIC"
-        if grantee == "PUBLIC"
-        else ident(grantee)
-        if not grantee.startswith('"')
-        else grantee
-    )
+    if grantee == "PUBLIC":
+        return "PUBLIC"
+    if not grantee.startswith('"'):
+        return ident(grantee)
+    return grantee
 
 
 def other_sessions(db: Database) -> list[tuple[int, str, str]]:
@@ -137,8 +137,10 @@ def unfenced(ctx: RunContext) -> bool:
 
 def describe_fence(settings: Settings, migration: Migration) -> list[str]:
     return [
-        "REVOKE CONNECT ON DATABASE … FROM PUBLIC and every other role that has it (recorded in pgcutover.runs)",
-        f"pg_terminate_backend() every other session; wait up to {settings.fence_wait_s:.0f}s until none remain",
+        "REVOKE CONNECT ON DATABASE … FROM PUBLIC and every other role that has it "
+        "(recorded in pgcutover.runs)",
+        f"pg_terminate_backend() every other session; wait up to {settings.fence_wait_s:.0f}s "
+        "until none remain",
     ]
 
 

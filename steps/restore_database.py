@@ -1,4 +1,4 @@
-"""Rollback step restore-database: the sealed set-aside schema back (fast), or the proven dump (slow)."""
+"""Rollback step restore-database: put back the sealed set-aside (fast) or proven dump (slow)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ MAX_JOBS = 64  # pg_restore --jobs: more sessions than this only queue on the se
 
 
 def table_counts(db: Database, schema: str) -> dict[str, int]:
-    """Count one schema's rows per table, keyed by bare table name (to compare across schema names)."""
+    """Count one schema's rows per table, keyed by bare table name (to compare across schemas)."""
     return {name.split(".", 1)[1]: n for name, n in count_rows(db, schema).items()}
 
 

@@ -49,12 +49,15 @@ def copy_schema_rights(db: Database, source: str, target: str) -> int:
 
 
 def copy_table_grants(db: Database, source: str, target: str) -> int:
-    """Give each new table (and column) the grants its legacy namesake had, so app roles keep their access."""
+    """Give each new table (and column) its legacy namesake's grants: app roles keep access."""
     grants = db.query(
-        "SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+        "SELECT c.relname, "
+        "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
         "a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
-        "WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner "
-        "AND EXISTS (SELECT 1 FROM pg_class t WHERE t.relnamespace = %s::regnamespace AND t.relname = c.relname) "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') "
+        "AND a.grantee <> c.relowner "
+        "AND EXISTS (SELECT 1 FROM pg_class t "
+        "WHERE t.relnamespace = %s::regnamespace AND t.relname = c.relname) "
         "ORDER BY 1, 2, 3",
         [ident(source), ident(target)],
     )
@@ -62,18 +65,23 @@ def copy_table_grants(db: Database, source: str, target: str) -> int:
         option = " WITH GRANT OPTION" if grantable else ""
         db.execute(f"GRANT {privilege} ON {ident(target)}.{ident(table)} TO {grantee}{option}")
     columns = db.query(
-        "SELECT c.relname, a.attname, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, "
-        "g.privilege_type, g.is_grantable FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid, "
-        "aclexplode(a.attacl) g WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') "
-        "AND a.attnum > 0 AND NOT a.attisdropped AND g.grantee <> c.relowner AND EXISTS (SELECT 1 FROM pg_attribute t "
-        "JOIN pg_class tc ON tc.oid = t.attrelid WHERE tc.relnamespace = %s::regnamespace AND tc.relname = c.relname "
+        "SELECT c.relname, a.attname, "
+        "CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, "
+        "g.privilege_type, g.is_grantable "
+        "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid, "
+        "aclexplode(a.attacl) g "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p') "
+        "AND a.attnum > 0 AND NOT a.attisdropped AND g.grantee <> c.relowner "
+        "AND EXISTS (SELECT 1 FROM pg_attribute t JOIN pg_class tc ON tc.oid = t.attrelid "
+        "WHERE tc.relnamespace = %s::regnamespace AND tc.relname = c.relname "
         "AND t.attname = a.attname AND NOT t.attisdropped) ORDER BY 1, 2, 3",
         [ident(source), ident(target)],
     )
     for table, column, grantee, privilege, grantable in columns:
         option = " WITH GRANT OPTION" if grantable else ""
         db.execute(
-            f"GRANT {privilege} ({ident(column)}) ON {ident(target)}.{ident(table)} TO {grantee}{option}"
+            f"GRANT {privilege} ({ident(column)}) ON {ident(target)}.{ident(table)} "
+            f"TO {grantee}{option}"
         )
     return len(grants) + len(columns)
 

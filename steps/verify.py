@@ -1,4 +1,4 @@
-"""Step 8, verify: invariants (rows returned = violations) and the R11 reconciliation, written to the run's report."""
+"""Step 8, verify: invariants (rows returned = violations) and R11 reconciliation, into a report."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ def missing_results(
 
 
 def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[str]:
-    """Cross-check the legacy row counts with the backup manifest (the data set aside is the data dumped)."""
+    """Check legacy row counts against the backup manifest (data set aside = data dumped)."""
     manifest = read_manifest(ctx.backup_dir)
     if manifest is None:
         return ["no backup manifest to check the legacy row counts against"]
@@ -241,7 +241,8 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     lines = [
         f"# Verify report, run {report['run']}",
         "",
-        f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, checked {report['at']}.",
+        f"Migration `{report['migration']}`, migration timestamp {report['migration_ts']}, "
+        f"checked {report['at']}.",
         f"Result: **{'PASSED' if report['passed'] else 'FAILED'}**",
         "",
         *[f"Missing result: {m}" for m in report["missing_results"]],
@@ -259,7 +260,8 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
         "|---|---:|---:|---|",
     ]
     lines += [
-        f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | {'match' if t['match'] else 'DIFFER'} |"
+        f"| {t['table']} | {t['legacy_rows']} | {t['target_rows']} | "
+        f"{'match' if t['match'] else 'DIFFER'} |"
         for t in report["tables"]
     ]
     lines += [
@@ -329,7 +331,8 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         f"reconcile {migration.reconcile.name}: counts and checksums of its "
         f"{len(migration.reconcile.tables)} tables, a query each; every table of "
         f"{migration.aside_schema} must be there (dropped by design: {dropped})",
-        f"report {migration.dropped_columns.name}; write RUNS_DIR/<run-id>/report.md and report.json",
+        f"report {migration.dropped_columns.name}; "
+        "write RUNS_DIR/<run-id>/report.md and report.json",
     ]
 
 

@@ -1,4 +1,4 @@
-"""Real PostgreSQL for every test: one cluster per session, one fresh database per test cloned from a template."""
+"""Real PostgreSQL for every test: one cluster per session, per test a fresh clone of a template."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def template(cluster: LocalCluster, app_password: str) -> str:
             db.run_script(EDGE_CASES.read_text(encoding="utf-8"))
     finally:
         db.close()
-    # A read-only app role with explicit grants: fence, reset and rollback must keep its rights exactly.
+    # A read-only app role with explicit grants:
+    # fence, reset and rollback must keep its rights exactly.
     a = admin(cluster)
     try:
         a.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'")
@@ -74,7 +75,8 @@ def template(cluster: LocalCluster, app_password: str) -> str:
     db = connect(url, "psycopg")
     try:
         db.run_script(
-            f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; GRANT USAGE ON SCHEMA public TO {READER}; "
+            f"GRANT CONNECT ON DATABASE {TEMPLATE} TO {READER}; "
+            f"GRANT USAGE ON SCHEMA public TO {READER}; "
             f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}; "
             f'GRANT UPDATE ("name") ON "Organization" TO {READER};'
         )
@@ -176,7 +178,7 @@ def run_cli(
 
 
 def fingerprint(url: str) -> dict[str, object]:
-    """Describe a database's whole state: schemas, catalog, ACLs and every table's content checksum."""
+    """Describe a database's whole state: schemas, catalog, ACLs, every table's content checksum."""
     db = connect(url, "psycopg", application_name="tests fingerprint")
     try:
         out: dict[str, object] = {}
@@ -187,7 +189,8 @@ def fingerprint(url: str) -> dict[str, object]:
         out["database_acl"] = sorted(
             db.query(
                 "SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_database d, "
-                "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE d.datname = current_database()"
+                "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+                "WHERE d.datname = current_database()"
             )
         )
         out["catalog"] = catalog(db, "public")
@@ -206,7 +209,8 @@ def fingerprint(url: str) -> dict[str, object]:
                 owner,
                 acl,
                 db.query(
-                    f"SELECT count(*), coalesce(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0) "
+                    "SELECT count(*), "
+                    "coalesce(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0) "
                     f"FROM public.{ident(t)} x"
                 )[0],
             )
@@ -218,22 +222,39 @@ def fingerprint(url: str) -> dict[str, object]:
 
 
 def catalog(db: Database, schema: str) -> dict[str, object]:
-    """Everything R12 compares: columns in order, types, defaults, nullability, enums, indexes, constraints."""
+    """What R12 compares: column order, types, defaults, NOT NULL, enums, indexes, constraints."""
     q = {
-        "columns": "SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attnum > 0 "
-        "AND NOT a.attisdropped ORDER BY 1, 2",
-        "enums": "SELECT t.typname, e.enumsortorder, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
-        "WHERE t.typnamespace = %s::regnamespace ORDER BY 1, 2",
-        "indexes": "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
-        "ON c.oid = i.indexrelid WHERE c.relnamespace = %s::regnamespace ORDER BY 1",
-        "constraints": "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), convalidated, "
-        "confdeltype, confupdtype FROM pg_constraint WHERE connamespace = %s::regnamespace ORDER BY 1, 2",
-        "tables": "SELECT relname, relpersistence, relkind FROM pg_class WHERE relnamespace = %s::regnamespace "
-        "AND relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1",
-        "triggers": "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger t JOIN pg_class c "
-        "ON c.oid = t.tgrelid WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
+        "columns": (
+            "SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), "
+            "a.attnotnull, pg_get_expr(d.adbin, d.adrelid) "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attnum > 0 "
+            "AND NOT a.attisdropped ORDER BY 1, 2"
+        ),
+        "enums": (
+            "SELECT t.typname, e.enumsortorder, e.enumlabel "
+            "FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+            "WHERE t.typnamespace = %s::regnamespace ORDER BY 1, 2"
+        ),
+        "indexes": (
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid WHERE c.relnamespace = %s::regnamespace ORDER BY 1"
+        ),
+        "constraints": (
+            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), "
+            "convalidated, confdeltype, confupdtype "
+            "FROM pg_constraint WHERE connamespace = %s::regnamespace ORDER BY 1, 2"
+        ),
+        "tables": (
+            "SELECT relname, relpersistence, relkind FROM pg_class "
+            "WHERE relnamespace = %s::regnamespace "
+            "AND relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1"
+        ),
+        "triggers": (
+            "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger t JOIN pg_class c "
+            "ON c.oid = t.tgrelid WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal "
+            "ORDER BY 1, 2"
+        ),
     }
     return {k: db.query(sql, [ident(schema)]) for k, sql in q.items()}

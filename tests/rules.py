@@ -1,4 +1,4 @@
-"""Independent checks of transform-rules.md on data: Python reads both sides and recomputes every rule."""
+"""Independent checks of transform-rules.md on data: Python reads both sides, redoes every rule."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def snapshot(url: str, schema: str = "public") -> dict[str, Rows]:
 
 
 def personal_name(user: dict[str, Any]) -> str:
-    """R3's name, computed the Python way: first non-blank of stripped name, stripped email, else 'User'."""
+    """R3's name, the Python way: first non-blank of stripped name, stripped email, else 'User'."""
     for value in (user.get("name"), user.get("email")):
         if value is not None and value.strip():
             return value.strip() + "'s Workspace"

@@ -1,4 +1,4 @@
-"""Failure safety on real PostgreSQL: faults at every step boundary, rollback and resume judged on data."""
+"""Failure safety, real PostgreSQL: faults at each step boundary, rollback/resume judged on data."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def app_state(tmp_path: Path) -> tuple[str, bool]:
 
 
 def without_bookkeeping(fp: dict[str, object]) -> dict[str, object]:
-    """The bookkeeping schema is pgcutover's own record of the window; everything else must match."""
+    """The bookkeeping schema is pgcutover's own record of the window; all else must match."""
     return {**fp, "schemas": [s for s in fp["schemas"] if s[0] != "pgcutover"]}  # type: ignore[union-attr]
 
 
@@ -67,7 +67,8 @@ def restart_cmd(cluster) -> str:
     return (
         f"cd / && {prefix}{ctl} -D {cluster.datadir} -m immediate -w stop >/dev/null && "
         f"{prefix}{ctl} -D {cluster.datadir} -w -l {cluster.home}/server.log "
-        f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.home}' start >/dev/null"
+        f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 "
+        f"-c unix_socket_directories={cluster.home}' start >/dev/null"
     )
 
 
@@ -174,7 +175,8 @@ def test_damaged_aside_schema_falls_back_to_backup(tmp_path: Path, legacy_url: s
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
     db = connect(legacy_url, "psycopg")
     try:
-        # Someone got past the read-only seal (the owner can disable its guard) and damaged the copy.
+        # Someone got past the read-only seal (the owner can disable its guard)
+        # and damaged the copy.
         db.execute('ALTER TABLE cutover_legacy."McpApiKey" DISABLE TRIGGER USER')
         db.execute('DELETE FROM cutover_legacy."McpApiKey"')
     finally:

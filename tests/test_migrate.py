@@ -1,4 +1,4 @@
-"""The whole window on real PostgreSQL with both drivers, judged on the data by every rule R1-R12."""
+"""The whole window on real PostgreSQL with both drivers, judged on the data by each rule R1-R12."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def test_migrate_offline_satisfies_every_rule(
         assert db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id]) == [
             ("succeeded",)
         ]
-        # the app's other roles keep their rights: CONNECT restored, legacy table grants carried to the new tables
+        # the app's other roles keep their rights: CONNECT restored,
+        # legacy table grants carried to the new tables
         assert db.query(
             "SELECT has_database_privilege('cutover_reader', current_database(), 'CONNECT'), "
             """has_table_privilege('cutover_reader', 'public."McpServerRequestLog"', 'SELECT'), """
@@ -145,12 +146,14 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
     db = connect(legacy_url, "psycopg")
     try:
         db.execute(
-            'DELETE FROM public."McpServerRequestData" WHERE id = (SELECT min(id) FROM public."McpServerRequestData")'
+            'DELETE FROM public."McpServerRequestData" '
+            'WHERE id = (SELECT min(id) FROM public."McpServerRequestData")'
         )
         db.execute("""UPDATE public."Organization" SET name = 'Someone''s Workspace' WHERE id = (
                           SELECT min(id) FROM public."Organization" WHERE "isPersonal")""")
         db.execute(
-            """UPDATE public."McpServer" SET "envVars" = '{x}' WHERE id = (SELECT min(id) FROM public."McpServer")"""
+            """UPDATE public."McpServer" SET "envVars" = '{x}' """
+            """WHERE id = (SELECT min(id) FROM public."McpServer")"""
         )
     finally:
         db.close()

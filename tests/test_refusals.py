@@ -1,4 +1,4 @@
-"""Every refusal: non-zero exit, one line naming the step and the cause, no traceback, database unchanged."""
+"""Each refusal: non-zero exit, one line naming step and cause, no traceback, database unchanged."""
 
 from __future__ import annotations
 

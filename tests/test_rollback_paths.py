@@ -77,8 +77,8 @@ def reads(url: str, oids: list[int]) -> dict[int, int]:
         return {
             int(o): int(n)
             for o, n in db.query(
-                "SELECT relid, coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_all_tables "
-                "WHERE relid = ANY(%s)",
+                "SELECT relid, coalesce(seq_scan, 0) + coalesce(idx_scan, 0) "
+                "FROM pg_stat_all_tables WHERE relid = ANY(%s)",
                 [oids],
             )
         }
@@ -412,7 +412,8 @@ def test_reset_requires_owning_every_table(
     original = fingerprint(legacy_url)
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=app_env(tmp_path, legacy_url))
     assert proc.returncode != 0
-    # Preflight names it before anything changes (reset would refuse too, as a second line of defence).
+    # Preflight names it before anything changes
+    # (reset would refuse too, as a second line of defence).
     assert proc.stderr.startswith("preflight: the connected role lacks ownership of Tool"), (
         proc.stderr
     )

@@ -1,4 +1,4 @@
-"""The README's path: sandbox, the window, rollback to identical, status, and the sandbox going away."""
+"""The README's path: sandbox, the window, rollback to identical, status, the sandbox going away."""
 
 from __future__ import annotations
 

@@ -88,9 +88,10 @@ def test_every_copy_names_its_source_in_its_first_line(copy: Path, source: str) 
     assert re.match(f"(--|<!--) Copied from {re.escape(source)} ", first), first
 
 
-# The sha256 of each copy's text below its header, taken when it was copied from shared/spec and
-# checked equal to it then. The project keeps its own copies (shared/ is not part of it), so the test
-# pins them: an edit to a copy fails here, and a new spec is copied in on purpose, with a new hash.
+# The sha256 of each copy's text below its header, taken when it was copied from shared/spec
+# and checked equal to it then. The project keeps its own copies (shared/ is not part of it),
+# so the test pins them: an edit to a copy fails here,
+# and a new spec is copied in on purpose, with a new hash.
 COPIED_SHA256 = {
     "legacy-schema.sql": "5f2815d0a127906fd9865640e18fd2140fce97d83379b9cae1b5d6525c4a824e",
     "target-schema.sql": "f6406f5f87971f241759ddeb21db3e95a9233234a4a41ca1b6b43a4fe5a2a6c0",

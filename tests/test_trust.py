@@ -1,8 +1,9 @@
-"""The paths operators really walk: second windows, wrong targets, silly flags, resume that asks the database."""
+"""Operators' real paths: second windows, wrong targets, silly flags, resume that asks the DB."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,12 @@ from test_failures import app_env, app_state, assert_rolled_back, without_bookke
 from pgcutover.db import connect
 
 
-def last_line(proc) -> str:  # type: ignore[no-untyped-def]
+def last_line(proc: subprocess.CompletedProcess[str]) -> str:
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
 
-def assert_refused(proc, step: str, *causes: str) -> None:  # type: ignore[no-untyped-def]
+def assert_refused(proc: subprocess.CompletedProcess[str], step: str, *causes: str) -> None:
     line = last_line(proc)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert line.startswith(f"{step}: "), proc.stdout + proc.stderr

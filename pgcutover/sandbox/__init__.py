@@ -1,1 +1,1 @@
-"""The sandbox behind `invoke sandbox` and the tests: a throwaway cluster and a legacy demo database."""
+"""The sandbox for `invoke sandbox` and tests: a throwaway cluster and a legacy demo database."""

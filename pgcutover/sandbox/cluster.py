@@ -91,7 +91,8 @@ class LocalCluster:
         home = self.root
         if os.geteuid() == 0:
             if not self._server_user_can_reach(self.root):
-                # e.g. a checkout under /root (mode 700): keep the server's files where postgres can work
+                # e.g. a checkout under /root (mode 700):
+                # keep the server's files where postgres can work
                 home = (
                     Path(tempfile.gettempdir())
                     / f"pgcutover-{hashlib.sha1(str(self.root).encode()).hexdigest()[:12]}"
@@ -160,7 +161,10 @@ class LocalCluster:
         if port is None:
             port = self.port if _port_free(self.port) else free_port()
         self.port_file.write_text(f"{port}\n")
-        opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} -c fsync=off"
+        opts = (
+            f"-p {port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.home} -c fsync=off"
+        )
         self._run(
             [
                 str(self.bindir / "pg_ctl"),

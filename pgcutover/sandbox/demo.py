@@ -1,4 +1,4 @@
-"""`invoke sandbox`: a local cluster under .sandbox/ with a legacy database full of awkward demo data."""
+"""`invoke sandbox`: a local cluster in .sandbox/ with a legacy database of awkward demo data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from pgcutover.db import connect, ident
+from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
@@ -42,7 +42,7 @@ def create_legacy_database(
     password: str | None = None,
     data: Path | None = DEMO_DATA,
 ) -> str:
-    """(Re)create dbname owned by a non-superuser role, load the legacy schema and demo data; return its URL."""
+    """Recreate dbname (non-superuser owner) with legacy schema and demo data; return its URL."""
     admin = connect(
         cluster.superuser_url(), "psycopg", application_name="pgcutover sandbox", step="sandbox"
     )
@@ -70,9 +70,9 @@ def create_legacy_database(
     return url
 
 
-def _lit(db: object, value: str) -> str:
+def _lit(db: Database, value: str) -> str:
     """Quote a literal server-side (CREATE ROLE … PASSWORD takes no bind parameters)."""
-    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])  # type: ignore[attr-defined]
+    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
 
 
 def parse_users(raw: object) -> int:
@@ -95,7 +95,7 @@ def parse_users(raw: object) -> int:
 
 
 def sandbox_up(base_dir: Path, *, users: int) -> str:
-    """Start (or reuse) the sandbox cluster, rebuild its legacy database, write .env.sandbox; return the URL."""
+    """Start/reuse the sandbox, rebuild its legacy database, write .env.sandbox; return the URL."""
     users = parse_users(users)
     cluster = sandbox_cluster(base_dir)
     if not cluster.datadir.exists():
