@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
 
 from pgcutover import commands, reports
 from pgcutover.cli import operator_errors, settings_for
@@ -24,13 +26,14 @@ YES_HELP = "answer the confirmation for scripts (default: ask on a TTY, refuse w
     }
 )
 @operator_errors("sandbox")
-def sandbox(c, users=None, down=False, debug=False):
-    """Start a local PostgreSQL sandbox with legacy demo data; later tasks on the command line target it."""
+def sandbox(c: Context, users: str | None = None, down: bool = False, debug: bool = False) -> None:
+    """Start a local PostgreSQL sandbox with demo data; later tasks on the line target it."""
     if down:
         sandbox_mod.sandbox_down(Path.cwd())
         return
     sandbox_mod.sandbox_up(Path.cwd(), users=sandbox_mod.parse_users(users))
-    # Tasks after this one on the same command line target the sandbox: the process environment wins.
+    # Tasks after this one on the same command line target the sandbox: the process environment
+    # wins.
     os.environ.update(sandbox_mod.sandbox_env(Path.cwd()))
 
 
@@ -40,18 +43,25 @@ def sandbox(c, users=None, down=False, debug=False):
         "yes": YES_HELP,
         "dry-run": "print the plan (steps, commands, SQL files, budgets) and touch nothing "
         "(default: off)",
-        "resume": "continue the last run from its last completed checkpoint (default: start a new run)",
-        "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume and "
-        "rollback commands (default: rollback)",
+        "resume": "continue the last run from its last completed checkpoint "
+        "(default: start a new run)",
+        "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume "
+        "and rollback commands (default: rollback)",
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
     },
 )
 @operator_errors("migrate-offline")
 def migrate_offline(
-    c, yes=False, dry_run=False, resume=False, on_failure="rollback", env=None, debug=False
-):
-    """Run the maintenance window: preflight, maintenance, fence, backup, reset, schema, transform, verify, app."""
+    c: Context,
+    yes: bool = False,
+    dry_run: bool = False,
+    resume: bool = False,
+    on_failure: str = "rollback",
+    env: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Run the maintenance window, preflight to maintenance off (runbooks/migrate-offline.md)."""
     commands.migrate_offline(
         settings_for(env), yes=yes, dry=dry_run, resume=resume, on_failure=on_failure
     )
@@ -60,16 +70,25 @@ def migrate_offline(
 @task(
     help={
         "run": "the run to roll back (default: the last run in RUNS_DIR)",
-        "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact (default: off, "
-        "swap the set-aside schema back)",
-        "jobs": "parallel pg_restore jobs for a restore from backup, 1 to 64 (default: the number of cores)",
+        "from-backup": "restore from the run's pg_dump even if the set-aside schema is intact "
+        "(default: off, swap the set-aside schema back)",
+        "jobs": "parallel pg_restore jobs for a restore from backup, 1 to 64 "
+        "(default: the number of cores)",
         "yes": YES_HELP,
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
     }
 )
 @operator_errors("rollback")
-def rollback(c, run=None, from_backup=False, jobs=None, yes=False, env=None, debug=False):
+def rollback(
+    c: Context,
+    run: str | None = None,
+    from_backup: bool = False,
+    jobs: str | None = None,
+    yes: bool = False,
+    env: str | None = None,
+    debug: bool = False,
+) -> None:
     """Bring back the pre-window database, the previous app release and the site."""
     commands.rollback(settings_for(env), run_id=run, from_backup=from_backup, jobs=jobs, yes=yes)
 
@@ -83,28 +102,30 @@ def rollback(c, run=None, from_backup=False, jobs=None, yes=False, env=None, deb
     }
 )
 @operator_errors("cleanup")
-def cleanup(c, run, yes=False, env=None, debug=False):
+def cleanup(
+    c: Context, run: str, yes: bool = False, env: str | None = None, debug: bool = False
+) -> None:
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
     commands.cleanup(settings_for(env), run_id=run, yes=yes)
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("backups")
-def backups(c, env=None, debug=False):
+def backups(c: Context, env: str | None = None, debug: bool = False) -> None:
     """List the backups in BACKUP_DIR with their manifests."""
     reports.list_backups(settings_for(env))
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("audit")
-def audit(c, env=None, debug=False):
+def audit(c: Context, env: str | None = None, debug: bool = False) -> None:
     """Count, read-only on the live database, the legacy rows the migration's rules will bend."""
     reports.audit(settings_for(env))
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
 @operator_errors("status")
-def status(c, env=None, debug=False):
+def status(c: Context, env: str | None = None, debug: bool = False) -> None:
     """Show the current or last run, step by step, from the bookkeeping schema (or RUNS_DIR)."""
     reports.status(settings_for(env))
 

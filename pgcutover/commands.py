@@ -10,13 +10,15 @@ from pgcutover.bookkeeping import set_run_status
 from pgcutover.db import DB_ERRORS, describe_target, ident
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
+from pgcutover.hosts import app_hosts
 from pgcutover.identity import find_run, live_identity
 from pgcutover.journal import completed_steps, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.run import RunContext, Step
 from pgcutover.settings import Settings, env_flag
-from pgcutover.timeline import Timeline, say
+from pgcutover.timeline import Timeline, say, warn
 from steps.backup import check_backup
+from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.set_aside import schema_exists
 from steps.window import MIGRATE_OFFLINE, STEP_NAMES
@@ -43,11 +45,14 @@ def confirm_destructive(
 
 
 def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
-    """Print the plan (steps, budgets, commands and SQL files in order) and touch nothing."""
+    """Print the plan (steps, budgets, commands per host, SQL files in order); touch nothing."""
     migration = load_migration(settings.migration_dir)
     say(
-        f"Plan for migration {migration.name!r} against {describe_target(settings.database_url)} (dry run: nothing runs)"
+        f"Plan for migration {migration.name!r} against "
+        f"{describe_target(settings.database_url)} (dry run: nothing runs)"
     )
+    hosts = ", ".join(f"{h.name} ({h.target})" for h in app_hosts(settings))
+    say(f"App commands run on: {hosts}")
     total = 0.0
     for n, step in enumerate(steps, 1):
         budget = settings.budgets.get(step.name, step.budget_s)
@@ -56,6 +61,11 @@ def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
         for line in step.describe(settings, migration):
             say(f"      {line}")
     say(f"Window budget: {total:.0f}s")
+    say("On failure (--on-failure rollback) or `invoke rollback`:", "bold")
+    for step in ROLLBACK:
+        say(f"    {step.name}", "bold")
+        for line in step.describe(settings, migration):
+            say(f"      {line}")
 
 
 ON_FAILURE = ("rollback", "pause")
@@ -77,8 +87,10 @@ def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
             f"BUDGET_{unknown[0].upper().replace('-', '_')} names no step: use "
             "BUDGET_ with one of " + ", ".join(n.upper().replace("-", "_") for n in sorted(known)),
         )
+    validate_app_hosts(settings)
     if deploys and settings.deploy_cmd:
-        # Rollback must be able to redeploy the release that runs now: know how before anything changes.
+        # Rollback must be able to redeploy the release that runs now: know how before anything
+        # changes.
         if not settings.deploy_version:
             raise CutoverError(
                 "preflight",
@@ -91,6 +103,24 @@ def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
                 "DEPLOY_CMD is set but CURRENT_VERSION_CMD is not: rollback could "
                 "not redeploy the running release; set it; nothing was changed",
             )
+
+
+def validate_app_hosts(settings: Settings) -> None:
+    """Check the SSH side (hosts were parsed with the settings) before anything connects."""
+    if settings.ssh_config is not None:
+        if not settings.app_hosts:
+            warn("config: SSH_CONFIG is set but APP_HOSTS is not: app commands run on this machine")
+        elif not settings.ssh_config.is_file():
+            raise CutoverError(
+                "config",
+                f"SSH_CONFIG={settings.ssh_config} is not a file: fix the path, or unset it to "
+                "use ~/.ssh/config; nothing was changed",
+            )
+    if len(settings.app_hosts) > 1:
+        for name in ("HEALTHCHECK_URL", "MAINTENANCE_CHECK_URL"):
+            url = getattr(settings, name.lower())
+            if url and "{host}" not in url:
+                warn(f"config: {name} has no {{host}}: every host is checked at the same {url}")
 
 
 def parse_jobs(raw: object) -> int | None:
@@ -164,8 +194,8 @@ def migrate_offline(
         set_run_status(ctx, "interrupted")
         close_run(ctx)
         say(
-            f"Stopped safely. Resume: invoke migrate-offline --resume --yes{again}   Roll back: invoke "
-            f"rollback --run {ctx.run_id} --yes{again}",
+            f"Stopped safely. Resume: invoke migrate-offline --resume --yes{again}   "
+            f"Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
             "bold yellow",
         )
         raise
@@ -177,9 +207,14 @@ def migrate_offline(
             raise after_rollback(settings, ctx, exc) from exc
         close_run(ctx)
         if changed:
+            where = (
+                "maintenance-on failed: the database was not touched"
+                if exc.step == "maintenance-on" and not window_went_further(ctx)
+                else "maintenance stays on and the database stays fenced"
+            )
             say(
-                f"Paused: maintenance stays on and the database stays fenced. Resume: invoke migrate-offline "
-                f"--resume --yes{again}   Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
+                f"Paused: {where}. Resume: invoke migrate-offline --resume --yes{again}   "
+                f"Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
                 "bold yellow",
             )
         raise
@@ -189,14 +224,15 @@ def migrate_offline(
     set_run_status(ctx, "succeeded")
     close_run(ctx)
     say(
-        f"Window complete: run {ctx.run_id}; report {ctx.run_dir / 'report.md'}; journal {ctx.journal.path}",
+        f"Window complete: run {ctx.run_id}; report {ctx.run_dir / 'report.md'}; "
+        f"journal {ctx.journal.path}",
         "bold green",
     )
     return ctx.run_id
 
 
 def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -> CutoverError:
-    """Roll a failed window back at once, under the same lock, and say what failed and how it ended."""
+    """Roll a failed window back at once, under the same lock; say what failed and how it ended."""
     say(f"{failure}: rolling back run {ctx.run_id}", "bold red")
     try:
         if sessions_alive(
@@ -218,7 +254,7 @@ def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -
 
 
 def sessions_alive(ctx: RunContext) -> bool:
-    """Tell whether both of the run's sessions still answer (the lock is held while the lock session lives)."""
+    """Tell whether both of the run's sessions answer (the lock lives as long as its session)."""
     try:
         ctx.lock_db.query("SELECT 1")
         ctx.db.query("SELECT 1")
@@ -271,7 +307,7 @@ ROLLBACK_PARTS = {
 
 
 def rollback_progress(ctx: RunContext, since: int) -> tuple[list[str], list[str]]:
-    """Say which parts of the pre-window state are back, and which are not, after a rollback attempt."""
+    """Say which parts of the pre-window state are back, and which not, after a rollback attempt."""
     lines = read_journal(ctx.journal.path)[since:]
     done = {
         ln["step"]
@@ -317,7 +353,7 @@ def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | Non
 def cleanup(
     settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None
 ) -> None:
-    """Drop the set-aside legacy schema of a successful window (after which rollback needs the backup)."""
+    """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
     validate(settings, "cleanup")
     find_run(settings, run_id, "cleanup", live_identity(settings, "cleanup"))
     confirm_destructive(
@@ -336,14 +372,16 @@ def cleanup(
         )
         if status_rows and status_rows[0][0] == "succeeded, cleaned up":  # the same command twice
             say(
-                f"run {run_id} was already cleaned up: nothing to do; rollback restores from {ctx.backup_dir}"
+                f"run {run_id} was already cleaned up: nothing to do; rollback restores from "
+                f"{ctx.backup_dir}"
             )
             return
         if not status_rows or status_rows[0][0] != "succeeded":
             raise CutoverError(
                 "cleanup",
                 f"run {run_id} did not succeed "
-                f"({status_rows[0][0] if status_rows else 'unknown'}): keeping the set-aside schema",
+                f"({status_rows[0][0] if status_rows else 'unknown'}): "
+                "keeping the set-aside schema",
             )
         aside = ctx.migration.aside_schema
         if not schema_exists(ctx.db, aside):

@@ -81,6 +81,10 @@ class Migration:
     # Values the SQL files read as current_setting('pgcutover.<name>'), so a rule used by several
     # files is written once (plan.toml [parameters]).
     parameters: Mapping[str, str] = field(default_factory=dict)
+    # The functional check before go-live: read probes return one row per problem, write probes
+    # run in a transaction that is always rolled back (plan.toml [smoke]).
+    smoke_reads: tuple[SqlFile, ...] = ()
+    smoke_writes: tuple[SqlFile, ...] = ()
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (
@@ -92,6 +96,8 @@ class Migration:
             self.reconcile,
             self.dropped_columns,
             *self.audit,
+            *self.smoke_reads,
+            *self.smoke_writes,
         )
 
 
@@ -223,6 +229,8 @@ def load_migration(root: Path) -> Migration:
             dropped_columns=files("verify", "dropped_columns")[0],
             audit=files("audit", "files"),
             dropped_tables=names("verify", "dropped_tables"),
+            smoke_reads=files("smoke", "read_probes"),
+            smoke_writes=files("smoke", "write_probes"),
             parameters=parameters,
         )
     except (KeyError, IndexError) as exc:

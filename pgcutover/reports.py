@@ -7,7 +7,7 @@ import json
 from rich.table import Table
 from rich.text import Text
 
-from pgcutover.db import DB_ERRORS, connect, describe_target, error_text
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
 from pgcutover.errors import CutoverError
 from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.migration import load_migration
@@ -19,7 +19,7 @@ from steps.preflight import legacy_drift, schema_state, state_text
 
 
 def list_backups(settings: Settings) -> None:
-    """List every backup in BACKUP_DIR with its manifest, re-checking each dump's size and sha256."""
+    """List every backup in BACKUP_DIR with its manifest; re-check each dump's size and sha256."""
     table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
     for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
         table.add_column(col)
@@ -126,9 +126,64 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
     return list(rows.values())
 
 
+def releases_from_journal(lines: list[dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Fold the journal's `release` lines into each host's release record, in rollout order."""
+    hosts: dict[str, dict[str, object]] = {}
+    for line in lines:
+        if line.get("event") == "release":
+            fields = {k: v for k, v in line.items() if k not in ("run", "step", "event", "at")}
+            hosts.setdefault(str(fields.pop("host")), {}).update(fields)
+    return hosts
+
+
+def releases_from_bookkeeping(db: Database, run: str) -> dict[str, dict[str, object]]:
+    """Read each host's release record for a run from pgcutover.host_release."""
+    if not db.query("SELECT to_regclass('pgcutover.host_release') IS NOT NULL")[0][0]:
+        return {}
+    rows = db.query(
+        "SELECT host, previous, deployed, changed, redeployed FROM pgcutover.host_release "
+        "WHERE run = %s ORDER BY position, host",
+        [run],
+    )
+    return {
+        str(host): {
+            "previous": previous,
+            "deployed": deployed,
+            "changed": "unknown" if changed is None else changed,
+            "redeployed": redeployed,
+        }
+        for host, previous, deployed, changed, redeployed in rows
+    }
+
+
+def release_table(releases: dict[str, dict[str, object]], source: str) -> Table:
+    """Show each app host's release: before the window, deployed, redeployed, and now."""
+    table = Table(title=f"App releases per host ({source})", title_justify="left")
+    for col in ("host", "before the window", "deployed", "redeployed by rollback", "now"):
+        table.add_column(col)
+    for host, r in releases.items():
+        if r.get("redeployed"):
+            now = str(r["redeployed"])
+        elif r.get("changed") is True:
+            now = str(r.get("deployed"))
+        elif r.get("changed") is False or r.get("changed") is None:
+            now = str(r.get("previous") or "")
+        else:  # its deploy started and never said how it ended
+            now = "unknown (deploy did not finish)"
+        table.add_row(
+            Text(host),
+            Text(str(r.get("previous") or "")),
+            Text(str(r.get("deployed") or "")),
+            Text(str(r.get("redeployed") or "")),
+            Text(now),
+        )
+    return table
+
+
 def status(settings: Settings) -> None:
-    """Show the current or last run, one row per step, from the bookkeeping schema (else RUNS_DIR)."""
+    """Show the current or last run, a row per step, from the bookkeeping schema (else RUNS_DIR)."""
     lines: list[dict[str, object]] = []
+    releases: dict[str, dict[str, object]] = {}
     header, source = "", ""
     try:
         db = connect(
@@ -153,6 +208,7 @@ def status(settings: Settings) -> None:
                         )
                     ]
                     source = "bookkeeping schema pgcutover"
+                    releases = releases_from_bookkeeping(db, str(run[0][0]))
         finally:
             db.close()
     except CutoverError as exc:
@@ -173,10 +229,14 @@ def status(settings: Settings) -> None:
     for row in step_summary(lines):
         table.add_row(*row)
     console.print(table)
+    releases = releases or releases_from_journal(lines)
+    if releases:
+        where = "pgcutover.host_release" if "bookkeeping" in source else "the journal"
+        console.print(release_table(releases, f"as recorded in {where}"))
     if any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:]):
         again = env_flag(settings)
         say(
-            f"Next: invoke migrate-offline --resume --yes{again}   or   invoke rollback --yes{again} "
-            "(runbooks/rollback.md)",
+            f"Next: invoke migrate-offline --resume --yes{again}   or   "
+            f"invoke rollback --yes{again} (runbooks/rollback.md)",
             "bold yellow",
         )

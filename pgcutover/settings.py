@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -16,7 +19,8 @@ from pgcutover.redact import register_secret
 from pgcutover.timeline import warn
 
 DRIVERS = ("psycopg", "pg8000")
-# Every variable pgcutover reads; a profile file naming anything else is a typo until proven otherwise.
+# Every variable pgcutover reads; a profile file naming anything else is a typo until proven
+# otherwise.
 KNOWN = (
     "DATABASE_URL",
     "DB_DRIVER",
@@ -31,6 +35,13 @@ KNOWN = (
     "CURRENT_VERSION_CMD",
     "HEALTHCHECK_URL",
     "HEALTHCHECK_TIMEOUT",
+    "SMOKE_CMD",
+    "SMOKE_TIMEOUT",
+    "APP_HOSTS",
+    "SSH_CONFIG",
+    "SSH_CONNECT_TIMEOUT",
+    "MAINTENANCE_CHECK_URL",
+    "MAINTENANCE_CHECK_TIMEOUT",
     "FENCE_WAIT",
     "CUTOVER_ENV",
     "CUTOVER_FAULT",
@@ -47,6 +58,86 @@ KNOWN = (
     "PGAPPNAME",
 )
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# `[user@]host[:port]`, the host a name or an IPv4 address, or an IPv6 address in brackets.
+_HOST_ENTRY = re.compile(
+    r"(?:(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@)?"
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9_.-]*))"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    """One APP_HOSTS entry, `[user@]host[:port]`; unset parts come from the SSH config."""
+
+    entry: str
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+    @property
+    def url_host(self) -> str:
+        """Return the host as it goes into a URL's `{host}` (an IPv6 address in brackets)."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def parse_app_hosts(raw: str) -> tuple[HostEntry, ...]:
+    """Parse APP_HOSTS (comma-separated `[user@]host[:port]`) or fail naming the bad entry."""
+    if not raw.strip():
+        return ()
+    entries: list[HostEntry] = []
+    for part in raw.split(","):
+        entry = part.strip()
+        if not entry:
+            raise CutoverError(
+                "config", f"APP_HOSTS={raw!r} has an empty entry: remove the extra comma"
+            )
+        match = _HOST_ENTRY.fullmatch(entry)
+        if match is None:
+            hint = (
+                ": an IPv6 address goes in brackets, e.g. [2001:db8::1]:22"
+                if entry.count(":") > 1 and "[" not in entry
+                else ""
+            )
+            raise CutoverError(
+                "config", f"APP_HOSTS entry {entry!r} is not [user@]host[:port]{hint}"
+            )
+        host = match["v6"] or match["host"]
+        if match["v6"]:
+            try:
+                ipaddress.IPv6Address(host.split("%")[0])
+            except ValueError:
+                raise CutoverError(
+                    "config", f"APP_HOSTS entry {entry!r}: {host} is not an IPv6 address"
+                ) from None
+        port = int(match["port"]) if match["port"] else None
+        if port is not None and not 1 <= port <= 65535:
+            raise CutoverError(
+                "config", f"APP_HOSTS entry {entry!r}: port {port} is not 1 to 65535"
+            )
+        if any(e.host == host for e in entries):
+            # A host's name keys its journal lines, its bookkeeping row and a URL's {host}.
+            raise CutoverError(
+                "config", f"APP_HOSTS names host {host} twice: give each app host once"
+            )
+        entries.append(HostEntry(entry, host, match["user"], port))
+    return tuple(entries)
+
+
+def url_template(key: str, raw: str) -> str:
+    """Check an http(s) URL whose only placeholder is `{host}`, or fail naming the variable."""
+    if not raw:
+        return ""
+    if "{" in raw.replace("{host}", "") or "}" in raw.replace("{host}", ""):
+        raise CutoverError("config", f"{key}={raw!r}: the only placeholder allowed is {{host}}")
+    try:
+        parts = urlsplit(raw.replace("{host}", "app.example"))
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise CutoverError("config", f"{key}={raw!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CutoverError("config", f"{key}={raw!r} is not an http:// or https:// URL with a host")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -68,6 +159,13 @@ class Settings:
     current_version_cmd: str = ""
     healthcheck_url: str = ""
     healthcheck_timeout_s: float = 60.0
+    smoke_cmd: str = ""
+    smoke_timeout_s: float = 300.0
+    app_hosts: tuple[HostEntry, ...] = ()  # empty: app commands run on this machine
+    ssh_config: Path | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config, as ssh does
+    ssh_connect_timeout_s: float | None = None  # None: the SSH config's ConnectTimeout, else 10
+    maintenance_check_url: str = ""
+    maintenance_check_timeout_s: float = 30.0
     fence_wait_s: float = 10.0
     budgets: dict[str, float] = field(default_factory=dict)
     fault: str = ""
@@ -190,9 +288,26 @@ def load_settings(
         deploy_cmd=values.get("DEPLOY_CMD", ""),
         deploy_version=values.get("DEPLOY_VERSION", ""),
         current_version_cmd=values.get("CURRENT_VERSION_CMD", ""),
-        healthcheck_url=values.get("HEALTHCHECK_URL", ""),
+        healthcheck_url=url_template("HEALTHCHECK_URL", values.get("HEALTHCHECK_URL", "")),
         healthcheck_timeout_s=_number(
             "HEALTHCHECK_TIMEOUT", values.get("HEALTHCHECK_TIMEOUT", "60")
+        ),
+        smoke_cmd=values.get("SMOKE_CMD", ""),
+        smoke_timeout_s=_number("SMOKE_TIMEOUT", values.get("SMOKE_TIMEOUT", "300")),
+        app_hosts=parse_app_hosts(values.get("APP_HOSTS", "")),
+        ssh_config=(
+            base / Path(values["SSH_CONFIG"]).expanduser() if values.get("SSH_CONFIG") else None
+        ),
+        ssh_connect_timeout_s=(
+            _number("SSH_CONNECT_TIMEOUT", values["SSH_CONNECT_TIMEOUT"])
+            if values.get("SSH_CONNECT_TIMEOUT")
+            else None
+        ),
+        maintenance_check_url=url_template(
+            "MAINTENANCE_CHECK_URL", values.get("MAINTENANCE_CHECK_URL", "")
+        ),
+        maintenance_check_timeout_s=_number(
+            "MAINTENANCE_CHECK_TIMEOUT", values.get("MAINTENANCE_CHECK_TIMEOUT", "30")
         ),
         fence_wait_s=_number("FENCE_WAIT", values.get("FENCE_WAIT", "10")),
         budgets=budgets,

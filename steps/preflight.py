@@ -10,6 +10,7 @@ from typing import Any
 from pgcutover.apply_sql import set_migration_parameters
 from pgcutover.db import Database, ident
 from pgcutover.errors import CutoverError
+from pgcutover.hosts import app_hosts, open_hosts, unreachable
 from pgcutover.migration import Migration
 from pgcutover.pgtools import tool_major
 from pgcutover.run import RunContext, Step, StepOutcome
@@ -19,7 +20,7 @@ STEP = "preflight"
 
 
 def check_client_tools(settings: Settings, server_major: int) -> dict[str, int]:
-    """Require pg_dump and pg_restore at least as new as the server (older ones refuse or miss objects)."""
+    """Require pg_dump and pg_restore at least as new as the server (older ones miss objects)."""
     found = {tool: tool_major(settings, tool, STEP) for tool in ("pg_dump", "pg_restore")}
     for tool, major in found.items():
         if major < server_major:
@@ -63,7 +64,8 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
     """List the rights the window needs that the connected role lacks, each with the fix."""
     me, is_super, owns_db, can_create, owns_schema, can_signal = db.query(
         "SELECT current_user, r.rolsuper, pg_has_role(current_user, d.datdba, 'USAGE'), "
-        "has_database_privilege(current_database(), 'CREATE'), pg_has_role(current_user, n.nspowner, 'USAGE'), "
+        "has_database_privilege(current_database(), 'CREATE'), "
+        "pg_has_role(current_user, n.nspowner, 'USAGE'), "
         "r.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE') "
         "FROM pg_roles r, pg_database d, pg_namespace n "
         "WHERE r.rolname = current_user AND d.datname = current_database() AND n.nspname = %s",
@@ -76,11 +78,13 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
         )
     if not can_create:
         missing.append(
-            f"CREATE on the database (bookkeeping and new schema): GRANT CREATE ON DATABASE … TO {me}"
+            "CREATE on the database (bookkeeping and new schema): "
+            f"GRANT CREATE ON DATABASE … TO {me}"
         )
     if not owns_schema:
         missing.append(
-            f"ownership of schema {app_schema} (to set it aside): ALTER SCHEMA {app_schema} OWNER TO {me}"
+            f"ownership of schema {app_schema} (to set it aside): "
+            f"ALTER SCHEMA {app_schema} OWNER TO {me}"
         )
     unreadable = db.query(
         "SELECT c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
@@ -115,7 +119,8 @@ def missing_rights(db: Database, app_schema: str) -> list[str]:
         foreign = [str(name) for name, sup, mine in others if not sup and not mine]
         if foreign and not can_signal:
             missing.append(
-                f"pg_signal_backend (to end sessions of {', '.join(foreign)}): GRANT pg_signal_backend TO {me}"
+                f"pg_signal_backend (to end sessions of {', '.join(foreign)}): "
+                f"GRANT pg_signal_backend TO {me}"
             )
     return missing
 
@@ -192,11 +197,30 @@ def run(ctx: RunContext) -> StepOutcome:
     space = check_backup_space(ctx.settings, db)
     with read_only(db):
         findings = audit(db, ctx.migration)
+    reached = check_app_hosts(ctx)
     bent = sum(f["rows"] for f in findings)
     return StepOutcome(
-        note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; {bent} rows bent by rules",
-        details={"server_major": server_major, "tools": tools, **space, "audit": findings},
+        note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; "
+        f"{bent} rows bent by rules" + (f"; reached {', '.join(reached)}" if reached else ""),
+        details={
+            "server_major": server_major,
+            "tools": tools,
+            **space,
+            "audit": findings,
+            **({"app_hosts": reached} if reached else {}),
+        },
     )
+
+
+def check_app_hosts(ctx: RunContext) -> list[str]:
+    """Reach every APP_HOSTS host (connect, run `true`) before maintenance touches any of them."""
+    if not ctx.settings.app_hosts:
+        return []  # this machine runs the app commands: there is nothing to reach
+    with open_hosts(ctx.settings) as hosts:
+        causes = unreachable(STEP, hosts, journal=ctx.journal)
+    if causes:
+        raise CutoverError(STEP, f"cannot reach {'; '.join(causes)}; nothing was changed")
+    return [host.name for host in hosts]
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
@@ -205,8 +229,13 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         f"run {migration.schema_state.name}: the database must hold the legacy schema",
         f"run {migration.drift.name}: its tables, columns, types and enums must be the ones "
         "the migration expects (every drift is named)",
-        f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, no other run (lock)",
+        f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, "
+        "no other run (lock)",
         *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit],
+        *[
+            f"on {h.name} ({h.target}): true (connect and run it; every host must answer)"
+            for h in (app_hosts(settings) if settings.app_hosts else [])
+        ],
     ]
 
 

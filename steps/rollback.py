@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from pgcutover.errors import CutoverError
+from pgcutover.hosts import app_hosts, host_url, open_hosts
 from pgcutover.journal import read_journal
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.deploy_app import deploy, health_check
+from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
-from steps.maintenance import maintenance_off, maintenance_on
+from steps.maintenance import describe_switch, switch
 from steps.restore_database import STEP, restore_database
 
 
@@ -36,11 +37,16 @@ def prepare(ctx: RunContext) -> StepOutcome:
             note="the window stopped at maintenance-on: the database was never touched",
             skipped=True,
         )
-    on = maintenance_on(ctx)
+    # No undo on failure here: the window may have left the database half migrated, so hosts
+    # already in maintenance stay in it.
+    on = switch(ctx, "rollback-prepare", on=True)
     fenced = (
         fence(ctx) if _bookkeeping(ctx) else StepOutcome(note="no bookkeeping: nothing was fenced")
     )
-    return StepOutcome(note=f"maintenance: {on.note}; fence: {fenced.note}")
+    return StepOutcome(
+        note=f"maintenance: {on.note}; fence: {fenced.note}",
+        details={"maintenance": on.details.get("hosts", {})},
+    )
 
 
 def _bookkeeping(ctx: RunContext) -> bool:
@@ -48,33 +54,52 @@ def _bookkeeping(ctx: RunContext) -> bool:
 
 
 def redeploy_app(ctx: RunContext) -> StepOutcome:
-    """Redeploy the release recorded before deploy-app, if that step had started."""
+    """Redeploy each host's recorded release, health-checked, only where deploy-app changed it."""
+    s = ctx.settings
+    releases = recorded_releases(ctx.db, ctx.run_id) if _bookkeeping(ctx) else []
     record = ctx.run_dir / "previous_release"
-    if not record.exists():
+    if releases:
+        targets = {r.host: r.previous for r in releases if r.changed is not False}
+        if not targets:
+            return StepOutcome(
+                note="deploy-app changed no host: every host still runs its recorded release",
+                skipped=True,
+            )
+    elif record.exists():  # a run recorded by an older version: one release for every host
+        previous = record.read_text().strip()
+        targets = {h.name: previous for h in app_hosts(s)}
+    else:
         return StepOutcome(
             note="deploy-app never ran: the previous release is still deployed", skipped=True
         )
-    previous = record.read_text().strip()
-    s = ctx.settings
-    if not s.deploy_cmd or not previous:
+    unknown = [host for host, release in targets.items() if not release]
+    if not s.deploy_cmd or unknown:
         raise CutoverError(
             "redeploy-app",
-            f"cannot redeploy {previous or 'an unknown release'}: "
+            f"cannot redeploy {summary(targets) or 'an unknown release'}: "
             "DEPLOY_CMD or the recorded release is missing",
         )
-    deploy("redeploy-app", s, previous)
-    health = (
-        health_check("redeploy-app", s.healthcheck_url, s.healthcheck_timeout_s)
-        if s.healthcheck_url
-        else "no HEALTHCHECK_URL"
+    with open_hosts(s) as hosts:
+        by_name = {h.name: h for h in hosts}
+        gone = [name for name in targets if name not in by_name]
+        if gone:
+            raise CutoverError(
+                "redeploy-app",
+                f"deploy-app changed {', '.join(gone)}, which APP_HOSTS no longer names: put it "
+                "back in APP_HOSTS and run the rollback again",
+            )
+        order = [by_name[name] for name in targets]
+        done = roll_out(ctx, "redeploy-app", order, targets, redeploy=True)
+    return StepOutcome(
+        note="redeployed " + "; ".join(done),
+        details={"release": summary(targets), "hosts": targets},
     )
-    return StepOutcome(note=f"redeployed {previous}; {health}", details={"release": previous})
 
 
 def finish(ctx: RunContext) -> StepOutcome:
-    """Give CONNECT back and take the site out of maintenance."""
+    """Give CONNECT back and take every host out of maintenance."""
     restored = unfence(ctx) if _bookkeeping(ctx) else StepOutcome(note="nothing fenced")
-    off = maintenance_off(ctx)
+    off = switch(ctx, "rollback-finish", on=False)
     return StepOutcome(note=f"{restored.note}; maintenance: {off.note}")
 
 
@@ -82,8 +107,34 @@ def _describe(*lines: str) -> Any:
     return lambda settings, migration: list(lines)
 
 
+def describe_prepare(settings: Settings, migration: Migration) -> list[str]:
+    return [*describe_switch(settings, on=True), "fence the database again if it was unfenced"]
+
+
+def describe_redeploy(settings: Settings, migration: Migration) -> list[str]:
+    if not settings.deploy_cmd:
+        return ["DEPLOY_CMD not set: nothing to redeploy"]
+    return [
+        "only the hosts deploy-app changed (pgcutover.host_release), in rollout order:",
+        *[
+            f"on {h.name} ({h.target}): {settings.deploy_cmd} with {{version}} = its recorded "
+            "release"
+            + (
+                f", then GET {host_url(settings.healthcheck_url, h)} until 2xx"
+                if settings.healthcheck_url
+                else ""
+            )
+            for h in app_hosts(settings)
+        ],
+    ]
+
+
+def describe_finish(settings: Settings, migration: Migration) -> list[str]:
+    return ["GRANT CONNECT back as recorded", *describe_switch(settings, on=False)]
+
+
 ROLLBACK: tuple[Step, ...] = (
-    Step("rollback-prepare", 60, prepare, _describe("MAINTENANCE_ON_CMD; fence again if unfenced")),
+    Step("rollback-prepare", 60, prepare, describe_prepare),
     Step(
         STEP,
         600,
@@ -96,18 +147,8 @@ ROLLBACK: tuple[Step, ...] = (
             "then drop the old schemas",
         ),
     ),
-    Step(
-        "redeploy-app",
-        300,
-        redeploy_app,
-        _describe("DEPLOY_CMD with the release recorded before deploy-app; health check"),
-    ),
-    Step(
-        "rollback-finish",
-        60,
-        finish,
-        _describe("GRANT CONNECT back as recorded; MAINTENANCE_OFF_CMD"),
-    ),
+    Step("redeploy-app", 300, redeploy_app, describe_redeploy),
+    Step("rollback-finish", 60, finish, describe_finish),
 )
 
 

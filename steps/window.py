@@ -10,6 +10,7 @@ from steps.fence import FENCE, UNFENCE
 from steps.maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
 from steps.preflight import PREFLIGHT
 from steps.set_aside import RESET
+from steps.smoke import SMOKE
 from steps.transform import TRANSFORM
 from steps.verify import VERIFY
 
@@ -24,6 +25,7 @@ MIGRATE_OFFLINE: tuple[Step, ...] = (
     VERIFY,
     UNFENCE,
     DEPLOY_APP,
+    SMOKE,
     MAINTENANCE_OFF,
 )
 

@@ -97,7 +97,7 @@ def test_fault_then_rollback_and_resume(
             )
             # A server restart after the last database step cannot hurt the window: it completes.
             completed = kind == "restart" and (
-                point.startswith("maintenance-off:") or point == "deploy-app:after"
+                point.startswith("maintenance-off:") or point == "smoke:after"
             )
             assert (failed.returncode == 0) == completed, failed.stdout + failed.stderr
             assert "Traceback" not in failed.stderr

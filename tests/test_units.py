@@ -57,6 +57,7 @@ def test_plan_order_and_migration_files() -> None:
         "verify",
         "unfence",
         "deploy-app",
+        "smoke",
         "maintenance-off",
     )
     m = load_migration(load_settings(None, base_dir=Path("/nonexistent"), environ={}).migration_dir)

@@ -41,3 +41,20 @@ COMMENT ON TABLE pgcutover.applied_sql IS 'Migration SQL files applied per run, 
 -- Added after the first release: which database a run belongs to (system identifier, oid, name),
 -- so rollback, resume and cleanup refuse any other database. Idempotent for older bookkeeping.
 ALTER TABLE pgcutover.runs ADD COLUMN IF NOT EXISTS identity jsonb;
+
+-- Added with APP_HOSTS: each app host's release per run. deploy-app records `previous` before it
+-- touches any host, sets `changed` to NULL (unknown) while a host's deploy runs, then true (with
+-- `deployed`) or false; redeploy-app puts `previous` back where `changed` is not false.
+CREATE TABLE IF NOT EXISTS pgcutover.host_release (
+    run        text NOT NULL,
+    host       text NOT NULL,             -- the APP_HOSTS entry's host part ('local' without it)
+    position   integer NOT NULL,          -- its place in APP_HOSTS: the rollout order
+    previous   text NOT NULL,             -- what CURRENT_VERSION_CMD said before deploy-app
+    deployed   text,                      -- what deploy-app installed, once its command succeeded
+    changed    boolean DEFAULT false,     -- NULL while its deploy runs: rollback redeploys it
+    redeployed text,                      -- what redeploy-app put back
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run, host)
+);
+COMMENT ON TABLE pgcutover.host_release IS
+    'Each app host''s release per run: before the window, deployed, redeployed';
