@@ -10,6 +10,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from pgcutover import commands, reports
+from pgcutover import rehearse as rehearse_mod
 from pgcutover.cli import operator_errors, settings_for
 from pgcutover.sandbox import demo as sandbox_mod
 
@@ -130,4 +131,28 @@ def status(c: Context, env: str | None = None, debug: bool = False) -> None:
     reports.status(settings_for(env))
 
 
-ns = Collection(sandbox, audit, migrate_offline, rollback, cleanup, backups, status)
+@task(
+    help={
+        "clone": "rehearse on a scratch copy of the database, made on the same server and dropped "
+        "afterwards; the source is only read; needs CREATEDB; app commands do not run "
+        "(default: off: rehearse on the profile's database, which ends migrated)",
+        "keep": "with --clone: keep the scratch copy for inspection (default: off: drop it)",
+        "yes": YES_HELP,
+        "env": ENV_HELP,
+        "debug": DEBUG_HELP,
+    }
+)
+@operator_errors("rehearse")
+def rehearse(
+    c: Context,
+    clone: bool = False,
+    keep: bool = False,
+    yes: bool = False,
+    env: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Rehearse on staging: migrate, roll back, prove the rollback exact, migrate again."""
+    rehearse_mod.rehearse(settings_for(env), clone=clone, keep=keep, yes=yes)
+
+
+ns = Collection(sandbox, audit, rehearse, migrate_offline, rollback, cleanup, backups, status)

@@ -1,0 +1,611 @@
+"""Rehearse the window on staging (or a scratch copy): migrate, roll back, prove it, migrate again.
+
+The parts, in order: (clone), fingerprint before, migrate-offline, rollback, fingerprint after,
+compare (the rollback must bring back every byte and every catalog detail), migrate-offline again
+to a passing verify, (drop clone). One report, RUNS_DIR/rehearsal-<ts>.json and .md, says how each
+part and each runbook step went; the first failing part fails the rehearsal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from pgcutover import commands
+from pgcutover.compare import BOOKKEEPING_SCHEMA, database_fingerprint, diff_fingerprints
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text, ident
+from pgcutover.errors import CutoverError
+from pgcutover.journal import iso, read_journal, utc_now
+from pgcutover.pgtools import client_env, pg_dump, run_tool
+from pgcutover.redact import mask, mask_data
+from pgcutover.settings import Settings, read_profile
+from pgcutover.timeline import say, warn
+
+STEP = "rehearse"
+PRODUCTION_PROFILES = ("production", "prod")
+TRUE_WORDS = ("1", "true", "yes", "on")
+# Databases a role may connect to for CREATE/DROP DATABASE (never the source: TEMPLATE needs it
+# idle, and a database cannot be dropped from inside).
+MAINTENANCE_DBS = ("postgres", "template1")
+T = TypeVar("T")
+
+
+@dataclass
+class PartResult:
+    """One part of the rehearsal: how it ended, how long it took, the runbook steps it ran."""
+
+    name: str
+    outcome: str = "not run"  # ok, failed, not run
+    duration_s: float = 0.0
+    run: str | None = None
+    error: str | None = None
+    note: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)  # journal end lines of its run
+
+
+@dataclass
+class RehearsalReport:
+    """What a rehearsal did and found; written as RUNS_DIR/rehearsal-<ts>.json and .md."""
+
+    target: str
+    source: str | None = None  # with --clone: the database copied (only read)
+    clone: str | None = None  # with --clone: the scratch database's name
+    clone_kept: bool = False
+    started_at: str = ""
+    finished_at: str = ""
+    parts: list[PartResult] = field(default_factory=list)
+    identical: bool | None = None  # None: the comparison did not run
+    differences: list[str] = field(default_factory=list)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    failed_part: str | None = None
+    error: str | None = None
+    report_json: str = ""
+    report_md: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.failed_part is None and self.identical is True
+
+    def part(self, name: str) -> PartResult:
+        return next(p for p in self.parts if p.name == name)
+
+
+PARTS = (
+    "fingerprint-before",
+    "migrate-offline",
+    "rollback",
+    "fingerprint-after",
+    "compare",
+    "migrate-offline-again",
+)
+
+
+# --- production guard --------------------------------------------------------------------------
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in TRUE_WORDS
+
+
+def _profile_values(profile: str | None, base_dir: Path) -> dict[str, str]:
+    """Read the profile file's raw values; a file that does not exist says nothing."""
+    try:
+        return read_profile(profile, base_dir)
+    except CutoverError:
+        # read_profile refuses variables outside settings.KNOWN (CUTOVER_PRODUCTION is one until
+        # Settings learns it) and unknown profiles: the guard still reads what the file says.
+        path = base_dir / (f".env.{profile}" if profile else ".env")
+        if not path.is_file():
+            return {}
+        try:
+            raw = dotenv_values(path, encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        return {k: v for k, v in raw.items() if v is not None}
+
+
+def refuse_production(settings: Settings, base_dir: Path | None = None) -> None:
+    """Refuse a production profile by name, or one marked CUTOVER_PRODUCTION=true; connects to
+    nothing. The environment or the profile file saying true is enough: neither unmarks the other.
+    """
+    name = settings.profile or ""
+    shown = name or "default (.env)"
+    if name.strip().lower() in PRODUCTION_PROFILES:
+        raise CutoverError(
+            STEP,
+            f"profile {name!r} is a production profile: rehearse on staging or with --clone "
+            "of a staging database",
+        )
+    marked = _truthy(os.environ.get("CUTOVER_PRODUCTION")) or _truthy(
+        _profile_values(settings.profile, base_dir or Path.cwd()).get("CUTOVER_PRODUCTION")
+    )
+    if marked:
+        raise CutoverError(
+            STEP,
+            f"profile {shown!r} is a production profile (CUTOVER_PRODUCTION=true): rehearse on "
+            "staging or with --clone of a staging database",
+        )
+
+
+# --- the scratch copy --------------------------------------------------------------------------
+
+
+def url_with_dbname(url: str, dbname: str) -> str:
+    """Return the same connection string with another database name (password kept, not shown)."""
+    params = {k: v for k, v in conninfo_to_dict(url).items() if v is not None}
+    params["dbname"] = dbname
+    return make_conninfo("", **params)
+
+
+def clone_settings(settings: Settings, clone_url: str, name: str) -> Settings:
+    """Settings for the copy: its own runs and backups, and no app commands.
+
+    The app commands (maintenance, deploy, health and smoke checks) act on the profile's real
+    hosts, which keep using the source database: a rehearsal on a copy must not touch them.
+    Backups live under RUNS_DIR too, so `invoke backups` (which lists BACKUP_DIR) never sees them.
+    """
+    home = settings.runs_dir / "rehearsals" / name
+    return dataclasses.replace(
+        settings,
+        database_url=clone_url,
+        runs_dir=home / "runs",
+        backup_dir=home / "backups",
+        maintenance_on_cmd="",
+        maintenance_off_cmd="",
+        deploy_cmd="",
+        deploy_version="",
+        current_version_cmd="",
+        healthcheck_url="",
+        smoke_cmd="",
+        app_hosts=(),
+        maintenance_check_url="",
+    )
+
+
+def _maintenance_connection(settings: Settings) -> Database:
+    """Connect to a database on the same server that is neither the source nor the clone."""
+    last: CutoverError | None = None
+    for dbname in MAINTENANCE_DBS:
+        try:
+            db: Database = connect(
+                url_with_dbname(settings.database_url, dbname),
+                settings.db_driver,
+                application_name="pgcutover rehearse",
+                step=STEP,
+            )
+            return db
+        except CutoverError as exc:
+            last = exc
+    raise CutoverError(
+        STEP,
+        f"--clone: cannot connect to the postgres or template1 database to create the copy "
+        f"({last.cause if last else 'no answer'}); nothing was changed",
+    )
+
+
+def _other_sessions(db: Database, source: str) -> int:
+    """Count sessions on the source, waiting briefly for our own closed ones to go away."""
+    count = 0
+    for _ in range(20):
+        count = int(
+            db.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                [source],
+            )[0][0]
+        )
+        if count == 0:
+            return 0
+        time.sleep(0.1)
+    return count
+
+
+def make_clone(settings: Settings, report: RehearsalReport) -> tuple[Settings, str]:
+    """Create the scratch copy on the same server; return its settings and how it was made."""
+    src = connect(
+        settings.database_url, settings.db_driver, application_name="pgcutover rehearse", step=STEP
+    )
+    try:
+        source, owner, may_create, user, version = src.query(
+            "SELECT current_database(), d.datdba::regrole::text, r.rolcreatedb OR r.rolsuper, "
+            "current_user::text, current_setting('server_version_num')::int "
+            "FROM pg_database d, pg_roles r "
+            "WHERE d.datname = current_database() AND r.rolname = current_user"
+        )[0]
+    finally:
+        src.close()
+    if not may_create:
+        raise CutoverError(
+            STEP,
+            f"--clone needs CREATEDB: role {user} may not create the scratch copy; grant it "
+            f"(ALTER ROLE {ident(user)} CREATEDB) or rehearse on a staging database without "
+            "--clone; nothing was changed",
+        )
+    name = f"{source[:40]}_rehearse_{secrets.token_hex(3)}"
+    clone_url = url_with_dbname(settings.database_url, name)
+    target = clone_settings(settings, clone_url, name)
+    report.source = describe_target(settings.database_url)
+    report.clone = name
+    report.target = describe_target(clone_url)
+    maint = _maintenance_connection(settings)
+    try:
+        how = ""
+        if _other_sessions(maint, source) == 0:
+            try:
+                maint.execute(
+                    f"CREATE DATABASE {ident(name)} TEMPLATE {ident(source)} OWNER {owner}"
+                )
+                how = "CREATE DATABASE … TEMPLATE (nothing else was connected to the source)"
+            except DB_ERRORS as exc:  # someone connected in between: copy by dump instead
+                warn(f"{STEP}: copy by TEMPLATE failed ({error_text(exc)}): using pg_dump")
+                maint.execute(f"DROP DATABASE IF EXISTS {ident(name)}")
+        if not how:
+            maint.execute(f"CREATE DATABASE {ident(name)} TEMPLATE template0 OWNER {owner}")
+            try:
+                _dump_restore(settings, target, name)
+            except BaseException:
+                _drop(maint, name, version)
+                raise
+            how = "pg_dump | pg_restore (the source had other sessions)"
+        try:
+            _copy_database_acl(maint, source, name)
+        except BaseException:
+            _drop(maint, name, version)
+            raise
+    except DB_ERRORS as exc:
+        raise CutoverError(STEP, f"--clone: cannot create {name}: {error_text(exc)}") from None
+    finally:
+        maint.close()
+    # The copy starts with no pgcutover history of its own: its runs live in their own folder.
+    try:
+        db = connect(
+            clone_url, settings.db_driver, application_name="pgcutover rehearse", step=STEP
+        )
+        try:
+            db.execute(f"DROP SCHEMA IF EXISTS {ident(BOOKKEEPING_SCHEMA)} CASCADE")
+        finally:
+            db.close()
+    except CutoverError as exc:
+        drop_clone(settings, name)
+        raise CutoverError(STEP, f"--clone: cannot prepare {name}: {exc.cause}") from None
+    except DB_ERRORS as exc:
+        drop_clone(settings, name)
+        raise CutoverError(STEP, f"--clone: cannot prepare {name}: {error_text(exc)}") from None
+    return target, how
+
+
+def _dump_restore(settings: Settings, target: Settings, name: str) -> None:
+    """Copy the source into the empty clone with pg_dump (one snapshot, no locks that block
+    reads or writes) and pg_restore, through a dump file in the clone's own backup folder."""
+    target.backup_dir.mkdir(parents=True, exist_ok=True)
+    dump = target.backup_dir / "clone.dump"
+    try:
+        pg_dump(
+            settings,
+            dump,
+            snapshot=None,
+            exclude_schemas=[BOOKKEEPING_SCHEMA],
+            app_name="pgcutover rehearse",
+        )
+        conninfo, env = client_env(target.database_url, "pgcutover rehearse")
+        run_tool(
+            STEP,
+            [
+                target.tool("pg_restore"),
+                "--no-password",
+                "--exit-on-error",
+                "--dbname",
+                conninfo,
+                str(dump),
+            ],
+            env,
+        )
+    except CutoverError as exc:
+        raise CutoverError(STEP, f"--clone: copying into {name} failed: {exc.cause}") from None
+    finally:
+        dump.unlink(missing_ok=True)
+
+
+def _copy_database_acl(db: Database, source: str, name: str) -> None:
+    """Give the clone the source's database ACL (CREATE DATABASE does not copy it)."""
+    rows = db.query(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+        "a.privilege_type, a.is_grantable FROM pg_database d, aclexplode(d.datacl) a "
+        "WHERE d.datname = %s",
+        [source],
+    )
+    if not rows:  # datacl is NULL: the default ACL, which the clone has too
+        return
+    db.execute(f"REVOKE ALL ON DATABASE {ident(name)} FROM PUBLIC")
+    for grantee, privilege, grantable in rows:
+        option = " WITH GRANT OPTION" if grantable else ""
+        db.execute(f"GRANT {privilege} ON DATABASE {ident(name)} TO {grantee}{option}")
+
+
+def _drop(db: Database, name: str, version: int) -> None:
+    force = " WITH (FORCE)" if version >= 130000 else ""
+    db.execute(f"DROP DATABASE IF EXISTS {ident(name)}{force}")
+
+
+def drop_clone(settings: Settings, name: str) -> None:
+    """Drop the scratch copy (terminating any session left on it)."""
+    maint = _maintenance_connection(settings)
+    try:
+        version = int(maint.query("SELECT current_setting('server_version_num')::int")[0][0])
+        _drop(maint, name, version)
+    except DB_ERRORS as exc:
+        raise CutoverError(
+            STEP, f"cannot drop the scratch copy {name}: {error_text(exc)}"
+        ) from None
+    finally:
+        maint.close()
+
+
+# --- the rehearsal ------------------------------------------------------------------------------
+
+
+def _run_dirs(settings: Settings) -> set[str]:
+    d = settings.runs_dir
+    return {p.name for p in d.iterdir() if (p / "journal.jsonl").exists()} if d.is_dir() else set()
+
+
+def _journal_len(settings: Settings, run: str | None) -> int:
+    return len(read_journal(settings.runs_dir / run / "journal.jsonl")) if run else 0
+
+
+def _steps_of(settings: Settings, run: str | None, since: int) -> list[dict[str, Any]]:
+    """The end lines a part wrote to its run's journal: step, outcome, duration."""
+    if not run:
+        return []
+    return [
+        {
+            "step": ln.get("step"),
+            "outcome": ln.get("outcome"),
+            "duration_s": ln.get("duration_s"),
+            "budget_s": ln.get("budget_s"),
+        }
+        for ln in read_journal(settings.runs_dir / run / "journal.jsonl")[since:]
+        if ln.get("event") == "end"
+    ]
+
+
+def rehearse(
+    settings: Settings,
+    *,
+    clone: bool = False,
+    keep: bool = False,
+    yes: bool = False,
+    ask: commands.Confirm | None = None,
+    base_dir: Path | None = None,
+) -> RehearsalReport:
+    """Migrate, roll back, prove the rollback exact, migrate again; raise naming the first failure.
+
+    base_dir is where the profile file lives (default: the current directory, as the CLI loads it).
+    """
+    refuse_production(settings, base_dir)
+    commands.validate(settings, STEP, deploys=not clone)
+    report = RehearsalReport(target=describe_target(settings.database_url))
+    report.parts = [PartResult(n) for n in PARTS]
+    if clone:
+        commands.confirm_destructive(
+            settings,
+            STEP,
+            "rehearse on a scratch copy (created on the same server, dropped afterwards"
+            f"{', kept with --keep' if keep else ''}; the source is only read)",
+            yes=yes,
+            ask=ask,
+        )
+    else:
+        commands.confirm_destructive(
+            settings,
+            STEP,
+            "rehearse (migrate-offline, rollback, migrate-offline again: the database ends "
+            "migrated)",
+            yes=yes,
+            ask=ask,
+        )
+    report.started_at = iso(utc_now())
+    target = settings
+    clone_part: PartResult | None = None
+    try:
+        if clone:
+            clone_part = PartResult("clone")
+            report.parts.insert(0, clone_part)
+            started = time.monotonic()
+            try:
+                target, how = make_clone(settings, report)
+            except CutoverError as exc:
+                _fail(report, clone_part, started, exc)
+                raise
+            clone_part.outcome, clone_part.note = "ok", how
+            clone_part.duration_s = round(time.monotonic() - started, 3)
+            say(f"{STEP}: scratch copy {report.clone} made by {how}")
+        _rehearse_on(target, report)
+    except CutoverError as exc:
+        if report.failed_part is None:  # a failure outside the parts (dropping the copy …)
+            report.failed_part, report.error = exc.step, mask(str(exc))
+    finally:
+        if clone and report.clone and clone_part is not None and clone_part.outcome == "ok":
+            _finish_clone(settings, target, report, keep)
+        report.finished_at = iso(utc_now())
+        write_report(settings.runs_dir, report)
+    if not report.passed:
+        raise CutoverError(
+            STEP,
+            f"{report.failed_part} failed: {report.error}; report {report.report_md}",
+        )
+    say(
+        f"Rehearsal passed on {report.target}: the rollback brought back every table and catalog "
+        f"detail, and the window ran again to a passing verify; report {report.report_md}",
+        "bold green",
+    )
+    return report
+
+
+def _finish_clone(
+    settings: Settings, target: Settings, report: RehearsalReport, keep: bool
+) -> None:
+    if keep:
+        report.clone_kept = True
+        say(
+            f"{STEP}: kept the scratch copy {report.clone} ({report.target}); drop it with "
+            f"DROP DATABASE {ident(report.clone or '')}",
+            "bold yellow",
+        )
+        return
+    try:
+        drop_clone(settings, report.clone or "")
+    except CutoverError as exc:
+        warn(str(exc))
+        if report.failed_part is None:
+            report.failed_part, report.error = "drop-clone", str(exc)
+        return
+    shutil.rmtree(target.backup_dir, ignore_errors=True)  # its dumps are useless without it
+    say(f"{STEP}: dropped the scratch copy {report.clone}")
+
+
+def _fail(report: RehearsalReport, part: PartResult, started: float, exc: CutoverError) -> None:
+    part.outcome = "failed"
+    part.duration_s = round(time.monotonic() - started, 3)
+    part.error = mask(str(exc))
+    report.failed_part = part.name
+    report.error = part.error
+
+
+def _timed(report: RehearsalReport, name: str, fn: Callable[[], T]) -> T:
+    """Run one part; record its outcome and duration; a failure stops the rehearsal."""
+    part = report.part(name)
+    started = time.monotonic()
+    say(f"{STEP}: {name}", "bold")
+    try:
+        result = fn()
+    except CutoverError as exc:
+        _fail(report, part, started, exc)
+        raise
+    except DB_ERRORS as exc:
+        err = CutoverError(name, error_text(exc))
+        _fail(report, part, started, err)
+        raise err from exc
+    part.outcome = "ok"
+    part.duration_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _window(target: Settings, report: RehearsalReport, part: str) -> None:
+    """Run migrate-offline as a part; record its run id and the steps its journal holds."""
+    before = _run_dirs(target)
+    result = report.part(part)
+    try:
+        _timed(report, part, lambda: commands.migrate_offline(target, yes=True))
+    finally:
+        new = sorted(_run_dirs(target) - before)
+        if new:
+            result.run = new[-1]
+            report.run_ids[part] = new[-1]
+            result.steps = _steps_of(target, new[-1], 0)
+
+
+def _rehearse_on(target: Settings, report: RehearsalReport) -> None:
+    before = _timed(
+        report,
+        "fingerprint-before",
+        lambda: database_fingerprint(target.database_url, target.db_driver),
+    )
+    _window(target, report, "migrate-offline")
+    run = report.run_ids["migrate-offline"]
+    since = _journal_len(target, run)
+    rollback = report.part("rollback")
+    rollback.run = run
+    try:
+        _timed(report, "rollback", lambda: commands.rollback(target, run_id=run, yes=True))
+    finally:
+        rollback.steps = _steps_of(target, run, since)
+        report.run_ids["rollback"] = run
+    after = _timed(
+        report,
+        "fingerprint-after",
+        lambda: database_fingerprint(target.database_url, target.db_driver),
+    )
+
+    def compare() -> None:
+        report.differences = diff_fingerprints(before, after)
+        report.identical = not report.differences
+        if report.differences:
+            shown = "; ".join(report.differences[:3])
+            more = len(report.differences) - 3
+            raise CutoverError(
+                "compare",
+                f"the rollback did not bring the database back exactly: {shown}"
+                + (f" (and {more} more)" if more > 0 else ""),
+            )
+        report.part("compare").note = "identical to before the window"
+
+    _timed(report, "compare", compare)
+    _window(target, report, "migrate-offline-again")
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def write_report(runs_dir: Path, report: RehearsalReport) -> None:
+    """Write RUNS_DIR/rehearsal-<ts>.json and .md (masked); record their paths in the report."""
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    base = runs_dir / f"rehearsal-{stamp}"
+    n = 1
+    while base.with_suffix(".json").exists():  # two rehearsals within a second
+        n += 1
+        base = runs_dir / f"rehearsal-{stamp}-{n}"
+    report.report_json = str(base.with_suffix(".json"))
+    report.report_md = str(base.with_suffix(".md"))
+    data = mask_data({**dataclasses.asdict(report), "passed": report.passed})
+    Path(report.report_json).write_text(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    Path(report.report_md).write_text(mask(render_markdown(report)), encoding="utf-8")
+
+
+def render_markdown(report: RehearsalReport) -> str:
+    verdict = "PASSED" if report.passed else f"FAILED at {report.failed_part}"
+    lines = [
+        f"# Rehearsal {verdict}",
+        "",
+        f"- target: {report.target}",
+    ]
+    if report.clone:
+        lines += [
+            f"- scratch copy of: {report.source} ({report.clone}, "
+            f"{'kept' if report.clone_kept else 'dropped'})",
+        ]
+    lines += [
+        f"- started: {report.started_at}; finished: {report.finished_at}",
+        f"- identical after rollback: "
+        f"{'not compared' if report.identical is None else 'yes' if report.identical else 'NO'}",
+    ]
+    if report.error:
+        lines.append(f"- error: {report.error}")
+    lines += ["", "| part | outcome | seconds | run | note |", "|---|---|---|---|---|"]
+    for p in report.parts:
+        note = (p.error or p.note).replace("|", "\\|")
+        lines.append(f"| {p.name} | {p.outcome} | {p.duration_s:.1f} | {p.run or ''} | {note} |")
+    for p in report.parts:
+        if p.steps:
+            lines += ["", f"## {p.name} steps (run {p.run})", "", "| step | outcome | seconds |"]
+            lines.append("|---|---|---|")
+            for s in p.steps:
+                lines.append(f"| {s['step']} | {s['outcome']} | {s['duration_s']} |")
+    if report.differences:
+        lines += ["", "## Differences after rollback", ""]
+        lines += [f"- {d}" for d in report.differences]
+    return "\n".join(lines) + "\n"
