@@ -571,7 +571,7 @@ def write_report(runs_dir: Path, report: RehearsalReport) -> None:
     report.report_md = str(base.with_suffix(".md"))
     data = mask_data({**dataclasses.asdict(report), "passed": report.passed})
     Path(report.report_json).write_text(
-        json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        json.dumps(mask_data(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     Path(report.report_md).write_text(mask(render_markdown(report)), encoding="utf-8")
 

@@ -11,7 +11,7 @@ from pgcutover.db import DB_ERRORS, Database, error_text, ident
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration, ReconciledTable, SqlFile
-from pgcutover.redact import mask
+from pgcutover.redact import mask_data
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from steps.backup import read_manifest
@@ -235,8 +235,10 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
 
 def write_report(run_dir: Path, report: dict[str, Any]) -> None:
     """Write report.json and report.md into the run directory, secrets masked."""
+    # Mask every value first, then render: masking rendered JSON or Markdown could cut its syntax.
+    report = mask_data(report)
     (run_dir / "report.json").write_text(
-        mask(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8"
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     lines = [
         f"# Verify report, run {report['run']}",
@@ -295,7 +297,7 @@ def write_report(run_dir: Path, report: dict[str, Any]) -> None:
             "|---|---|---:|",
         ]
         lines += [f"| {a['finding']} | {a['rule']} | {a['rows']} |" for a in report["audit"]]
-    (run_dir / "report.md").write_text(mask("\n".join(lines)) + "\n", encoding="utf-8")
+    (run_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def run(ctx: RunContext) -> StepOutcome:
