@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pgcutover.bookkeeping import set_run_status
+from pgcutover.checks import Confirm, confirm_destructive, parse_jobs, validate
 from pgcutover.db import DB_ERRORS, describe_target, ident
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
@@ -16,32 +16,12 @@ from pgcutover.journal import completed_steps, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.run import RunContext, Step
 from pgcutover.settings import Settings, env_flag
-from pgcutover.timeline import Timeline, say, warn
+from pgcutover.timeline import Timeline, say
 from steps.backup import check_backup
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.set_aside import schema_exists
 from steps.window import MIGRATE_OFFLINE, STEP_NAMES
-
-Confirm = Callable[[str], bool]
-
-
-def confirm_destructive(
-    settings: Settings, step: str, action: str, *, yes: bool, ask: Confirm | None = None
-) -> None:
-    """Print the target and ask; --yes answers for scripts; no TTY and no --yes refuses."""
-    target = describe_target(settings.database_url)
-    say(f"{action} on {target}")
-    if yes:
-        return
-    if ask is None:
-        if not sys.stdin.isatty():
-            raise CutoverError(
-                step, "no TTY to confirm on and no --yes: refusing (nothing was changed)"
-            )
-        ask = lambda prompt: input(prompt).strip().lower() in ("y", "yes")  # noqa: E731
-    if not ask(f"Proceed with {action} on {target}? [y/N] "):
-        raise CutoverError(step, "not confirmed: nothing was changed")
 
 
 def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
@@ -69,76 +49,6 @@ def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
 
 
 ON_FAILURE = ("rollback", "pause")
-MAX_JOBS = 64
-
-
-def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
-    """Check every setting a task needs before anything connects or changes."""
-    if settings.missing_url:
-        raise CutoverError(
-            "config",
-            f"{settings.missing_url}: set it in .env, .env.NAME (--env) or the environment",
-        )
-    known = {s.name for s in (*MIGRATE_OFFLINE, *ROLLBACK)}
-    unknown = sorted(set(settings.budgets) - known)
-    if unknown:
-        raise CutoverError(
-            "config",
-            f"BUDGET_{unknown[0].upper().replace('-', '_')} names no step: use "
-            "BUDGET_ with one of " + ", ".join(n.upper().replace("-", "_") for n in sorted(known)),
-        )
-    validate_app_hosts(settings)
-    if deploys and settings.deploy_cmd:
-        # Rollback must be able to redeploy the release that runs now: know how before anything
-        # changes.
-        if not settings.deploy_version:
-            raise CutoverError(
-                "preflight",
-                "DEPLOY_CMD is set but DEPLOY_VERSION is not: set the release "
-                "to deploy, or unset DEPLOY_CMD; nothing was changed",
-            )
-        if not settings.current_version_cmd:
-            raise CutoverError(
-                "preflight",
-                "DEPLOY_CMD is set but CURRENT_VERSION_CMD is not: rollback could "
-                "not redeploy the running release; set it; nothing was changed",
-            )
-
-
-def validate_app_hosts(settings: Settings) -> None:
-    """Check the SSH side (hosts were parsed with the settings) before anything connects."""
-    if settings.ssh_config is not None:
-        if not settings.app_hosts:
-            warn("config: SSH_CONFIG is set but APP_HOSTS is not: app commands run on this machine")
-        elif not settings.ssh_config.is_file():
-            raise CutoverError(
-                "config",
-                f"SSH_CONFIG={settings.ssh_config} is not a file: fix the path, or unset it to "
-                "use ~/.ssh/config; nothing was changed",
-            )
-    if len(settings.app_hosts) > 1:
-        for name in ("HEALTHCHECK_URL", "MAINTENANCE_CHECK_URL"):
-            url = getattr(settings, name.lower())
-            if url and "{host}" not in url:
-                warn(f"config: {name} has no {{host}}: every host is checked at the same {url}")
-
-
-def parse_jobs(raw: object) -> int | None:
-    """Parse --jobs: a whole number from 1 to MAX_JOBS, or None for the default."""
-    if raw is None or raw == "":
-        return None
-    try:
-        jobs = int(str(raw).strip())
-    except ValueError:
-        raise CutoverError(
-            "rollback",
-            f"--jobs {raw!r} is not a whole number: give 1 to {MAX_JOBS}; nothing was changed",
-        ) from None
-    if not 1 <= jobs <= MAX_JOBS:
-        raise CutoverError(
-            "rollback", f"--jobs {jobs} is out of range: give 1 to {MAX_JOBS}; nothing was changed"
-        )
-    return jobs
 
 
 def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:

@@ -1,53 +1,26 @@
-"""Where operator commands run: this machine, or every APP_HOSTS entry over SSH (fabric)."""
+"""Where operator commands run: this machine, or every APP_HOSTS entry over SSH (ssh.py)."""
 
 from __future__ import annotations
 
-import getpass
-import logging
-import math
-import os
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import fabric
-import paramiko
-from invoke.exceptions import CommandTimedOut
-
+from pgcutover.command_result import TIMED_OUT, CommandResult
 from pgcutover.errors import CutoverError
 from pgcutover.journal import Journal
 from pgcutover.pgtools import run_child  # the one child runner (own session, group killed)
 from pgcutover.redact import mask
-from pgcutover.settings import HostEntry, Settings
+from pgcutover.settings import Settings
+from pgcutover.ssh import SshHost
 
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # How much of a command's output a journal line keeps: its end says what went wrong.
 OUTPUT_LINES = 20
 OUTPUT_CHARS = 2000
-# ssh's own exit code when it cannot connect; the cause is in CommandResult.error.
-SSH_FAILED = 255
-TIMED_OUT = 124
 REACH_TIMEOUT_S = 30.0  # `true`, after connecting: anything slower is no usable host
-
-# paramiko logs connection failures itself; without a handler Python would print them to stderr
-# next to the one line that already says what failed.
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    host: str
-    exit_code: int
-    stdout: str
-    stderr: str
-    error: str = ""  # the command could not run or finish (no connection, connection lost)
 
 
 class Host(Protocol):
@@ -86,234 +59,6 @@ class LocalHost:
 
     def close(self) -> None:
         """Release nothing: a local shell holds no connection."""
-
-
-class RefuseUnknownHost(paramiko.RejectPolicy):  # type: ignore[misc]
-    """Refuse a host key no known_hosts file lists, saying which key and where we looked."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
-
-    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-        """Refuse the connection; nothing is ever added to a known_hosts file."""
-        looked = ", ".join(str(f) for f in self.files) or "no known_hosts file"
-        raise paramiko.SSHException(
-            f"unknown host key: {hostname} offered {key.get_name()} {key.fingerprint}, which is "
-            f"not in {looked}; refused, nothing added (check the fingerprint on the host, then "
-            "add it: runbooks/app-hosts.md)"
-        )
-
-
-class SshHost:
-    """Run commands on one APP_HOSTS entry over SSH, reusing one connection until close()."""
-
-    def __init__(
-        self,
-        entry: HostEntry,
-        *,
-        ssh_config: Path | None = None,
-        connect_timeout_s: float | None = None,
-    ) -> None:
-        self.entry = entry
-        self.ssh_config = ssh_config
-        self.connect_timeout_s = connect_timeout_s
-        self.timeout_s = connect_timeout_s or DEFAULT_CONNECT_TIMEOUT_S  # the one in effect
-        self._conn: Any = None
-
-    @property
-    def name(self) -> str:
-        return self.entry.host
-
-    @property
-    def url_host(self) -> str:
-        return self.entry.url_host
-
-    @property
-    def target(self) -> str:
-        return f"ssh {self.entry.entry}"
-
-    def connection(self) -> Any:
-        """Build (not open) a fabric Connection set up as OpenSSH would, unknown keys refused."""
-        # A runtime file replaces ~/.ssh/config and /etc/ssh/ssh_config, as `ssh -F` does.
-        config = (
-            fabric.Config(runtime_ssh_path=str(self.ssh_config))
-            if self.ssh_config
-            else fabric.Config()
-        )
-        conn = fabric.Connection(
-            self.entry.host, user=self.entry.user, port=self.entry.port, config=config
-        )
-        self.timeout_s = self.connect_timeout_s or _seconds(conn.ssh_config.get("connecttimeout"))
-        _harden(conn, self.timeout_s)
-        return conn
-
-    def open(self) -> Any:
-        """Return the open connection, connecting first if there is none."""
-        if self._conn is not None and self._conn.is_connected:
-            return self._conn
-        self.close()
-        conn = self.connection()
-        try:
-            conn.open()
-        except BaseException:
-            _close(conn)
-            raise
-        self._conn = conn
-        return conn
-
-    def run(self, command: str, *, timeout_s: float) -> CommandResult:
-        """Run a command with a timeout; a failure to connect or finish is said in `error`."""
-        try:
-            conn = self.open()
-        except Exception as exc:  # every way a connection fails becomes one named cause
-            return CommandResult(
-                self.name,
-                SSH_FAILED,
-                "",
-                "",
-                error=f"cannot connect over SSH ({self.entry.entry}): {ssh_error(exc, self)}",
-            )
-        try:
-            result = conn.run(
-                command,
-                hide=True,
-                warn=True,
-                in_stream=False,
-                pty=False,
-                echo=False,
-                timeout=timeout_s,
-            )
-        except CommandTimedOut as exc:
-            # invoke closed the channel; a command ignoring SIGHUP may still run on the host.
-            self.close()
-            return CommandResult(
-                self.name,
-                TIMED_OUT,
-                exc.result.stdout,
-                (exc.result.stderr + "\n" if exc.result.stderr else "")
-                + f"timed out after {timeout_s:g}s (it may still be running on the host)",
-            )
-        except KeyboardInterrupt:  # a second Ctrl-C abandons the command: drop its channel
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            return CommandResult(
-                self.name,
-                SSH_FAILED,
-                "",
-                "",
-                error=f"connection lost while running `{command}`: {ssh_error(exc, self)}",
-            )
-        if result.exited == -1:  # no exit status: the channel died, or a signal ended the command
-            self.close()
-            return CommandResult(
-                self.name,
-                SSH_FAILED,
-                result.stdout,
-                result.stderr,
-                error=f"`{command}` ended without an exit status (connection lost, or killed)",
-            )
-        return CommandResult(self.name, int(result.exited), result.stdout, result.stderr)
-
-    def close(self) -> None:
-        """Close the connection, if any; the next run() connects again."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            _close(conn)
-
-
-def _seconds(raw: str | None) -> float:
-    """Read an SSH config ConnectTimeout, or the default when it is unset or not a number."""
-    try:
-        value = float(raw) if raw else DEFAULT_CONNECT_TIMEOUT_S
-    except ValueError:
-        return DEFAULT_CONNECT_TIMEOUT_S
-    return value if math.isfinite(value) and value > 0 else DEFAULT_CONNECT_TIMEOUT_S
-
-
-def known_hosts_files(options: dict[str, Any], host: str) -> list[Path]:
-    """List the known_hosts files OpenSSH reads for a host: UserKnownHostsFile, GlobalKnown…."""
-    user = str(options.get("userknownhostsfile") or "~/.ssh/known_hosts ~/.ssh/known_hosts2")
-    system = str(
-        options.get("globalknownhostsfile") or "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"
-    )
-    tokens = {"%d": os.path.expanduser("~"), "%u": getpass.getuser(), "%h": host, "%%": "%"}
-    files = []
-    for raw in (user + " " + system).split():
-        if raw.lower() == "none":
-            continue
-        for token, value in tokens.items():
-            raw = raw.replace(token, value)
-        files.append(Path(os.path.expanduser(raw)))
-    return files
-
-
-def _harden(conn: Any, timeout_s: float) -> None:
-    """Refuse host keys no known_hosts file lists, and bound every wait of the connection.
-
-    fabric accepts any host key by default (AutoAddPolicy) and never reads known_hosts; a
-    ProxyJump hop is a Connection of its own and gets the same treatment.
-    """
-    files = known_hosts_files(conn.ssh_config, conn.host)
-    for path in files:
-        if path.is_file():
-            # load_system_host_keys never writes back, unlike load_host_keys.
-            conn.client.load_system_host_keys(str(path))
-    conn.client.set_missing_host_key_policy(RefuseUnknownHost(files))
-    conn.connect_timeout = math.ceil(timeout_s)  # TCP connect; fabric takes whole seconds
-    # Without these a host that accepts TCP but never speaks SSH would hold us far longer.
-    conn.connect_kwargs = {
-        **conn.connect_kwargs,
-        "banner_timeout": timeout_s,
-        "auth_timeout": timeout_s,
-        "channel_timeout": timeout_s,
-    }
-    if str(conn.ssh_config.get("identitiesonly", "no")).lower() == "yes":
-        conn.connect_kwargs["look_for_keys"] = False  # IdentityFile (and the agent) only
-    if isinstance(conn.gateway, fabric.Connection):
-        _harden(conn.gateway, timeout_s)
-
-
-def _close(conn: Any) -> None:
-    """Close a connection, its client (close() skips one whose open() failed) and its hops."""
-    try:
-        conn.close()
-    finally:
-        conn.client.close()
-        if isinstance(conn.gateway, fabric.Connection):
-            _close(conn.gateway)
-
-
-def ssh_error(exc: BaseException, host: SshHost) -> str:
-    """Say in a few words why SSH to a host failed."""
-    timeout = host.timeout_s
-    if isinstance(exc, paramiko.BadHostKeyException):
-        return (
-            f"host key mismatch: {exc.hostname} offered {exc.key.get_name()} "
-            f"{exc.key.fingerprint}, known_hosts has {exc.expected_key.fingerprint}; refused "
-            "(a reinstalled host, or someone in between: check before changing known_hosts)"
-        )
-    if isinstance(exc, paramiko.AuthenticationException):
-        return f"authentication refused ({exc}): check the user, IdentityFile and ssh-agent"
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        causes = {os.strerror(e.errno).lower() if e.errno else str(e) for e in exc.errors.values()}
-        return ", ".join(sorted(causes)) or str(exc)
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"no answer within {timeout:g}s"
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve the host name ({exc.strerror})"
-    if isinstance(exc, paramiko.SSHException):
-        text = str(exc)
-        # paramiko says "No existing session" when its banner wait outlives the connect timeout.
-        if "banner" in text or text == "No existing session":
-            return f"no SSH answer within {timeout:g}s (the port is open but does not speak SSH)"
-        return text
-    if isinstance(exc, OSError):
-        if exc.filename:  # a known_hosts or key file we could not read
-            return f"{exc.filename}: {exc.strerror or exc}"
-        return exc.strerror or str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def app_hosts(settings: Settings) -> list[Host]:
@@ -405,73 +150,3 @@ def unreachable(step: str, hosts: list[Host], *, journal: Journal | None = None)
         if result.exit_code != 0 or result.error:
             causes.append(failure(step, result, "true").cause)
     return causes
-
-
-def host_url(template: str, host: Host) -> str:
-    """Fill a URL template's `{host}` with this host (its APP_HOSTS host part)."""
-    return template.replace("{host}", host.url_host)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Report a redirect as the answer: a 302 to a login or maintenance page is no 2xx."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def http_status(url: str, timeout_s: float = 5) -> tuple[int | None, str]:
-    """GET a URL once (redirects not followed); return its status, or None and why not."""
-    try:
-        with _OPENER.open(url, timeout=timeout_s) as resp:  # the operator's own URL
-            return int(resp.status), f"HTTP {resp.status}"
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return int(exc.code), f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        return None, str(getattr(exc, "reason", exc))
-
-
-def check_url(
-    step: str,
-    host: Host,
-    url: str,
-    *,
-    expect: str,
-    timeout_s: float,
-    journal: Journal | None = None,
-) -> str:
-    """Poll a host's URL until it answers as expected ("2xx" or a status such as "503")."""
-
-    def good(status: int | None) -> bool:
-        if status is None:
-            return False
-        return 200 <= status < 300 if expect == "2xx" else str(status) == expect
-
-    started = time.monotonic()
-    deadline = started + timeout_s
-    while True:
-        status, last = http_status(url, timeout_s=min(5.0, max(timeout_s, 0.5)))
-        if good(status) or time.monotonic() >= deadline:
-            break
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-    ok = good(status)
-    if journal is not None:
-        journal.write(
-            step,
-            "host",
-            host=host.name,
-            check=url,
-            expect=expect,
-            answer=last,
-            ok=ok,
-            duration_s=round(time.monotonic() - started, 3),
-        )
-    if not ok:
-        raise CutoverError(
-            step,
-            mask(f"{host.name}: {url} answered {last}, not {expect}, for {timeout_s:g}s"),
-        )
-    return f"{url} answered {last}"

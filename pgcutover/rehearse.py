@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgcutover import commands
+from pgcutover.checks import Confirm, confirm_destructive, validate
 from pgcutover.compare import BOOKKEEPING_SCHEMA, database_fingerprint, diff_fingerprints
 from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text, ident
 from pgcutover.errors import CutoverError
@@ -386,7 +387,7 @@ def rehearse(
     clone: bool = False,
     keep: bool = False,
     yes: bool = False,
-    ask: commands.Confirm | None = None,
+    ask: Confirm | None = None,
     base_dir: Path | None = None,
 ) -> RehearsalReport:
     """Migrate, roll back, prove the rollback exact, migrate again; raise naming the first failure.
@@ -394,11 +395,11 @@ def rehearse(
     base_dir is where the profile file lives (default: the current directory, as the CLI loads it).
     """
     refuse_production(settings, base_dir)
-    commands.validate(settings, STEP, deploys=not clone)
+    validate(settings, STEP, deploys=not clone)
     report = RehearsalReport(target=describe_target(settings.database_url))
     report.parts = [PartResult(n) for n in PARTS]
     if clone:
-        commands.confirm_destructive(
+        confirm_destructive(
             settings,
             STEP,
             "rehearse on a scratch copy (created on the same server, dropped afterwards"
@@ -407,7 +408,7 @@ def rehearse(
             ask=ask,
         )
     else:
-        commands.confirm_destructive(
+        confirm_destructive(
             settings,
             STEP,
             "rehearse (migrate-offline, rollback, migrate-offline again: the database ends "

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from pgcutover.db import Database
 from pgcutover.errors import CutoverError
-from pgcutover.hosts import Host, app_hosts, check_url, host_url, open_hosts, run_checked, run_on
+from pgcutover.hosts import Host, app_hosts, open_hosts, run_checked, run_on
 from pgcutover.journal import Journal
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.timeline import warn
+from pgcutover.urlcheck import check_url, host_url
 
 STEP = "deploy-app"
 VERSION_TIMEOUT_S = 60.0

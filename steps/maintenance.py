@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pgcutover.errors import CutoverError
-from pgcutover.hosts import Host, app_hosts, check_url, host_url, open_hosts, run_checked
+from pgcutover.hosts import Host, app_hosts, open_hosts, run_checked
 from pgcutover.journal import read_journal
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.timeline import warn
+from pgcutover.urlcheck import check_url, host_url
 
 COMMAND_TIMEOUT_S = 120.0
 # What the maintenance check expects from each host's page: the maintenance page, or the site.

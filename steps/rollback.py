@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pgcutover.errors import CutoverError
-from pgcutover.hosts import app_hosts, host_url, open_hosts
+from pgcutover.hosts import app_hosts, open_hosts
 from pgcutover.journal import read_journal
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from pgcutover.urlcheck import host_url
 from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
 from steps.maintenance import describe_switch, switch

@@ -178,7 +178,7 @@ def test_timed_out_command_loses_its_whole_group(tmp_path: Path) -> None:
     # The background sleep holds stdout open: killing only the shell would leave it, and the wait.
     result = LocalHost().run(f"sleep 60 & echo $! > {pid_file}; sleep 60", timeout_s=1)
     assert (result.exit_code, result.stderr) == (124, "timed out after 1s")
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # far below the 60 s sleep: the group was cut
     wait_for("the background sleep to die", lambda: not is_alive(int(pid_file.read_text())), 5)
 
 

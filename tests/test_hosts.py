@@ -13,19 +13,20 @@ from pathlib import Path
 import pytest
 from lab import AppLab, http_get, http_status
 
+from pgcutover.app_host_settings import HostEntry, parse_app_hosts
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import (
     LocalHost,
-    SshHost,
     app_hosts,
-    check_url,
     open_hosts,
     run_checked,
     run_on,
     unreachable,
 )
 from pgcutover.journal import Journal, read_journal
-from pgcutover.settings import PROJECT_ROOT, HostEntry, Settings, load_settings, parse_app_hosts
+from pgcutover.settings import PROJECT_ROOT, Settings, load_settings
+from pgcutover.ssh import SshHost
+from pgcutover.urlcheck import check_url
 
 A = "127.0.0.1"
 
@@ -245,7 +246,7 @@ def test_refused_client_key_names_the_host(app_lab: AppLab, tmp_path: Path) -> N
 def test_command_timeout_ends_the_command_and_the_host_stays_usable(host_a: SshHost) -> None:
     started = time.monotonic()
     result = host_a.run("sleep 30", timeout_s=1)
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 20  # cut well before the 30 s sleep
     assert result.exit_code == 124 and "timed out after 1s" in result.stderr
     with pytest.raises(CutoverError, match=r"^deploy-app: 127\.0\.0\.1: `sleep 30` exited 124: "):
         run_checked("deploy-app", host_a, "sleep 30", timeout_s=1)
@@ -264,7 +265,7 @@ def test_connect_timeout_on_a_port_that_never_speaks_ssh(tmp_path: Path) -> None
         started = time.monotonic()
         result = host.run("true", timeout_s=30)
         host.close()
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 20  # well before the 30 s command timeout
     assert result.exit_code == 255 and "no SSH answer within 1s" in result.error, result.error
 
 
@@ -330,7 +331,7 @@ def test_url_checks_see_the_maintenance_page(fresh_app_lab: AppLab, host_a: SshH
         CutoverError, match=r"^t: 127\.0\.0\.1: http://.* answered HTTP 503, not 2xx"
     ):
         check_url("t", host_a, url, expect="2xx", timeout_s=1.5)
-    assert 1.4 < time.monotonic() - started < 6  # polled until its time was up
+    assert 1.4 < time.monotonic() - started < 20  # polled until its time was up
     run_on("t", host_a, '"$APP_ROOT/bin/maintenance" off', timeout_s=10)
     assert not lab.in_maintenance("127.0.0.1")
 
