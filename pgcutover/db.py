@@ -64,6 +64,11 @@ def dsn_without_password(dsn: str) -> tuple[str, str | None]:
     return make_conninfo(**params), password
 
 
+def literal(db: Database, value: str) -> str:
+    """Quote a value server-side for the statements that take no bind parameters (COMMENT, ROLE)."""
+    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
+
+
 def describe_target(dsn: str) -> str:
     """Name the target as host:port/dbname as user, never with the password."""
     p = parse_dsn(dsn)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pgcutover.db import Database, connect, describe_target
 from pgcutover.errors import CutoverError
-from pgcutover.journal import read_journal
+from pgcutover.journal import changed_something, runs_newest_first
 from pgcutover.settings import Settings
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
@@ -84,21 +84,6 @@ def live_identity(settings: Settings, step: str) -> dict[str, Any]:
         return database_identity(db, settings.database_url)
     finally:
         db.close()
-
-
-def runs_newest_first(runs_dir: Path) -> list[Path]:
-    """List run directories that have a journal, newest first (run ids sort by time)."""
-    if not runs_dir.is_dir():
-        return []
-    return sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True)
-
-
-def changed_something(run_dir: Path) -> bool:
-    """Tell from a run's journal whether it got past its read-only preflight."""
-    return any(
-        ln.get("event") == "start" and ln.get("step") != "preflight"
-        for ln in read_journal(run_dir / "journal.jsonl")
-    )
 
 
 def find_run(

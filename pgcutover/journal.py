@@ -116,21 +116,22 @@ def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return done
 
 
-def latest_run_dir(runs_dir: Path, *, changed_only: bool = False) -> Path | None:
-    """Return the newest run with a journal (run ids sort by time).
-
-    With changed_only, skip runs that never got past preflight (a refused or concurrent attempt), so
-    that `rollback` and `--resume` find the window that actually changed something.
-    """
+def runs_newest_first(runs_dir: Path) -> list[Path]:
+    """List run directories that have a journal, newest first (run ids sort by time)."""
     if not runs_dir.is_dir():
-        return None
-    for run in sorted(
-        (p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True
-    ):
-        lines = read_journal(run / "journal.jsonl")
-        if changed_only and not any(
-            ln.get("event") == "start" and ln.get("step") != "preflight" for ln in lines
-        ):
-            continue
-        return run
-    return None
+        return []
+    return sorted((p for p in runs_dir.iterdir() if (p / "journal.jsonl").exists()), reverse=True)
+
+
+def latest_run_dir(runs_dir: Path) -> Path | None:
+    """Return the newest run with a journal, or None."""
+    runs = runs_newest_first(runs_dir)
+    return runs[0] if runs else None
+
+
+def changed_something(run_dir: Path) -> bool:
+    """Tell from a run's journal whether it got past its read-only preflight."""
+    return any(
+        ln.get("event") == "start" and ln.get("step") != "preflight"
+        for ln in read_journal(run_dir / "journal.jsonl")
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts
-from pgcutover.journal import read_journal
+from pgcutover.journal import changed_something, read_journal
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
@@ -26,7 +26,7 @@ def something_to_roll_back(ctx: RunContext) -> bool:
 
     Only the journal counts: a set-aside schema may belong to another, earlier run.
     """
-    return bool(started_steps(ctx) - {"preflight"})
+    return changed_something(ctx.run_dir)
 
 
 def prepare(ctx: RunContext) -> StepOutcome:

@@ -9,7 +9,7 @@ committed.
 
 from __future__ import annotations
 
-from pgcutover.db import Database, ident
+from pgcutover.db import Database, ident, literal
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
@@ -44,7 +44,7 @@ def copy_schema_rights(db: Database, source: str, target: str) -> int:
         option = " WITH GRANT OPTION" if grantable else ""
         db.execute(f"GRANT {privilege} ON SCHEMA {ident(target)} TO {grantee}{option}")
     if comment is not None:  # COMMENT takes no bind parameters: the server quotes the literal
-        db.execute(f"COMMENT ON SCHEMA {ident(target)} IS {_literal(db, comment)}")
+        db.execute(f"COMMENT ON SCHEMA {ident(target)} IS {literal(db, comment)}")
     return len(grants)
 
 
@@ -84,10 +84,6 @@ def copy_table_grants(db: Database, source: str, target: str) -> int:
             f"TO {grantee}{option}"
         )
     return len(grants) + len(columns)
-
-
-def _literal(db: Database, value: str) -> str:
-    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
 
 
 def guarded_tables(db: Database, schema: str) -> list[str]:

@@ -150,6 +150,18 @@ def make_settings(tmp_path: Path, url: str, **extra: str) -> Settings:
     return load_settings(None, base_dir=tmp_path, environ=environ)
 
 
+def operator_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment minus the operator's own database settings, plus env."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR")
+        )
+    }
+    return {**clean, **env}
+
+
 def run_cli(
     args: list[str],
     *,
@@ -159,17 +171,10 @@ def run_cli(
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """Run `invoke <args>` as an operator would, from a directory with no .env of the operator's."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR")
-        )
-    }
     return subprocess.run(
         [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
         cwd=cwd,
-        env={**clean, **env},
+        env=operator_env(env),
         stdin=stdin,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import fingerprint, run_cli
+from conftest import fingerprint, operator_env, run_cli
 from rules import check_rules, snapshot
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
@@ -36,17 +36,10 @@ def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
 
 def start_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start `invoke <args>` as the foreground job of its own terminal session would be."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("PG", "DATABASE_URL", "CUTOVER", "DB_DRIVER", "BACKUP_DIR", "RUNS_DIR")
-        )
-    }
     return subprocess.Popen(
         [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
         cwd=cwd,
-        env={**clean, **env},
+        env=operator_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

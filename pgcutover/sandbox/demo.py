@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from pgcutover.db import Database, connect, ident
+from pgcutover.db import connect, ident, literal
 from pgcutover.errors import CutoverError
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
@@ -49,9 +49,9 @@ def create_legacy_database(
     try:
         password = password or secrets.token_urlsafe(12)
         if admin.query("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]):
-            admin.execute(f"ALTER ROLE {ident(role)} LOGIN PASSWORD {_lit(admin, password)}")
+            admin.execute(f"ALTER ROLE {ident(role)} LOGIN PASSWORD {literal(admin, password)}")
         else:
-            admin.execute(f"CREATE ROLE {ident(role)} LOGIN PASSWORD {_lit(admin, password)}")
+            admin.execute(f"CREATE ROLE {ident(role)} LOGIN PASSWORD {literal(admin, password)}")
         admin.execute(f"DROP DATABASE IF EXISTS {ident(dbname)} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {ident(dbname)} OWNER {ident(role)}")
     finally:
@@ -68,11 +68,6 @@ def create_legacy_database(
     finally:
         app.close()
     return url
-
-
-def _lit(db: Database, value: str) -> str:
-    """Quote a literal server-side (CREATE ROLE … PASSWORD takes no bind parameters)."""
-    return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
 
 
 def parse_users(raw: object) -> int:
