@@ -11,7 +11,7 @@ from invoke.tasks import task
 
 from pgcutover import commands, reports
 from pgcutover import rehearse as rehearse_mod
-from pgcutover.cli import operator_errors, settings_for
+from pgcutover.cli import named_settings, operator_errors, settings_for
 from pgcutover.sandbox import demo as sandbox_mod
 
 ENV_HELP = "profile: load .env.NAME instead of .env (default: $CUTOVER_ENV, else .env)"
@@ -137,6 +137,9 @@ def status(c: Context, env: str | None = None, debug: bool = False) -> None:
         "afterwards; the source is only read; needs CREATEDB; app commands do not run "
         "(default: off: rehearse on the profile's database, which ends migrated)",
         "keep": "with --clone: keep the scratch copy for inspection (default: off: drop it)",
+        "forecast": "forecast the window of profile NAME's database (read only, never changed) "
+        "from this rehearsal: RUNS_DIR/<run-id>/forecast.md and .json with BUDGET_ lines "
+        "(default: no forecast)",
         "yes": YES_HELP,
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
@@ -147,12 +150,19 @@ def rehearse(
     c: Context,
     clone: bool = False,
     keep: bool = False,
+    forecast: str | None = None,
     yes: bool = False,
     env: str | None = None,
     debug: bool = False,
 ) -> None:
     """Rehearse on staging: migrate, roll back, prove the rollback exact, migrate again."""
-    rehearse_mod.rehearse(settings_for(env), clone=clone, keep=keep, yes=yes)
+    rehearse_mod.rehearse(
+        settings_for(env),
+        clone=clone,
+        keep=keep,
+        yes=yes,
+        forecast_for=named_settings("--forecast", forecast),
+    )
 
 
 ns = Collection(sandbox, audit, rehearse, migrate_offline, rollback, cleanup, backups, status)

@@ -59,3 +59,12 @@ def one_line(task_name: str, exc: BaseException) -> str:
 def settings_for(env: str | None) -> Settings:
     """Load settings for the --env profile (or CUTOVER_ENV) from the current directory."""
     return load_settings(env or None, base_dir=Path.cwd())
+
+
+def named_settings(flag: str, name: str | None) -> Settings | None:
+    """Load the settings of a profile a flag names (None when the flag is absent)."""
+    if name is None:
+        return None
+    if not name.strip():
+        raise CutoverError("config", f"{flag} needs a profile name (.env.NAME): nothing changed")
+    return load_settings(name.strip(), base_dir=Path.cwd())

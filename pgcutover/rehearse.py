@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -20,15 +19,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dotenv import dotenv_values
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgcutover import commands
 from pgcutover.checks import Confirm, confirm_destructive, validate
-from pgcutover.compare import BOOKKEEPING_SCHEMA, database_fingerprint, diff_fingerprints
-from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text, ident
+from pgcutover.clone import drop_clone, make_clone
+from pgcutover.compare import database_fingerprint, diff_fingerprints
+from pgcutover.db import DB_ERRORS, describe_target, error_text, ident
 from pgcutover.errors import CutoverError
+from pgcutover.forecast_report import ForecastPlanner
 from pgcutover.journal import iso, read_journal, utc_now
-from pgcutover.pgtools import client_env, pg_dump, run_tool
 from pgcutover.redact import mask, mask_data
 from pgcutover.settings import Settings, read_profile
 from pgcutover.timeline import say, warn
@@ -36,9 +35,6 @@ from pgcutover.timeline import say, warn
 STEP = "rehearse"
 PRODUCTION_PROFILES = ("production", "prod")
 TRUE_WORDS = ("1", "true", "yes", "on")
-# Databases a role may connect to for CREATE/DROP DATABASE (never the source: TEMPLATE needs it
-# idle, and a database cannot be dropped from inside).
-MAINTENANCE_DBS = ("postgres", "template1")
 T = TypeVar("T")
 
 
@@ -73,6 +69,8 @@ class RehearsalReport:
     error: str | None = None
     report_json: str = ""
     report_md: str = ""
+    forecast: dict[str, Any] | None = None  # with --forecast: forecast.json's content
+    forecast_files: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -139,220 +137,6 @@ def refuse_production(settings: Settings, base_dir: Path | None = None) -> None:
         )
 
 
-# --- the scratch copy --------------------------------------------------------------------------
-
-
-def url_with_dbname(url: str, dbname: str) -> str:
-    """Return the same connection string with another database name (password kept, not shown)."""
-    params = {k: v for k, v in conninfo_to_dict(url).items() if v is not None}
-    params["dbname"] = dbname
-    return make_conninfo("", **params)
-
-
-def clone_settings(settings: Settings, clone_url: str, name: str) -> Settings:
-    """Settings for the copy: its own runs and backups, and no app commands.
-
-    The app commands (maintenance, deploy, health and smoke checks) act on the profile's real
-    hosts, which keep using the source database: a rehearsal on a copy must not touch them.
-    Backups live under RUNS_DIR too, so `invoke backups` (which lists BACKUP_DIR) never sees them.
-    """
-    home = settings.runs_dir / "rehearsals" / name
-    return dataclasses.replace(
-        settings,
-        database_url=clone_url,
-        runs_dir=home / "runs",
-        backup_dir=home / "backups",
-        maintenance_on_cmd="",
-        maintenance_off_cmd="",
-        deploy_cmd="",
-        deploy_version="",
-        current_version_cmd="",
-        healthcheck_url="",
-        smoke_cmd="",
-        app_hosts=(),
-        maintenance_check_url="",
-    )
-
-
-def _maintenance_connection(settings: Settings) -> Database:
-    """Connect to a database on the same server that is neither the source nor the clone."""
-    last: CutoverError | None = None
-    for dbname in MAINTENANCE_DBS:
-        try:
-            db: Database = connect(
-                url_with_dbname(settings.database_url, dbname),
-                settings.db_driver,
-                application_name="pgcutover rehearse",
-                step=STEP,
-            )
-            return db
-        except CutoverError as exc:
-            last = exc
-    raise CutoverError(
-        STEP,
-        f"--clone: cannot connect to the postgres or template1 database to create the copy "
-        f"({last.cause if last else 'no answer'}); nothing was changed",
-    )
-
-
-def _other_sessions(db: Database, source: str) -> int:
-    """Count sessions on the source, waiting briefly for our own closed ones to go away."""
-    count = 0
-    for _ in range(20):
-        count = int(
-            db.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                "AND pid <> pg_backend_pid()",
-                [source],
-            )[0][0]
-        )
-        if count == 0:
-            return 0
-        time.sleep(0.1)
-    return count
-
-
-def make_clone(settings: Settings, report: RehearsalReport) -> tuple[Settings, str]:
-    """Create the scratch copy on the same server; return its settings and how it was made."""
-    src = connect(
-        settings.database_url, settings.db_driver, application_name="pgcutover rehearse", step=STEP
-    )
-    try:
-        source, owner, may_create, user, version = src.query(
-            "SELECT current_database(), d.datdba::regrole::text, r.rolcreatedb OR r.rolsuper, "
-            "current_user::text, current_setting('server_version_num')::int "
-            "FROM pg_database d, pg_roles r "
-            "WHERE d.datname = current_database() AND r.rolname = current_user"
-        )[0]
-    finally:
-        src.close()
-    if not may_create:
-        raise CutoverError(
-            STEP,
-            f"--clone needs CREATEDB: role {user} may not create the scratch copy; grant it "
-            f"(ALTER ROLE {ident(user)} CREATEDB) or rehearse on a staging database without "
-            "--clone; nothing was changed",
-        )
-    name = f"{source[:40]}_rehearse_{secrets.token_hex(3)}"
-    clone_url = url_with_dbname(settings.database_url, name)
-    target = clone_settings(settings, clone_url, name)
-    report.source = describe_target(settings.database_url)
-    report.clone = name
-    report.target = describe_target(clone_url)
-    maint = _maintenance_connection(settings)
-    try:
-        how = ""
-        if _other_sessions(maint, source) == 0:
-            try:
-                maint.execute(
-                    f"CREATE DATABASE {ident(name)} TEMPLATE {ident(source)} OWNER {owner}"
-                )
-                how = "CREATE DATABASE … TEMPLATE (nothing else was connected to the source)"
-            except DB_ERRORS as exc:  # someone connected in between: copy by dump instead
-                warn(f"{STEP}: copy by TEMPLATE failed ({error_text(exc)}): using pg_dump")
-                maint.execute(f"DROP DATABASE IF EXISTS {ident(name)}")
-        if not how:
-            maint.execute(f"CREATE DATABASE {ident(name)} TEMPLATE template0 OWNER {owner}")
-            try:
-                _dump_restore(settings, target, name)
-            except BaseException:
-                _drop(maint, name, version)
-                raise
-            how = "pg_dump | pg_restore (the source had other sessions)"
-        try:
-            _copy_database_acl(maint, source, name)
-        except BaseException:
-            _drop(maint, name, version)
-            raise
-    except DB_ERRORS as exc:
-        raise CutoverError(STEP, f"--clone: cannot create {name}: {error_text(exc)}") from None
-    finally:
-        maint.close()
-    # The copy starts with no pgcutover history of its own: its runs live in their own folder.
-    try:
-        db = connect(
-            clone_url, settings.db_driver, application_name="pgcutover rehearse", step=STEP
-        )
-        try:
-            db.execute(f"DROP SCHEMA IF EXISTS {ident(BOOKKEEPING_SCHEMA)} CASCADE")
-        finally:
-            db.close()
-    except CutoverError as exc:
-        drop_clone(settings, name)
-        raise CutoverError(STEP, f"--clone: cannot prepare {name}: {exc.cause}") from None
-    except DB_ERRORS as exc:
-        drop_clone(settings, name)
-        raise CutoverError(STEP, f"--clone: cannot prepare {name}: {error_text(exc)}") from None
-    return target, how
-
-
-def _dump_restore(settings: Settings, target: Settings, name: str) -> None:
-    """Copy the source into the empty clone with pg_dump (one snapshot, no locks that block
-    reads or writes) and pg_restore, through a dump file in the clone's own backup folder."""
-    target.backup_dir.mkdir(parents=True, exist_ok=True)
-    dump = target.backup_dir / "clone.dump"
-    try:
-        pg_dump(
-            settings,
-            dump,
-            snapshot=None,
-            exclude_schemas=[BOOKKEEPING_SCHEMA],
-            app_name="pgcutover rehearse",
-        )
-        conninfo, env = client_env(target.database_url, "pgcutover rehearse")
-        run_tool(
-            STEP,
-            [
-                target.tool("pg_restore"),
-                "--no-password",
-                "--exit-on-error",
-                "--dbname",
-                conninfo,
-                str(dump),
-            ],
-            env,
-        )
-    except CutoverError as exc:
-        raise CutoverError(STEP, f"--clone: copying into {name} failed: {exc.cause}") from None
-    finally:
-        dump.unlink(missing_ok=True)
-
-
-def _copy_database_acl(db: Database, source: str, name: str) -> None:
-    """Give the clone the source's database ACL (CREATE DATABASE does not copy it)."""
-    rows = db.query(
-        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
-        "a.privilege_type, a.is_grantable FROM pg_database d, aclexplode(d.datacl) a "
-        "WHERE d.datname = %s",
-        [source],
-    )
-    if not rows:  # datacl is NULL: the default ACL, which the clone has too
-        return
-    db.execute(f"REVOKE ALL ON DATABASE {ident(name)} FROM PUBLIC")
-    for grantee, privilege, grantable in rows:
-        option = " WITH GRANT OPTION" if grantable else ""
-        db.execute(f"GRANT {privilege} ON DATABASE {ident(name)} TO {grantee}{option}")
-
-
-def _drop(db: Database, name: str, version: int) -> None:
-    force = " WITH (FORCE)" if version >= 130000 else ""
-    db.execute(f"DROP DATABASE IF EXISTS {ident(name)}{force}")
-
-
-def drop_clone(settings: Settings, name: str) -> None:
-    """Drop the scratch copy (terminating any session left on it)."""
-    maint = _maintenance_connection(settings)
-    try:
-        version = int(maint.query("SELECT current_setting('server_version_num')::int")[0][0])
-        _drop(maint, name, version)
-    except DB_ERRORS as exc:
-        raise CutoverError(
-            STEP, f"cannot drop the scratch copy {name}: {error_text(exc)}"
-        ) from None
-    finally:
-        maint.close()
-
-
 # --- the rehearsal ------------------------------------------------------------------------------
 
 
@@ -389,13 +173,16 @@ def rehearse(
     yes: bool = False,
     ask: Confirm | None = None,
     base_dir: Path | None = None,
+    forecast_for: Settings | None = None,
 ) -> RehearsalReport:
     """Migrate, roll back, prove the rollback exact, migrate again; raise naming the first failure.
 
     base_dir is where the profile file lives (default: the current directory, as the CLI loads it).
+    With forecast_for (another profile's settings, only read), forecast that database's window.
     """
     refuse_production(settings, base_dir)
     validate(settings, STEP, deploys=not clone)
+    planner = ForecastPlanner(forecast_for) if forecast_for else None
     report = RehearsalReport(target=describe_target(settings.database_url))
     report.parts = [PartResult(n) for n in PARTS]
     if clone:
@@ -432,7 +219,7 @@ def rehearse(
             clone_part.outcome, clone_part.note = "ok", how
             clone_part.duration_s = round(time.monotonic() - started, 3)
             say(f"{STEP}: scratch copy {report.clone} made by {how}")
-        _rehearse_on(target, report)
+        _rehearse_on(target, report, planner)
     except CutoverError as exc:
         if report.failed_part is None:  # a failure outside the parts (dropping the copy …)
             report.failed_part, report.error = exc.step, mask(str(exc))
@@ -517,12 +304,18 @@ def _window(target: Settings, report: RehearsalReport, part: str) -> None:
             result.steps = _steps_of(target, new[-1], 0)
 
 
-def _rehearse_on(target: Settings, report: RehearsalReport) -> None:
+def _rehearse_on(
+    target: Settings, report: RehearsalReport, planner: ForecastPlanner | None
+) -> None:
     before = _timed(
         report,
         "fingerprint-before",
         lambda: database_fingerprint(target.database_url, target.db_driver),
     )
+    if planner:
+        where = report.parts.index(report.part("migrate-offline"))
+        report.parts.insert(where, PartResult("measure"))
+        _timed(report, "measure", lambda: planner.measure_rehearsal(target))
     _window(target, report, "migrate-offline")
     run = report.run_ids["migrate-offline"]
     since = _journal_len(target, run)
@@ -554,6 +347,21 @@ def _rehearse_on(target: Settings, report: RehearsalReport) -> None:
 
     _timed(report, "compare", compare)
     _window(target, report, "migrate-offline-again")
+    if planner:
+        report.parts.append(PartResult("forecast"))
+        again = report.run_ids["migrate-offline-again"]
+        windows = [
+            read_journal(target.runs_dir / run / "journal.jsonl")[:since],
+            read_journal(target.runs_dir / again / "journal.jsonl"),
+        ]
+
+        def forecast() -> None:
+            assert planner is not None
+            report.forecast, files = planner.write(target, run, windows)
+            report.forecast_files = [str(f) for f in files]
+            say(f"{STEP}: forecast for {planner.name}: {files[1]}")
+
+        _timed(report, "forecast", forecast)
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -606,6 +414,16 @@ def render_markdown(report: RehearsalReport) -> str:
             lines.append("|---|---|---|")
             for s in p.steps:
                 lines.append(f"| {s['step']} | {s['outcome']} | {s['duration_s']} |")
+    if report.forecast:
+        doc = report.forecast
+        lines += [
+            "",
+            f"## Forecast for {doc['forecast_for']}: window {doc['window_s']:.1f} s "
+            f"± {doc['window_spread_s']:.1f} s",
+            "",
+            f"See {report.forecast_files[1] if len(report.forecast_files) > 1 else 'forecast.md'}"
+            " for each step and the budgets to paste.",
+        ]
     if report.differences:
         lines += ["", "## Differences after rollback", ""]
         lines += [f"- {d}" for d in report.differences]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
 from pgcutover.errors import CutoverError
+from pgcutover.forecast_report import find_forecast, forecast_for_run
 from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
@@ -184,6 +186,7 @@ def status(settings: Settings) -> None:
     """Show the current or last run, a row per step, from the bookkeeping schema (else RUNS_DIR)."""
     lines: list[dict[str, object]] = []
     releases: dict[str, dict[str, object]] = {}
+    identity: dict[str, object] = {}
     header, source = "", ""
     try:
         db = connect(
@@ -195,11 +198,12 @@ def status(settings: Settings) -> None:
         try:
             if db.query("SELECT to_regclass('pgcutover.runs') IS NOT NULL")[0][0]:
                 run = db.query(
-                    "SELECT run, command, status, started_at FROM pgcutover.runs "
+                    "SELECT run, command, status, started_at, identity::text FROM pgcutover.runs "
                     "ORDER BY started_at DESC, run DESC LIMIT 1"
                 )
                 if run:
                     header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
+                    identity = json.loads(run[0][4]) if run[0][4] else {}
                     lines = [
                         json.loads(r[0]) if isinstance(r[0], str) else r[0]
                         for r in db.query(
@@ -223,12 +227,25 @@ def status(settings: Settings) -> None:
         lines = list(read_journal(last / "journal.jsonl"))
         header, source = f"Run {last.name}", str(last / "journal.jsonl")
     say(header, "bold")
+    run_id = str(lines[0].get("run", "")) if lines else ""
+    forecast = run_forecast(settings, run_id, identity)
     table = Table(title=f"Journal ({source})", title_justify="left")
-    for col in ("step", "state", "time / budget", "note"):
+    for col in ("step", "state", "time / budget", *(["forecast"] if forecast else []), "note"):
         table.add_column(col)
-    for row in step_summary(lines):
-        table.add_row(*row)
+    steps = (forecast or {}).get("steps") or {}
+    for step, state, timing, note in step_summary(lines):
+        if forecast:
+            guess = steps.get(step)
+            shown = f"{guess:.1f}s" if isinstance(guess, (int, float)) else ""
+            table.add_row(step, state, timing, shown, note)
+        else:
+            table.add_row(step, state, timing, note)
     console.print(table)
+    if forecast:
+        say(
+            f"Forecast from rehearsal {forecast.get('rehearsal_run')}: window "
+            f"{forecast.get('window_s')}s ± {forecast.get('window_spread_s')}s"
+        )
     releases = releases or releases_from_journal(lines)
     if releases:
         where = "pgcutover.host_release" if "bookkeeping" in source else "the journal"
@@ -240,3 +257,14 @@ def status(settings: Settings) -> None:
             f"invoke rollback --yes{again} (runbooks/rollback.md)",
             "bold yellow",
         )
+
+
+def run_forecast(
+    settings: Settings, run_id: str, identity: dict[str, object]
+) -> dict[str, Any] | None:
+    """Find the forecast made for a run's database: by its run.json, else its recorded identity."""
+    if run_id and (settings.runs_dir / run_id).is_dir():
+        found = forecast_for_run(settings.runs_dir, settings.runs_dir / run_id)
+        if found:
+            return found
+    return find_forecast(settings.runs_dir, dict(identity)) if identity else None

@@ -1,0 +1,259 @@
+"""Forecast another database's window from a rehearsal: per-table sizes, per-step rates.
+
+The model, per step: the time a rehearsal measured is split into pieces, each either fixed (it
+does not grow with the data: connecting, catalog work, DDL on empty tables, process start-up) or
+growing with named legacy tables. A growing piece is scaled by the ratio of those tables' bytes
+on the forecast database to their bytes on the rehearsal's, so a production with three times the
+request logs per user gets three times the request-log work, not three times everything. Where a
+step says which tables its time went to (the transform's files, verify's tables, preflight's
+audit), the forecast uses that; otherwise the whole step grows with all legacy tables, or with
+none. The forecast assumes the same hardware and server settings; it lists the ones that differ.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgcutover.db import Database
+from pgcutover.identity import database_identity
+from pgcutover.migration import Migration
+
+ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table
+# Settings that change how fast a window runs on the same data.
+SETTINGS_THAT_MATTER = (
+    "server_version",
+    "maintenance_work_mem",
+    "work_mem",
+    "shared_buffers",
+    "max_parallel_workers",
+    "max_parallel_workers_per_gather",
+    "max_parallel_maintenance_workers",
+    "effective_io_concurrency",
+)
+# How much a growing piece may be off beyond what two windows' spread shows: linear scaling
+# of set-based SQL holds well, but caches, plans and parallel workers shift with size.
+MODEL_MARGIN = 0.05
+BUDGET_HEADROOM = 1.5  # a budget is the forecast's upper end with this much room
+QUALIFIED = re.compile(r'(?:"((?:[^"]|"")+)"|(\w+))\s*\.\s*(?:"((?:[^"]|"")+)"|(\w+))')
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of a step's measured time and the legacy tables it grows with (None: fixed)."""
+
+    seconds: float
+    tables: tuple[str, ...] | None
+
+
+@dataclass
+class DatabaseProfile:
+    """What the forecast needs from a database: its identity, legacy table sizes, settings."""
+
+    identity: dict[str, Any]
+    table_bytes: dict[str, int]
+    table_rows: dict[str, int]
+    settings: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "table_bytes": self.table_bytes,
+            "table_rows": self.table_rows,
+            "settings": self.settings,
+        }
+
+
+@dataclass
+class Forecast:
+    """A forecast of each step of a window, with how sure it is, and ready-to-paste budgets."""
+
+    steps: dict[str, float]
+    spread: dict[str, float]
+    measured: dict[str, list[float]]
+    fixed: dict[str, float]
+    window_s: float
+    window_spread_s: float
+    data_ratio: float
+    notes: list[str] = field(default_factory=list)
+
+    def budgets(self) -> dict[str, int]:
+        """Return BUDGET_<STEP> values: the forecast's upper end with headroom, whole seconds."""
+        return {
+            "BUDGET_" + step.upper().replace("-", "_"): max(
+                5, math.ceil((s + self.spread[step]) * BUDGET_HEADROOM)
+            )
+            for step, s in self.steps.items()
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "steps": {k: round(v, 3) for k, v in self.steps.items()},
+            "window_s": round(self.window_s, 3),
+            "spread_s": {k: round(v, 3) for k, v in self.spread.items()},
+            "window_spread_s": round(self.window_spread_s, 3),
+            "fixed_s": {k: round(v, 3) for k, v in self.fixed.items()},
+            "measured_s": self.measured,
+            "data_ratio": round(self.data_ratio, 4),
+            "budgets": self.budgets(),
+            "notes": self.notes,
+        }
+
+
+def read_profile(db: Database, dsn: str, schema: str) -> DatabaseProfile:
+    """Read, in a read-only transaction, what the forecast needs from a database."""
+    with db.transaction():
+        db.execute("SET TRANSACTION READ ONLY")
+        identity = database_identity(db, dsn)
+        rows = db.query(
+            "SELECT c.relname::text, pg_table_size(c.oid)::bigint, "
+            "greatest(c.reltuples, 0)::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm') ORDER BY 1",
+            [schema],
+        )
+        settings = db.query(
+            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
+            [list(SETTINGS_THAT_MATTER)],
+        )
+    return DatabaseProfile(
+        identity=identity,
+        table_bytes={str(r[0]): int(r[1]) for r in rows},
+        table_rows={str(r[0]): int(r[2]) for r in rows},
+        settings={str(k): str(v) for k, v in settings},
+    )
+
+
+def tables_named(sql: str, schemas: tuple[str, ...], tables: set[str]) -> tuple[str, ...]:
+    """Return the known tables a SQL text names as schema.table in one of the schemas."""
+    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    found: set[str] = set()
+    for quoted_schema, schema, quoted_name, name in QUALIFIED.findall(text):
+        schema_name = quoted_schema.replace('""', '"') or schema
+        table = quoted_name.replace('""', '"') or name
+        if schema_name in schemas and table in tables:
+            found.add(table)
+    return tuple(sorted(found))
+
+
+def transform_tables(migration: Migration, tables: set[str]) -> dict[str, tuple[str, ...]]:
+    """Map each transform file to the legacy tables it reads or fills (by name, either schema)."""
+    schemas = (migration.aside_schema, migration.app_schema)
+    return {f.name: tables_named(f.text, schemas, tables) for f in migration.transform}
+
+
+def pieces_of(
+    step: str,
+    duration: float,
+    details: dict[str, Any],
+    *,
+    file_tables: dict[str, tuple[str, ...]],
+    backup_fixed_s: float,
+) -> list[Piece]:
+    """Split one step's measured time into fixed pieces and pieces that grow with tables."""
+    if step == "backup":
+        fixed = min(max(backup_fixed_s, 0.0), duration)
+        return [Piece(fixed, None), Piece(duration - fixed, ALL_TABLES)]
+    if step == "transform":
+        files = [f for f in details.get("files") or [] if isinstance(f, dict)]
+        pieces = [
+            # A file that names no legacy table still moves data (indexes, ANALYZE): all tables.
+            Piece(float(f.get("duration_s") or 0.0), file_tables.get(str(f.get("file"))) or ())
+            for f in files
+        ]
+        return [*pieces, Piece(max(duration - sum(p.seconds for p in pieces), 0.0), None)]
+    if step == "verify":
+        per_table = details.get("table_seconds") or {}
+        pieces = [Piece(float(s), (str(t),)) for t, s in per_table.items()]
+        # The invariants scan the data too: what verify spent outside per-table checksums grows.
+        return [*pieces, Piece(max(duration - sum(p.seconds for p in pieces), 0.0), ALL_TABLES)]
+    if step == "preflight":
+        audit = min(float(details.get("audit_s") or 0.0), duration)
+        return [Piece(audit, ALL_TABLES), Piece(duration - audit, None)]
+    return [Piece(duration, None)]
+
+
+def growth(tables: tuple[str, ...], staging: dict[str, int], target: dict[str, int]) -> float:
+    """Return how many times more bytes the tables hold on the target than on the rehearsal's."""
+    names = tables or tuple(staging)
+    before = sum(staging.get(t, 0) for t in names)
+    after = sum(target.get(t, 0) for t in names)
+    if before <= 0:
+        # Nothing measured to scale from: fall back on the whole database's ratio.
+        return growth((), staging, target) if tables else 1.0
+    return after / before
+
+
+def scale(pieces: list[Piece], staging: dict[str, int], target: dict[str, int]) -> float:
+    """Return the forecast seconds of a step's pieces on the target."""
+    return sum(
+        p.seconds if p.tables is None else p.seconds * growth(p.tables, staging, target)
+        for p in pieces
+    )
+
+
+def build_forecast(
+    windows: list[list[dict[str, Any]]],
+    staging: DatabaseProfile,
+    target: DatabaseProfile,
+    *,
+    file_tables: dict[str, tuple[str, ...]],
+    backup_fixed_s: float = 0.0,
+) -> Forecast:
+    """Forecast each step from the end lines of one or more rehearsal windows on the same data."""
+    per_step: dict[str, list[float]] = {}
+    measured: dict[str, list[float]] = {}
+    fixed: dict[str, list[float]] = {}
+    growing: dict[str, list[float]] = {}
+    for lines in windows:
+        for line in lines:
+            if line.get("event") != "end" or line.get("outcome") != "ok":
+                continue
+            step, duration = str(line.get("step")), float(line.get("duration_s") or 0.0)
+            pieces = pieces_of(
+                step,
+                duration,
+                line.get("details") or {},
+                file_tables=file_tables,
+                backup_fixed_s=backup_fixed_s,
+            )
+            forecast = scale(pieces, staging.table_bytes, target.table_bytes)
+            still = sum(p.seconds for p in pieces if p.tables is None)
+            per_step.setdefault(step, []).append(forecast)
+            measured.setdefault(step, []).append(round(duration, 3))
+            fixed.setdefault(step, []).append(still)
+            growing.setdefault(step, []).append(forecast - still)
+    steps = {s: sum(v) / len(v) for s, v in per_step.items()}
+    spread = {
+        s: (max(v) - min(v)) / 2 + MODEL_MARGIN * sum(growing[s]) / len(growing[s])
+        for s, v in per_step.items()
+    }
+    ratio = growth((), staging.table_bytes, target.table_bytes)
+    return Forecast(
+        steps=steps,
+        spread=spread,
+        measured=measured,
+        fixed={s: sum(v) / len(v) for s, v in fixed.items()},
+        window_s=sum(steps.values()),
+        # Steps' errors are not independent (one machine, one cache): add them, do not root-sum.
+        window_spread_s=sum(spread.values()),
+        data_ratio=ratio,
+        notes=differences(staging, target),
+    )
+
+
+def differences(staging: DatabaseProfile, target: DatabaseProfile) -> list[str]:
+    """Name what makes the forecast less sure: settings that differ, tables on one side only."""
+    notes = [
+        f"{name} differs: {staging.settings.get(name, '?')} on the rehearsal's server, "
+        f"{target.settings.get(name, '?')} on the target's; the forecast assumes the same "
+        "hardware and settings"
+        for name in SETTINGS_THAT_MATTER
+        if staging.settings.get(name) != target.settings.get(name)
+    ]
+    only = sorted(set(target.table_bytes) ^ set(staging.table_bytes))
+    if only:
+        notes.append("tables on one side only (not scaled): " + ", ".join(only))
+    return notes
