@@ -5,8 +5,8 @@ does not grow with the data: connecting, catalog work, DDL on empty tables, proc
 growing with named legacy tables. A growing piece is scaled by the ratio of those tables' bytes
 on the forecast database to their bytes on the rehearsal's, so a production with three times the
 request logs per user gets three times the request-log work, not three times everything. Where a
-step says which tables its time went to (the transform's files, verify's tables, preflight's
-audit), the forecast uses that; otherwise the whole step grows with all legacy tables, or with
+step says which tables its time went to (the transform's files, verify's tables, the `data_s` of
+others), the forecast uses that; otherwise the whole step grows with all legacy tables, or with
 none. The forecast assumes the same hardware and server settings; it lists the ones that differ.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from pgcutover.db import Database
 from pgcutover.identity import database_identity
 from pgcutover.migration import Migration
+from pgcutover.run import DATA_SECONDS
 
 ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table
 # Settings that change how fast a window runs on the same data.
@@ -169,10 +170,10 @@ def pieces_of(
         pieces = [Piece(float(s), (str(t),)) for t, s in per_table.items()]
         # The invariants scan the data too: what verify spent outside per-table checksums grows.
         return [*pieces, Piece(max(duration - sum(p.seconds for p in pieces), 0.0), ALL_TABLES)]
-    if step == "preflight":
-        audit = min(float(details.get("audit_s") or 0.0), duration)
-        return [Piece(audit, ALL_TABLES), Piece(duration - audit, None)]
-    return [Piece(duration, None)]
+    # Any other step may say how much of its time read the data (preflight's audit, smoke's read
+    # probes): that part grows with every table, the rest is fixed.
+    data = min(float(details.get(DATA_SECONDS) or 0.0), duration)
+    return [Piece(data, ALL_TABLES), Piece(duration - data, None)]
 
 
 def growth(tables: tuple[str, ...], staging: dict[str, int], target: dict[str, int]) -> float:

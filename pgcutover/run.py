@@ -12,6 +12,10 @@ from pgcutover.journal import Journal
 from pgcutover.migration import Migration
 from pgcutover.settings import Settings
 
+# A step's detail: how many seconds of its time read the data (so grow with it); the forecast
+# scales that part and keeps the rest fixed.
+DATA_SECONDS = "data_s"
+
 
 @dataclass
 class StepOutcome:

@@ -14,7 +14,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts, unreachable
 from pgcutover.migration import Migration
 from pgcutover.pgtools import tool_major
-from pgcutover.run import RunContext, Step, StepOutcome
+from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 
 STEP = "preflight"
@@ -200,7 +200,7 @@ def run(ctx: RunContext) -> StepOutcome:
     with read_only(db):
         findings = audit(db, ctx.migration)
     # The audit is the part of preflight that grows with the data: the forecast scales it alone.
-    audit_s = round(time.monotonic() - audit_started, 3)
+    data_s = round(time.monotonic() - audit_started, 3)
     reached = check_app_hosts(ctx)
     bent = sum(f["rows"] for f in findings)
     return StepOutcome(
@@ -211,7 +211,7 @@ def run(ctx: RunContext) -> StepOutcome:
             "tools": tools,
             **space,
             "audit": findings,
-            "audit_s": audit_s,
+            DATA_SECONDS: data_s,
             **({"app_hosts": reached} if reached else {}),
         },
     )

@@ -27,12 +27,13 @@ def profile(sizes: dict[str, int], **settings: str) -> DatabaseProfile:
 
 
 def end(step: str, seconds: float, **details: Any) -> dict[str, Any]:
-    return {"event": "end", "outcome": "ok", "step": step, "duration_s": seconds, "details": details}
+    line = {"event": "end", "outcome": "ok", "step": step, "duration_s": seconds}
+    return {**line, "details": details}
 
 
 WINDOW = [
     {"event": "start", "step": "preflight"},
-    end("preflight", 1.0, audit_s=0.4),
+    end("preflight", 1.0, data_s=0.4),
     end("fence", 0.5),
     end("backup", 10.0),
     end(
@@ -79,9 +80,7 @@ def test_forecast_scales_each_piece_by_its_own_tables() -> None:
 def test_two_windows_average_and_their_spread_counts() -> None:
     slower = [dict(line) for line in WINDOW]
     slower[2] = end("fence", 1.5)
-    forecast = build_forecast(
-        [WINDOW, slower], profile(STAGING), profile(STAGING), file_tables={}
-    )
+    forecast = build_forecast([WINDOW, slower], profile(STAGING), profile(STAGING), file_tables={})
     assert forecast.steps["fence"] == pytest.approx(1.0)
     assert forecast.spread["fence"] == pytest.approx(0.5)
     assert forecast.measured["fence"] == [0.5, 1.5]

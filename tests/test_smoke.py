@@ -99,3 +99,32 @@ def test_a_target_schema_the_app_cannot_write_fails_before_the_site_opens(
     assert "region" in last and "rollback completed" in last, last
     assert_rolled_back(tmp_path, legacy_url, original)
     assert not any(ln["step"] == "maintenance-off" for ln in journal_of(tmp_path))
+
+
+def test_read_probes_catch_a_lost_row_of_a_team_and_of_a_user(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)
+    db = connect(legacy_url, "psycopg")
+    try:
+        # Retire one live instance of every team: the teams' lists are short by one.
+        db.execute(
+            'UPDATE public."UserMcpServerInstance" SET "deletedAt" = now() WHERE id IN '
+            '(SELECT min(i.id) FROM public."UserMcpServerInstance" i JOIN public."Organization" o '
+            'ON o.id = i."organizationId" WHERE NOT o."isPersonal" AND i."deletedAt" IS NULL '
+            'GROUP BY i."organizationId")'
+        )
+        with pytest.raises(CutoverError, match="team organization .* lists"):
+            rerun_smoke(settings, run_id)
+        # Move one tool group out of every personal organization: each user's list is short.
+        db.execute(
+            'UPDATE public."UserToolGroup" SET "organizationId" = (SELECT min(id) FROM '
+            'public."Organization" WHERE NOT "isPersonal") WHERE id IN (SELECT min(g.id) FROM '
+            'public."UserToolGroup" g JOIN public."Organization" o ON o.id = g."organizationId" '
+            'WHERE o."isPersonal" GROUP BY g."organizationId")'
+        )
+        with pytest.raises(CutoverError, match="lists .* tool groups, .* before"):
+            rerun_smoke(settings, run_id)
+    finally:
+        db.close()

@@ -15,28 +15,45 @@ WITH sample AS (
       LEFT JOIN public."OrganizationMember" m ON m."organizationId" = o.id AND m."userId" = s.id
 ), legacy_personal AS (
     -- What each sampled user owned without an organization: it now lives in their personal one.
+    -- Counted with one scan per table joined to the sample (hash semi-joins), never a subquery
+    -- per sampled user: neither schema indexes these columns, and 200 scans of a big table would
+    -- cost the window minutes.
     SELECT s.id AS user_id,
-           (SELECT count(*) FROM cutover_legacy."UserMcpServerInstance" i
-             WHERE i."userId" = s.id AND i."organizationId" IS NULL AND i."deletedAt" IS NULL) AS instances,
-           (SELECT count(*) FROM cutover_legacy."UserMcpServerConfig" c
-             WHERE c."userId" = s.id AND c."organizationId" IS NULL) AS configs,
-           (SELECT count(*) FROM cutover_legacy."UserToolGroup" g
-             WHERE g."userId" = s.id AND g."organizationId" IS NULL) AS tool_groups
+           coalesce(i.n, 0) AS instances, coalesce(c.n, 0) AS configs, coalesce(g.n, 0) AS tool_groups
       FROM sample s
+      LEFT JOIN (SELECT "userId", count(*) AS n FROM cutover_legacy."UserMcpServerInstance"
+                  WHERE "userId" IN (SELECT id FROM sample) AND "organizationId" IS NULL
+                    AND "deletedAt" IS NULL GROUP BY 1) i ON i."userId" = s.id
+      LEFT JOIN (SELECT "userId", count(*) AS n FROM cutover_legacy."UserMcpServerConfig"
+                  WHERE "userId" IN (SELECT id FROM sample) AND "organizationId" IS NULL
+                  GROUP BY 1) c ON c."userId" = s.id
+      LEFT JOIN (SELECT "userId", count(*) AS n FROM cutover_legacy."UserToolGroup"
+                  WHERE "userId" IN (SELECT id FROM sample) AND "organizationId" IS NULL
+                  GROUP BY 1) g ON g."userId" = s.id
 ), listed AS (
     -- The organization-scoped lists the app shows on the user's landing page.
     SELECT s.id AS user_id,
-           (SELECT count(*) FROM public."UserMcpServerInstance" i
-             WHERE i."organizationId" = s.org_id AND i."deletedAt" IS NULL) AS instances,
-           (SELECT count(*) FROM public."UserMcpServerConfig" c
-             WHERE c."organizationId" = s.org_id) AS configs,
-           (SELECT count(*) FROM public."UserToolGroup" g
-             WHERE g."organizationId" = s.org_id) AS tool_groups
+           coalesce(i.n, 0) AS instances, coalesce(c.n, 0) AS configs, coalesce(g.n, 0) AS tool_groups
       FROM sample s
+      LEFT JOIN (SELECT "organizationId", count(*) AS n FROM public."UserMcpServerInstance"
+                  WHERE "organizationId" IN (SELECT org_id FROM sample) AND "deletedAt" IS NULL
+                  GROUP BY 1) i ON i."organizationId" = s.org_id
+      LEFT JOIN (SELECT "organizationId", count(*) AS n FROM public."UserMcpServerConfig"
+                  WHERE "organizationId" IN (SELECT org_id FROM sample)
+                  GROUP BY 1) c ON c."organizationId" = s.org_id
+      LEFT JOIN (SELECT "organizationId", count(*) AS n FROM public."UserToolGroup"
+                  WHERE "organizationId" IN (SELECT org_id FROM sample)
+                  GROUP BY 1) g ON g."organizationId" = s.org_id
 ), team AS (
     -- Team organizations the sampled users belong to: their lists hold what the team held before.
     SELECT DISTINCT m."organizationId" AS org_id
-      FROM sample s JOIN cutover_legacy."OrganizationMember" m ON m."userId" = s.id
+      FROM cutover_legacy."OrganizationMember" m WHERE m."userId" IN (SELECT id FROM sample)
+), team_now AS (
+    SELECT "organizationId" AS org_id, count(*) AS n FROM public."UserMcpServerInstance"
+     WHERE "organizationId" IN (SELECT org_id FROM team) AND "deletedAt" IS NULL GROUP BY 1
+), team_then AS (
+    SELECT "organizationId" AS org_id, count(*) AS n FROM cutover_legacy."UserMcpServerInstance"
+     WHERE "organizationId" IN (SELECT org_id FROM team) AND "deletedAt" IS NULL GROUP BY 1
 )
 SELECT 'user ' || l.user_id || ' lands in no organization (defaultOrganizationId '
        || coalesce(l.org_id, 'NULL') || ')' AS problem
@@ -58,11 +75,9 @@ UNION ALL
 SELECT 'user ' || p.user_id || ' lists ' || n.tool_groups || ' tool groups, ' || p.tool_groups || ' before'
   FROM legacy_personal p JOIN listed n USING (user_id) WHERE n.tool_groups <> p.tool_groups
 UNION ALL
-SELECT 'team organization ' || t.org_id || ' lists ' || now_n || ' MCP server instances, '
-       || then_n || ' before'
-  FROM team t,
-       LATERAL (SELECT count(*) AS now_n FROM public."UserMcpServerInstance" i
-                 WHERE i."organizationId" = t.org_id AND i."deletedAt" IS NULL) a,
-       LATERAL (SELECT count(*) AS then_n FROM cutover_legacy."UserMcpServerInstance" i
-                 WHERE i."organizationId" = t.org_id AND i."deletedAt" IS NULL) b
- WHERE now_n <> then_n;
+SELECT 'team organization ' || t.org_id || ' lists ' || coalesce(a.n, 0) || ' MCP server instances, '
+       || coalesce(b.n, 0) || ' before'
+  FROM team t
+  LEFT JOIN team_now a ON a.org_id = t.org_id
+  LEFT JOIN team_then b ON b.org_id = t.org_id
+ WHERE coalesce(a.n, 0) <> coalesce(b.n, 0);
