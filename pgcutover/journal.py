@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +37,7 @@ class Journal:
     run_id: str
     mirror: Any = None  # a callable(line: dict) that copies a line into the database, once it can
     _pending: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def path(self) -> Path:
@@ -52,23 +54,30 @@ class Journal:
                 "config", f"RUNS_DIR {self.run_dir.parent} is not writable: {exc.strerror}"
             ) from None
 
-    def write(self, step: str, event: str, **fields: Any) -> dict[str, Any]:
-        """Append one checkpoint line (fsynced) and mirror it when the database can take it."""
+    def write(
+        self, step: str, event: str, *, keep_none: tuple[str, ...] = (), **fields: Any
+    ) -> dict[str, Any]:
+        """Append one checkpoint line (fsynced) and mirror it when the database can take it.
+
+        Fields that are None are left out, except those named in keep_none (written as null).
+        """
         line: dict[str, Any] = {
             "run": self.run_id,
             "step": step,
             "event": event,
             "at": iso(utc_now()),
         }
-        line.update({k: v for k, v in fields.items() if v is not None})
+        line.update({k: v for k, v in fields.items() if v is not None or k in keep_none})
         # Mask each value before serializing: masking the JSON text could cut a line's syntax.
         text = json.dumps(mask_data(line), ensure_ascii=False, default=str)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._pending.append(json.loads(text))
-        self.flush_mirror()
+        # The progress watcher writes from its own thread: one line, and one mirror, at a time.
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._pending.append(json.loads(text))
+            self.flush_mirror()
         return line
 
     def resend_all(self) -> None:

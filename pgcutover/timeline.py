@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from pgcutover.redact import mask
 
 console = Console(highlight=False, soft_wrap=True)
+PROGRESS_LINE_EVERY_S = 10.0  # without a TTY, a running step prints its progress this often at most
 
 STYLE = {
     "pending": "dim",
@@ -42,6 +44,8 @@ class Row:
     started: float | None = None
     elapsed_s: float = 0.0
     note: str = ""
+    fraction: float | None = None  # how far a running step is, when it says
+    said_at: float = 0.0  # when its progress was last printed (no TTY)
 
 
 def _clock(seconds: float) -> str:
@@ -83,8 +87,18 @@ class Timeline:
         if self.live is None:
             say(f"+ {name} .. started (budget {_clock(r.budget_s)})")
 
+    def progress(self, name: str, text: str, fraction: float | None) -> None:
+        """Show how far a running step is: in its row on a TTY, else a line every 10 s at most."""
+        r = self.row(name)
+        r.note, r.fraction = text, fraction
+        now = time.monotonic()
+        if self.live is None and now - r.said_at >= PROGRESS_LINE_EVERY_S:
+            r.said_at = now
+            say(f"  {name} .. {text}")
+
     def finish(self, name: str, state: str, note: str = "") -> None:
         r = self.row(name)
+        r.fraction = None
         if r.started is not None:
             r.elapsed_s = time.monotonic() - r.started
         r.state, r.note = state, note
@@ -115,11 +129,15 @@ class Timeline:
                 if r.started
                 else f"- / {_clock(r.budget_s)}"
             )
+            note: RenderableType = mask(r.note)
+            if r.state == "running" and r.fraction is not None:
+                bar = ProgressBar(total=1.0, completed=min(max(r.fraction, 0.0), 1.0), width=24)
+                note = Group(bar, note)
             t.add_row(
                 r.name,
                 Text(r.state, style=STYLE.get(r.state, "")),
                 Text(when + (" over" if over else ""), style="bold red" if over else ""),
-                mask(r.note),
+                note,
             )
         return t
 

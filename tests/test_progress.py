@@ -1,0 +1,107 @@
+"""Progress inside a long step: the estimate, the watcher's lines, and real steps reporting."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgcutover.journal import Journal
+from pgcutover.progress import Eta, Progress, Reading, Watcher, describe, estimate
+from pgcutover.timeline import Timeline
+
+
+def test_no_time_left_from_a_few_seconds_of_data() -> None:
+    reading = Reading(done=50, total=100, unit="bytes")
+    assert estimate(3.0, reading, None, (1.0, 10)) == Eta(None)
+    # too little done, even after a while
+    assert estimate(60.0, Reading(1, 100, "files"), None, (1.0, 0.5)).seconds is None
+
+
+def test_time_left_from_the_rate_since_work_began() -> None:
+    # Work began at 10 s (start-up before it is not speed): 40 units in 20 s = 2/s, 50 left.
+    eta = estimate(30.0, Reading(50, 100, "rows"), None, (10.0, 10))
+    assert eta.seconds == pytest.approx(25.0)
+    assert eta.low is not None and eta.high is not None
+    assert eta.low < 25.0 < eta.high
+
+
+def test_the_forecast_counts_less_as_the_step_goes_on() -> None:
+    early = estimate(12.0, Reading(10, 100, "rows"), 100.0, (2.0, 0.1))
+    late = estimate(90.0, Reading(90, 100, "rows"), 100.0, (2.0, 0.1))
+    rate_only_late = estimate(90.0, Reading(90, 100, "rows"), None, (2.0, 0.1))
+    assert early.seconds is not None and late.seconds is not None
+    assert early.high is not None and early.low is not None
+    assert late.high is not None and late.low is not None
+    # early on the forecast (88 s left) dominates; late, the rate does
+    assert abs(early.seconds - 88.0) < abs(early.seconds - 10.8)
+    assert late.seconds == pytest.approx(rate_only_late.seconds or 0, rel=0.15)
+    # and the range narrows as it goes
+    assert (late.high - late.low) / late.seconds < (early.high - early.low) / early.seconds
+
+
+def test_only_a_forecast_gives_a_wide_range() -> None:
+    eta = estimate(5.0, Reading(0, None, "bytes"), 65.0, None)
+    assert eta.seconds == pytest.approx(60.0)
+    assert eta.low is not None and eta.high is not None and eta.high - eta.low >= 60.0
+
+
+def test_an_unknown_unit_is_refused() -> None:
+    with pytest.raises(ValueError, match="progress unit"):
+        Progress().update(1, 2, unit="widgets")
+
+
+def test_describe_says_amount_rate_and_range() -> None:
+    text = describe(Reading(3 * 2**20, 12 * 2**20, "bytes", "dump"), Eta(70.0, 50.0, 90.0), 2**20)
+    assert text == "dump: 3 MiB of 12 MiB (25%), 1 MiB/s, ~1:10 left (0:50–1:30)"
+
+
+def test_the_watcher_journals_progress_lines_whose_done_grows(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "run", "20261130T000000Z-abcd")
+    journal.open()
+    progress = Progress()
+    shown: list[tuple[str, float | None]] = []
+    with Watcher(
+        "transform",
+        progress,
+        journal.write,
+        lambda text, fraction: shown.append((text, fraction)),
+        every_s=0.05,
+    ):
+        for i in range(1, 7):
+            progress.update(i, 6, unit="files", label=f"000{i}.sql")
+            time.sleep(0.12)
+    lines = [json.loads(x) for x in journal.path.read_text().splitlines()]
+    assert lines and all(ln["event"] == "progress" and ln["step"] == "transform" for ln in lines)
+    done = [ln["done"] for ln in lines]
+    assert done == sorted(done) and done[-1] >= 5
+    assert all(ln["total"] == 6 and ln["unit"] == "files" for ln in lines)
+    assert all("eta_s" in ln for ln in lines)  # null while it cannot say
+    assert shown and shown[-1][1] is not None and shown[-1][1] > 0.5
+
+
+def test_a_failing_probe_never_fails_the_step(tmp_path: Path) -> None:
+    def probe() -> Reading | None:
+        raise RuntimeError("probe broke")
+
+    journal = Journal(tmp_path / "run", "20261130T000000Z-abcd")
+    journal.open()
+    progress = Progress()
+    progress.update(1, 2, unit="tables")
+    watcher = Watcher("verify", progress, journal.write, lambda *_: None, probe=probe)
+    fields = watcher.tick()
+    assert fields is not None and fields["done"] == 1.0  # the step's own account still counts
+
+
+def test_without_a_tty_progress_prints_a_line_every_10_seconds_at_most(
+    capsys: Any,
+) -> None:
+    timeline = Timeline.for_steps("t", [("backup", 60.0)])
+    timeline.start("backup")
+    for i in range(20):
+        timeline.progress("backup", f"{i} MiB", None)
+    out = [ln for ln in capsys.readouterr().out.splitlines() if "backup .." in ln]
+    assert len([ln for ln in out if "MiB" in ln]) == 1
