@@ -34,14 +34,14 @@ def set_parameters(db: Database, values: Mapping[str, str]) -> None:
 
 
 def set_migration_parameters(db: Database, migration: Migration) -> None:
-    """Expose the migration's [parameters] to its SQL for this transaction (the caller's own)."""
-    set_parameters(db, migration.parameters)
+    """Expose the migration's parameters to its SQL for this transaction (the caller's own)."""
+    set_parameters(db, migration.sql_parameters)
 
 
 def set_run_parameters(ctx: RunContext, db: Database) -> None:
     """Expose the run's values and the migration's parameters to SQL files for this transaction."""
     set_parameters(
-        db, {"migration_ts": ctx.migration_ts, "run_id": ctx.run_id, **ctx.migration.parameters}
+        db, {"migration_ts": ctx.migration_ts, "run_id": ctx.run_id, **ctx.migration.sql_parameters}
     )
 
 

@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 from pgcutover.db import describe_target
 from pgcutover.errors import CutoverError
+from pgcutover.pgtools import parse_restore_jobs
 from pgcutover.settings import Settings
 from pgcutover.timeline import say, warn
 from steps.rollback import ROLLBACK
 from steps.window import MIGRATE_OFFLINE
-
-MAX_JOBS = 64
 
 Confirm = Callable[[str], bool]
 
@@ -87,18 +86,5 @@ def validate_app_hosts(settings: Settings) -> None:
 
 
 def parse_jobs(raw: object) -> int | None:
-    """Parse --jobs: a whole number from 1 to MAX_JOBS, or None for the default."""
-    if raw is None or raw == "":
-        return None
-    try:
-        jobs = int(str(raw).strip())
-    except ValueError:
-        raise CutoverError(
-            "rollback",
-            f"--jobs {raw!r} is not a whole number: give 1 to {MAX_JOBS}; nothing was changed",
-        ) from None
-    if not 1 <= jobs <= MAX_JOBS:
-        raise CutoverError(
-            "rollback", f"--jobs {jobs} is out of range: give 1 to {MAX_JOBS}; nothing was changed"
-        )
-    return jobs
+    """Refuse a bad --jobs before the rollback connects (the one rule: parse_restore_jobs)."""
+    return parse_restore_jobs(raw, "rollback")

@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pgcutover.bookkeeping import set_run_status
 from pgcutover.checks import Confirm, confirm_destructive, parse_jobs, validate
-from pgcutover.db import DB_ERRORS, describe_target, ident
+from pgcutover.db import DB_ERRORS, ident
+from pgcutover.dry_run import dry_run
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
-from pgcutover.hosts import app_hosts
 from pgcutover.identity import find_run, live_identity
 from pgcutover.journal import completed_steps, read_journal
-from pgcutover.migration import load_migration
-from pgcutover.run import RunContext, Step
+from pgcutover.run import RunContext
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import Timeline, say
-from steps.backup import check_backup
+from steps.backup_proof import check_backup
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.set_aside import schema_exists
 from steps.window import MIGRATE_OFFLINE, STEP_NAMES
-
-
-def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
-    """Print the plan (steps, budgets, commands per host, SQL files in order); touch nothing."""
-    migration = load_migration(settings.migration_dir)
-    say(
-        f"Plan for migration {migration.name!r} against "
-        f"{describe_target(settings.database_url)} (dry run: nothing runs)"
-    )
-    hosts = ", ".join(f"{h.name} ({h.target})" for h in app_hosts(settings))
-    say(f"App commands run on: {hosts}")
-    total = 0.0
-    for n, step in enumerate(steps, 1):
-        budget = settings.budgets.get(step.name, step.budget_s)
-        total += budget
-        say(f"{n:2d}. {step.name}  (budget {budget:.0f}s)", "bold")
-        for line in step.describe(settings, migration):
-            say(f"      {line}")
-    say(f"Window budget: {total:.0f}s")
-    say("On failure (--on-failure rollback) or `invoke rollback`:", "bold")
-    for step in ROLLBACK:
-        say(f"    {step.name}", "bold")
-        for line in step.describe(settings, migration):
-            say(f"      {line}")
-
 
 ON_FAILURE = ("rollback", "pause")
 
@@ -93,8 +66,7 @@ def migrate_offline(
     )
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
     timeline = Timeline.for_steps(
-        f"migrate-offline {ctx.run_id}",
-        [(s.name, settings.budgets.get(s.name, s.budget_s)) for s in MIGRATE_OFFLINE],
+        f"migrate-offline {ctx.run_id}", [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE]
     )
     again = env_flag(settings)
     try:
@@ -236,9 +208,8 @@ def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | Non
             "rollback",
             f"run {ctx.run_id} stopped at preflight and changed nothing: nothing to roll back",
         )
-    budgets = ctx.settings.budgets
     timeline = Timeline.for_steps(
-        f"rollback {ctx.run_id}", [(s.name, budgets.get(s.name, s.budget_s)) for s in ROLLBACK]
+        f"rollback {ctx.run_id}", [(s.name, s.budget(ctx.settings)) for s in ROLLBACK]
     )
     since = len(read_journal(ctx.journal.path))
     try:

@@ -21,14 +21,14 @@ BOOKKEEPING_SCHEMA = "pgcutover"
 _IN_SCOPE = (
     f"NOT (n.nspname ~ '^pg_' OR n.nspname IN ('information_schema', '{BOOKKEEPING_SCHEMA}'))"
 )
-# User objects only: built-in ones (below FirstNormalObjectId) carry thousands of comments.
+# Comments on user objects only: built-in ones (below FirstNormalObjectId) carry thousands. A
+# schema's counts whenever the schema is in scope: public's is built in, until a restore from the
+# backup creates public anew (a new oid, the same comment).
 _FIRST_USER_OID = 16384
 
+_SCHEMA_ROWS = "SELECT n.nspname, n.nspowner::regrole::text, n.nspacl::text FROM pg_namespace n "
 _QUERIES: dict[str, str] = {
-    "schemas": (
-        "SELECT n.nspname, n.nspowner::regrole::text, n.nspacl::text "
-        f"FROM pg_namespace n WHERE {_IN_SCOPE}"
-    ),
+    "schemas": f"{_SCHEMA_ROWS}WHERE {_IN_SCOPE}",
     "relations": (
         "SELECT c.oid::regclass::text, c.relkind::text, c.relpersistence::text, "
         "c.relowner::regrole::text, c.relacl::text, "
@@ -83,11 +83,14 @@ _QUERIES: dict[str, str] = {
     "comments": (
         "SELECT i.type || ' ' || i.identity, d.description FROM pg_description d, "
         "LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) i "
-        f"WHERE d.objoid >= {_FIRST_USER_OID} "
-        f"AND coalesce(i.schema, '') <> '{BOOKKEEPING_SCHEMA}' "
-        f"AND NOT (i.type = 'schema' AND i.identity = '{BOOKKEEPING_SCHEMA}')"
+        "WHERE CASE WHEN d.classoid = 'pg_namespace'::regclass "
+        f"THEN d.objoid IN (SELECT n.oid FROM pg_namespace n WHERE {_IN_SCOPE}) "
+        f"ELSE d.objoid >= {_FIRST_USER_OID} AND coalesce(i.schema, '') <> '{BOOKKEEPING_SCHEMA}' "
+        "END"
     ),
 }
+# The bookkeeping schema's own row of the `schemas` section, for a caller that asks for it.
+_BOOKKEEPING_SCHEMA_ROW = f"{_SCHEMA_ROWS}WHERE n.nspname = '{BOOKKEEPING_SCHEMA}'"
 _FIELDS: dict[str, tuple[str, ...]] = {
     "schemas": ("owner", "acl"),
     "relations": ("kind", "persistence", "owner", "acl", "definition"),
@@ -145,7 +148,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def database_fingerprint(db_url: str, driver: str, *, step: str = "rehearse") -> Fingerprint:
+def database_fingerprint(
+    db_url: str, driver: str, *, step: str = "rehearse", bookkeeping_schema: bool = False
+) -> Fingerprint:
     """Describe a database's state: catalog, owners, ACLs, comments, every table's content sum.
 
     Covers every user schema but the bookkeeping schema `pgcutover`: schemas with owners and ACLs;
@@ -153,17 +158,30 @@ def database_fingerprint(db_url: str, driver: str, *, step: str = "rehearse") ->
     definitions); columns with position, type, NOT NULL, default, identity, ACL; enums; indexes;
     constraints with ON DELETE/UPDATE; triggers; functions; sequences; comments; and per table its
     row count and an order-independent checksum of md5(row::text), both computed in SQL.
+    With bookkeeping_schema, `schemas` also holds the bookkeeping schema (owner and ACL, none of its
+    contents) when it exists: whether a command created it.
     """
     db = connect(db_url, driver, application_name="pgcutover fingerprint", step=step)
     try:
         with db.transaction():
             # One snapshot for the whole fingerprint; never a write.
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return _fingerprint(db)
+            fingerprint = _fingerprint(db)
+            if bookkeeping_schema:
+                fingerprint["schemas"].update(_section(db, "schemas", _BOOKKEEPING_SCHEMA_ROW))
+            return fingerprint
     except DB_ERRORS as exc:
         raise CutoverError(step, f"cannot fingerprint the database: {error_text(exc)}") from None
     finally:
         db.close()
+
+
+def _section(db: Database, section: str, sql: str) -> dict[str, dict[str, Any]]:
+    """Run one section's query: each row is an object's name, then its fields in order."""
+    fields = _FIELDS[section]
+    return {
+        str(r[0]): dict(zip(fields, (_plain(v) for v in r[1:]), strict=True)) for r in db.query(sql)
+    }
 
 
 def _fingerprint(db: Database) -> Fingerprint:
@@ -187,11 +205,7 @@ def _fingerprint(db: Database) -> Fingerprint:
         }
     }
     for section, sql in _QUERIES.items():
-        fields = _FIELDS[section]
-        out[section] = {
-            str(r[0]): dict(zip(fields, (_plain(v) for v in r[1:]), strict=True))
-            for r in db.query(sql)
-        }
+        out[section] = _section(db, section, sql)
     out["tables"] = {}
     tables = db.query(
         "SELECT c.oid::regclass::text FROM pg_class c "

@@ -42,6 +42,19 @@ def ident(name: str) -> str:
     return quoted
 
 
+def select_each(db: Database, selects: Sequence[str], *, per_query: int = 1000) -> list[Any]:
+    """Run one-value SELECTs as the scalar subqueries of one query, in one round trip.
+
+    Each value is exactly what its own SELECT gives. per_query at a time: a target list holds
+    1,664 entries at most.
+    """
+    values: list[Any] = []
+    for start in range(0, len(selects), per_query):
+        batch = selects[start : start + per_query]
+        values += db.query("SELECT " + ", ".join(f"({s})" for s in batch))[0]
+    return values
+
+
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Split a libpq URL or key=value DSN into its parameters, PG* variables filling gaps."""
     try:

@@ -149,9 +149,7 @@ def run_steps(
                 timeline.finish(step.name, "done earlier", str(note))
                 continue
             if stop.received:
-                ctx.journal.write(
-                    step.name, "start", budget_s=ctx.settings.budgets.get(step.name, step.budget_s)
-                )
+                ctx.journal.write(step.name, "start", budget_s=step.budget(ctx.settings))
                 ctx.journal.write(
                     step.name,
                     "end",
@@ -162,7 +160,7 @@ def run_steps(
                 timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
                 raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
             inject_fault(ctx, step.name, "before")
-            budget = ctx.settings.budgets.get(step.name, step.budget_s)
+            budget = step.budget(ctx.settings)
             ctx.journal.write(step.name, "start", budget_s=budget)
             timeline.start(step.name)
             started = time.monotonic()

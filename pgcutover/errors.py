@@ -14,3 +14,9 @@ class CutoverError(Exception):
 
 class Interrupted(CutoverError):
     """Stop a run at a safe point after SIGINT or SIGTERM."""
+
+
+def some_of(n: int, items: list[str]) -> str:
+    """Join the first n items for a cause, saying how many more there are."""
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more

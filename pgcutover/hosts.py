@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pgcutover.command_result import TIMED_OUT, CommandResult
 from pgcutover.errors import CutoverError
@@ -92,24 +92,32 @@ def tail(text: str) -> str:
     return "\n".join(lines)[-OUTPUT_CHARS:]
 
 
+def journal_host(
+    journal: Journal | None, step: str, host: Host, started: float, **fields: Any
+) -> None:
+    """Journal what was done on a host: one "host" line under its name, with how long it took."""
+    if journal is not None:
+        duration_s = round(time.monotonic() - started, 3)
+        journal.write(step, "host", host=host.name, **fields, duration_s=duration_s)
+
+
 def run_on(
     step: str, host: Host, command: str, *, timeout_s: float, journal: Journal | None = None
 ) -> CommandResult:
     """Run a command on a host and journal its outcome under the host's name."""
     started = time.monotonic()
     result = host.run(command, timeout_s=timeout_s)
-    if journal is not None:
-        journal.write(
-            step,
-            "host",
-            host=host.name,
-            command=command,
-            exit=result.exit_code,
-            duration_s=round(time.monotonic() - started, 3),
-            stdout=tail(result.stdout) or None,
-            stderr=tail(result.stderr) or None,
-            error=result.error or None,
-        )
+    journal_host(
+        journal,
+        step,
+        host,
+        started,
+        command=command,
+        exit=result.exit_code,
+        stdout=tail(result.stdout) or None,
+        stderr=tail(result.stderr) or None,
+        error=result.error or None,
+    )
     return result
 
 

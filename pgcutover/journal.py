@@ -54,13 +54,14 @@ class Journal:
                 "config", f"RUNS_DIR {self.run_dir.parent} is not writable: {exc.strerror}"
             ) from None
 
-    def write(
-        self, step: str, event: str, *, keep_none: tuple[str, ...] = (), **fields: Any
-    ) -> dict[str, Any]:
-        """Append one checkpoint line (fsynced) and mirror it when the database can take it.
+    def write(self, step: str, event: str, **fields: Any) -> dict[str, Any]:
+        """Append one checkpoint line (fsynced) and mirror it; fields that are None are left out."""
+        return self.append(step, event, fields)
 
-        Fields that are None are left out, except those named in keep_none (written as null).
-        """
+    def append(
+        self, step: str, event: str, fields: dict[str, Any], keep_none: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Append one line (fsynced) and mirror it; None fields named in keep_none stay as null."""
         line: dict[str, Any] = {
             "run": self.run_id,
             "step": step,

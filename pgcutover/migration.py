@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from pgcutover.errors import CutoverError
 
 # What the engine itself sets as pgcutover.<name> for a run: no [parameters] entry may take these.
 RUN_PARAMETERS = ("migration_ts", "run_id")
+# The name under which the migration's SQL reads plan.toml's dropped-by-design list, as JSON.
+DROPPED_PARAMETER = "dropped_by_design"
 # A parameter's or a reconcile subquery's name: one lowercase SQL word, the same quoted or not.
 SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -52,6 +55,19 @@ class ReconciledTable:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """One thing the target leaves out by design (R11), and the rule that does.
+
+    A legacy table's column; or, with no column, the whole table: it has no target table, and its
+    columns are dropped with it.
+    """
+
+    table: str
+    column: str | None
+    rule: str
+
+
+@dataclass(frozen=True)
 class Reconcile(SqlFile):
     """The reconcile mapping (R11), one entry per kept table; verify builds its queries from it."""
 
@@ -73,11 +89,10 @@ class Migration:
     transform: tuple[SqlFile, ...]
     invariants: tuple[SqlFile, ...]
     reconcile: Reconcile
-    dropped_columns: SqlFile
     audit: tuple[SqlFile, ...]
-    # Legacy tables that have no target table by design: the one exception to "every table of
-    # the set-aside schema is reconciled", declared here once and checked by verify.
-    dropped_tables: tuple[str, ...] = ()
+    # The one list of what is dropped by design (plan.toml [verify] dropped_by_design): verify
+    # reports each column's non-NULL values from it, and its SQL reads it (sql_parameters).
+    dropped: tuple[Dropped, ...] = ()
     # Values the SQL files read as current_setting('pgcutover.<name>'), so a rule used by several
     # files is written once (plan.toml [parameters]).
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -94,11 +109,28 @@ class Migration:
             *self.transform,
             *self.invariants,
             self.reconcile,
-            self.dropped_columns,
             *self.audit,
             *self.smoke_reads,
             *self.smoke_writes,
         )
+
+    @property
+    def dropped_tables(self) -> tuple[str, ...]:
+        """Legacy tables with no target table by design.
+
+        The one exception to "every table of the set-aside schema is reconciled" (verify).
+        """
+        return tuple(d.table for d in self.dropped if d.column is None)
+
+    @property
+    def sql_parameters(self) -> dict[str, str]:
+        """What the SQL files read as pgcutover.<name>: [parameters] and the dropped list.
+
+        The dropped-by-design list is a JSON array of {"table", "column" (null: the whole table),
+        "rule"}.
+        """
+        dropped = json.dumps([asdict(d) for d in self.dropped], ensure_ascii=False)
+        return {**self.parameters, DROPPED_PARAMETER: dropped}
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -178,13 +210,31 @@ def load_parameters(plan: dict[str, Any]) -> dict[str, str]:
     """Read [parameters]: names the engine does not set itself, each with a non-empty text value."""
     params = text_map(plan.get("parameters", {}), "[parameters]")
     simple_names(params, "[parameters]")
-    taken = sorted(set(params) & set(RUN_PARAMETERS))
+    taken = sorted(set(params) & {*RUN_PARAMETERS, DROPPED_PARAMETER})
     if taken:
         raise ValueError(f"[parameters] {', '.join(taken)}: set by the engine for every run")
     empty = sorted(n for n, v in params.items() if not v)
     if empty:  # an unset pgcutover.* setting reads as '' too: empty would pass unnoticed
         raise ValueError(f"[parameters] {', '.join(empty)} must not be empty")
     return params
+
+
+def load_dropped(value: object) -> tuple[Dropped, ...]:
+    """Read [verify] dropped_by_design: a list of {table, column (for a column), rule}."""
+    where = "[verify] dropped_by_design"
+    if not isinstance(value, list):
+        raise ValueError(f"{where} must be a list of {{table, column, rule}}")
+    out = []
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) - {"table", "column", "rule"}:
+            raise ValueError(f"{where}: {entry!r} takes table, column (for a column) and rule")
+        fields = text_map(entry, where)
+        if not fields.get("table") or not fields.get("rule"):
+            raise ValueError(f"{where}: {entry!r} needs a table and a rule")
+        out.append(Dropped(fields["table"], fields.get("column"), fields["rule"]))
+    if len({(d.table, d.column) for d in out}) < len(out):
+        raise ValueError(f"{where} lists an entry twice")
+    return tuple(out)
 
 
 def load_migration(root: Path) -> Migration:
@@ -204,14 +254,9 @@ def load_migration(root: Path) -> Migration:
                 )
         return out
 
-    def names(section: str, key: str) -> tuple[str, ...]:
-        value = plan.get(section, {}).get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise CutoverError("config", f"{plan_path}: [{section}] {key} must be a list of names")
-        return tuple(value)
-
     try:
         parameters = load_parameters(plan)
+        dropped = load_dropped(plan.get("verify", {}).get("dropped_by_design", []))
     except ValueError as exc:
         raise CutoverError("config", f"{plan_path}: {exc}") from None
     try:
@@ -226,9 +271,8 @@ def load_migration(root: Path) -> Migration:
             transform=files("transform", "files"),
             invariants=files("verify", "invariants"),
             reconcile=load_reconcile(files("verify", "reconcile")[0].path),
-            dropped_columns=files("verify", "dropped_columns")[0],
             audit=files("audit", "files"),
-            dropped_tables=names("verify", "dropped_tables"),
+            dropped=dropped,
             smoke_reads=files("smoke", "read_probes"),
             smoke_writes=files("smoke", "write_probes"),
             parameters=parameters,

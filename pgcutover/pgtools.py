@@ -14,6 +14,9 @@ from pgcutover.errors import CutoverError
 from pgcutover.redact import mask
 from pgcutover.settings import Settings
 
+# pg_restore --jobs: more sessions than this only queue on the server's locks and I/O.
+MAX_RESTORE_JOBS = 64
+
 
 def run_child(
     args: list[str], *, env: dict[str, str] | None = None, timeout_s: float | None = None
@@ -160,6 +163,31 @@ def pg_restore_read_all(settings: Settings, dump: Path, step: str = "backup") ->
     # No database: pg_restore only renders SQL, so each block is read and inflated end to end, and
     # a block that fails its zlib checksum makes pg_restore exit non-zero.
     run_tool(step, [settings.tool("pg_restore"), "--file", os.devnull, str(dump)], dict(os.environ))
+
+
+def parse_restore_jobs(raw: object, step: str) -> int | None:
+    """Parse pg_restore's --jobs: a whole number from 1 to MAX_RESTORE_JOBS, or None when unset."""
+    if raw is None or raw == "":
+        return None
+    try:
+        jobs = int(str(raw).strip())  # str(): True, 2.0 and "1.5" are no whole number of jobs
+    except ValueError:
+        raise CutoverError(
+            step,
+            f"--jobs {raw!r} is not a whole number: give 1 to {MAX_RESTORE_JOBS}; "
+            "nothing was changed",
+        ) from None
+    if not 1 <= jobs <= MAX_RESTORE_JOBS:
+        raise CutoverError(
+            step,
+            f"--jobs {jobs} is out of range: give 1 to {MAX_RESTORE_JOBS}; nothing was changed",
+        )
+    return jobs
+
+
+def default_restore_jobs() -> int:
+    """pg_restore's job count when none is asked for: this machine's cores, capped."""
+    return max(1, min(os.cpu_count() or 1, MAX_RESTORE_JOBS))
 
 
 def pg_restore(

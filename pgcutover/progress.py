@@ -198,7 +198,7 @@ class Watcher:
             "label": reading.label or None,
         }
         # total and eta_s are part of the line's contract even when unknown: written as null.
-        self.emit(self.step, "progress", keep_none=("total", "eta_s"), **fields)
+        self.emit(self.step, "progress", fields, ("total", "eta_s"))
         fraction = reading.done / reading.total if reading.total else None
         self.show(describe(reading, eta, rate), fraction)
         return fields

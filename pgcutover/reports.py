@@ -15,7 +15,7 @@ from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import console, say
-from steps.backup import check_backup
+from steps.backup_proof import check_backup
 from steps.preflight import audit as audit_rows
 from steps.preflight import legacy_drift, schema_state, state_text
 

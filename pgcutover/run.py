@@ -42,6 +42,10 @@ class Step:
     read_only: bool = False
     done: Callable[[RunContext], bool] | None = None
 
+    def budget(self, settings: Settings) -> float:
+        """The step's time budget: the operator's BUDGET_<STEP> setting, else its own."""
+        return settings.budgets.get(self.name, self.budget_s)
+
 
 @dataclass
 class RunContext:

@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 from pgcutover.errors import CutoverError
-from pgcutover.hosts import Host
+from pgcutover.hosts import Host, journal_host
 from pgcutover.journal import Journal
 from pgcutover.redact import mask
 
@@ -64,17 +64,7 @@ def check_url(
             break
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     ok = good(status)
-    if journal is not None:
-        journal.write(
-            step,
-            "host",
-            host=host.name,
-            check=url,
-            expect=expect,
-            answer=last,
-            ok=ok,
-            duration_s=round(time.monotonic() - started, 3),
-        )
+    journal_host(journal, step, host, started, check=url, expect=expect, answer=last, ok=ok)
     if not ok:
         raise CutoverError(
             step,

@@ -1,55 +1,33 @@
-"""Step 4, backup: pg_dump to BACKUP_DIR/<run-id>/, proven; nothing destructive runs without it."""
+"""Step 4, backup: pg_dump to BACKUP_DIR/<run-id>/, proven; nothing destructive runs without it.
+
+What proves a dump (its manifest, and checking it again later) is in steps/backup_proof.py.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pgcutover.db import Database, ident
+from pgcutover.compare import BOOKKEEPING_SCHEMA
+from pgcutover.db import Database, ident, select_each
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration
-from pgcutover.pgtools import ArchiveToc, pg_dump, pg_restore_list, pg_restore_read_all, tool_major
+from pgcutover.pgtools import pg_dump, tool_major
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from steps.backup_proof import Manifest, read_back, require_proven, sha256_of, write_manifest
 
 STEP = "backup"
 DUMP_NAME = "database.dump"
-MANIFEST_NAME = "manifest.json"
-BOOKKEEPING_SCHEMA = "pgcutover"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What proves a backup: the file's sha256 and row counts taken in the dump's own snapshot."""
-
-    run: str
-    file: str
-    bytes: int
-    sha256: str
-    created_at: str
-    server_version: str
-    pg_dump_major: int
-    row_counts: dict[str, int]
-    toc_entries: int
-
-
-def sha256_of(path: Path) -> str:
-    """Hash a file in 1 MiB chunks (memory stays flat whatever its size)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
-    """Count rows of every table (of one schema, or all but the bookkeeping one) as schema.table."""
+    """Count rows of every table (of one schema, or all but the bookkeeping one) as schema.table.
+
+    Exact counts, in one query (the caller's snapshot): a count(*) per table, each a subquery.
+    """
     tables = db.query(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') "
@@ -58,10 +36,8 @@ def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
         "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2",
         [BOOKKEEPING_SCHEMA, schema, schema],
     )
-    return {
-        f"{s}.{t}": int(db.query(f"SELECT count(*) FROM {ident(s)}.{ident(t)}")[0][0])
-        for s, t in tables
-    }
+    counts = select_each(db, [f"SELECT count(*) FROM {ident(s)}.{ident(t)}" for s, t in tables])
+    return {f"{s}.{t}": int(n) for (s, t), n in zip(tables, counts, strict=True)}
 
 
 def dump_database(
@@ -123,147 +99,6 @@ def prove_dump(
         row_counts=counts,
         toc_entries=len(toc.entries),
     )
-
-
-def read_back(settings: Settings, dump: Path, tables: Iterable[str], step: str) -> ArchiveToc:
-    """Require a data entry for every table in the TOC, then read and inflate every data block."""
-    try:
-        toc = pg_restore_list(settings, dump, step)
-    except CutoverError as exc:
-        raise CutoverError(
-            step, f"the table of contents of {dump.name} is unreadable: {exc.cause}"
-        ) from None
-    if not toc.compressed:
-        # An uncompressed block carries no checksum: pg_restore would read flipped bytes as data.
-        raise CutoverError(
-            step,
-            f"{dump.name} is uncompressed, so a corrupt data block cannot be "
-            "detected (is pg_dump built without zlib?)",
-        )
-    # A TOC data line: "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>".
-    data = {
-        e.split(" TABLE DATA ", 1)[1].rsplit(" ", 1)[0] for e in toc.entries if " TABLE DATA " in e
-    }
-    missing = [t for t in tables if " ".join(t.split(".", 1)) not in data]
-    if missing:
-        raise CutoverError(step, f"{dump.name} has no data for {', '.join(missing[:5])}")
-    try:
-        pg_restore_read_all(settings, dump, step)
-    except CutoverError as exc:
-        raise CutoverError(
-            step, f"a data block of {dump.name} is unreadable: {exc.cause}"
-        ) from None
-    return toc
-
-
-def write_manifest(dest_dir: Path, manifest: Manifest) -> None:
-    """Write the manifest atomically: its presence is what "proven" means."""
-    tmp = dest_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
-    tmp.rename(dest_dir / MANIFEST_NAME)
-
-
-def read_manifest(dest_dir: Path) -> Manifest | None:
-    path = dest_dir / MANIFEST_NAME
-    if not path.exists():
-        return None
-    return Manifest(**json.loads(path.read_text()))
-
-
-Problem = Literal[
-    "manifest missing",
-    "manifest unreadable",
-    "file missing",
-    "size mismatch",
-    "sha256 mismatch",
-    "unreadable",
-]
-
-
-@dataclass(frozen=True)
-class BackupCheck:
-    """The verdict on one backup directory: proven or not, and why, in one line."""
-
-    backup_dir: Path
-    proven: bool
-    reason: str
-    problem: Problem | None = None
-    manifest: Manifest | None = None
-    full_read: bool = False
-
-
-def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> BackupCheck:
-    """Check a backup against its manifest: size and sha256, and with full_read every data block.
-
-    Needs no run and no database: settings only say where pg_restore is (for full_read).
-    """
-
-    def fail(problem: Problem, reason: str, manifest: Manifest | None = None) -> BackupCheck:
-        return BackupCheck(backup_dir, False, reason, problem, manifest, full_read)
-
-    try:
-        manifest = read_manifest(backup_dir)
-    except (OSError, ValueError, TypeError) as exc:  # ValueError: bad JSON; TypeError: bad keys
-        return fail(
-            "manifest unreadable",
-            f"{MANIFEST_NAME} is unreadable: {getattr(exc, 'strerror', None) or exc}",
-        )
-    if manifest is None:
-        return fail("manifest missing", f"no {MANIFEST_NAME}: the dump was never proven")
-    if not manifest.file or Path(manifest.file).name != manifest.file:
-        return fail(
-            "manifest unreadable",
-            f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
-            manifest,
-        )
-    dump = backup_dir / manifest.file
-    try:
-        size = dump.stat().st_size
-        digest = sha256_of(dump) if size == manifest.bytes else ""
-    except FileNotFoundError:
-        return fail("file missing", f"{manifest.file} is missing", manifest)
-    except OSError as exc:
-        return fail("file missing", f"{manifest.file} cannot be read: {exc.strerror}", manifest)
-    if size != manifest.bytes:
-        return fail(
-            "size mismatch",
-            f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
-            manifest,
-        )
-    if digest != manifest.sha256:
-        return fail(
-            "sha256 mismatch",
-            f"{manifest.file} has sha256 {digest[:12]}…, the manifest says {manifest.sha256[:12]}…",
-            manifest,
-        )
-    if not full_read:
-        return BackupCheck(
-            backup_dir, True, "size and sha256 match the manifest", None, manifest, full_read
-        )
-    try:
-        read_back(settings, dump, manifest.row_counts, STEP)
-    except CutoverError as exc:
-        return fail("unreadable", exc.cause, manifest)
-    return BackupCheck(
-        backup_dir,
-        True,
-        "size and sha256 match the manifest; every data block reads back",
-        None,
-        manifest,
-        full_read,
-    )
-
-
-def require_proven(ctx: RunContext, step: str) -> Manifest:
-    """Refuse a destructive step unless this run's backup exists and still matches its manifest."""
-    check = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
-    if not check.proven or check.manifest is None:
-        raise CutoverError(
-            step,
-            f"no proven backup for run {ctx.run_id} in {ctx.backup_dir} "
-            f"({check.reason}): refusing to go on",
-        )
-    return check.manifest
 
 
 def run(ctx: RunContext) -> StepOutcome:

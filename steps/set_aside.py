@@ -14,7 +14,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup import require_proven
+from steps.backup_proof import require_proven
 
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for
@@ -86,14 +86,20 @@ def copy_table_grants(db: Database, source: str, target: str) -> int:
     return len(grants) + len(columns)
 
 
-def guarded_tables(db: Database, schema: str) -> list[str]:
-    """List the tables of a schema that carry (or would carry) the guard trigger."""
+def schema_tables(db: Database, schema: str, *, partitions: bool) -> list[str]:
+    """List a schema's tables by name from the catalog ([] if there is no such schema).
+
+    With partitions, every table that holds or routes rows: what carries the guard trigger (a
+    write straight into a partition fires its own triggers only). Without, the tables the app
+    names: what the reconcile covers (a partition's rows are its parent's).
+    """
     return [
         str(r[0])
         for r in db.query(
-            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
-            "AND relkind IN ('r', 'p') ORDER BY 1",
-            [ident(schema)],
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') "
+            "AND (%s OR NOT c.relispartition) ORDER BY 1",
+            [schema, partitions],
         )
     ]
 
@@ -118,7 +124,7 @@ def require_table_owner(db: Database, schema: str) -> None:
 
 def seal_aside(db: Database, run_id: str, app_schema: str, aside_schema: str) -> int:
     """Guard every set-aside table and record the seal (inside reset's transaction)."""
-    tables = guarded_tables(db, aside_schema)
+    tables = schema_tables(db, aside_schema, partitions=True)
     for table in tables:
         db.execute(
             f"CREATE TRIGGER {ident(GUARD_TRIGGER)} "

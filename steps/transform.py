@@ -20,7 +20,7 @@ def run(ctx: RunContext) -> StepOutcome:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
-    names = ", ".join(f"pgcutover.{n}" for n in (*RUN_PARAMETERS, *migration.parameters))
+    names = ", ".join(f"pgcutover.{n}" for n in (*RUN_PARAMETERS, *migration.sql_parameters))
     return [
         f"BEGIN; set {names} for the transaction",
         *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.transform],

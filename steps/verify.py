@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from pgcutover.apply_sql import set_run_parameters
-from pgcutover.db import DB_ERRORS, Database, error_text, ident
+from pgcutover.db import DB_ERRORS, Database, error_text, ident, select_each
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration, ReconciledTable, SqlFile
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup import read_manifest
+from steps.backup_proof import read_manifest
+from steps.set_aside import schema_tables
 from steps.verify_report import write_report
 
 STEP = "verify"
@@ -121,23 +122,37 @@ def reconcile(db: Database, migration: Migration) -> list[dict[str, Any]]:
     return out
 
 
-def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
-    """List each dropped-by-design column with how many non-NULL values it held."""
-    return [
-        {"table": t, "column": c, "rule": r, "non_null_values": int(n)}
-        for t, c, r, n in run_file(db, migration.dropped_columns)
-    ]
-
-
-def set_aside_tables(db: Database, migration: Migration) -> list[str]:
-    """List the set-aside legacy schema's tables from the catalog: what reconcile must cover."""
+def table_columns(db: Database, schema: str, table: str) -> list[str]:
+    """List a table's columns in their order, from the catalog ([] if there is no such table)."""
     return [
         str(r[0])
         for r in db.query(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
-            [migration.aside_schema],
+            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [schema, table],
         )
+    ]
+
+
+def dropped_columns(db: Database, migration: Migration) -> list[dict[str, Any]]:
+    """List each dropped-by-design column with how many non-NULL values it held (one query)."""
+    aside = migration.aside_schema
+    columns = []  # (table, column, rule) in the plan's order; a dropped table's in column order
+    for d in migration.dropped:
+        names = [d.column] if d.column is not None else table_columns(db, aside, d.table)
+        columns += [(d.table, c, d.rule) for c in names]
+    try:
+        counts = select_each(
+            db, [f"SELECT count({ident(c)}) FROM {ident(aside)}.{ident(t)}" for t, c, _ in columns]
+        )
+    except DB_ERRORS as exc:
+        raise CutoverError(
+            STEP, f"counting the dropped-by-design columns failed: {error_text(exc)}"
+        ) from None
+    return [
+        {"table": t, "column": c, "rule": r, "non_null_values": int(n)}
+        for (t, c, r), n in zip(columns, counts, strict=True)
     ]
 
 
@@ -190,9 +205,9 @@ def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[
     manifest = read_manifest(ctx.backup_dir)
     if manifest is None:
         return ["no backup manifest to check the legacy row counts against"]
-    problems = []
+    problems, counts = [], manifest.schema_counts(ctx.migration.app_schema)
     for t in tables:
-        dumped = manifest.row_counts.get(f"{ctx.migration.app_schema}.{t['table']}")
+        dumped = counts.get(t["table"])
         if dumped != t["legacy_rows"]:
             problems.append(
                 f"{t['table']} ({t['legacy_rows']} legacy rows now, {dumped} in the backup)"
@@ -217,7 +232,8 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
             "dropped_by_design": dropped_columns(db, migration),
             "audit": ctx.state.get("preflight", {}).get("audit", []),
         }
-        aside_tables = set_aside_tables(db, migration)
+        # What the reconcile must cover: the set-aside schema's tables, from the catalog.
+        aside_tables = schema_tables(db, migration.aside_schema, partitions=False)
     report["missing_results"] = missing_results(
         migration, report["invariants"], report["tables"], aside_tables
     )
@@ -264,7 +280,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         f"reconcile {migration.reconcile.name}: counts and checksums of its "
         f"{len(migration.reconcile.tables)} tables, a query each; every table of "
         f"{migration.aside_schema} must be there (dropped by design: {dropped})",
-        f"report {migration.dropped_columns.name}; "
+        "count the non-NULL values of each column dropped by design (plan.toml); "
         "write RUNS_DIR/<run-id>/report.md and report.json",
     ]
 

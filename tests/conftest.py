@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pgcutover.compare import Fingerprint, database_fingerprint
 from pgcutover.db import Database, connect, ident
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE, DEMO_DATA, create_legacy_database
@@ -182,48 +183,9 @@ def run_cli(
     )
 
 
-def fingerprint(url: str) -> dict[str, object]:
-    """Describe a database's whole state: schemas, catalog, ACLs, every table's content checksum."""
-    db = connect(url, "psycopg", application_name="tests fingerprint")
-    try:
-        out: dict[str, object] = {}
-        out["schemas"] = db.query(
-            "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
-            "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1"
-        )
-        out["database_acl"] = sorted(
-            db.query(
-                "SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_database d, "
-                "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
-                "WHERE d.datname = current_database()"
-            )
-        )
-        out["catalog"] = catalog(db, "public")
-        out["column_acls"] = db.query(
-            "SELECT c.relname, a.attname, a.attacl::text FROM pg_attribute a JOIN pg_class c "
-            "ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
-            "AND a.attacl IS NOT NULL ORDER BY 1, 2"
-        )
-        tables = db.query(
-            "SELECT c.relname, c.relowner::regrole::text, c.relacl::text FROM pg_class c "
-            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1"
-        )
-        out["tables"] = [
-            (
-                t,
-                owner,
-                acl,
-                db.query(
-                    "SELECT count(*), "
-                    "coalesce(sum(('x' || left(md5(x::text), 16))::bit(64)::bigint::numeric), 0) "
-                    f"FROM public.{ident(t)} x"
-                )[0],
-            )
-            for t, owner, acl in tables
-        ]
-        return out
-    finally:
-        db.close()
+def fingerprint(url: str) -> Fingerprint:
+    """Describe a database's whole state (pgcutover.compare), and if pgcutover's schema is there."""
+    return database_fingerprint(url, "psycopg", step="tests", bookkeeping_schema=True)
 
 
 def catalog(db: Database, schema: str) -> dict[str, object]:

@@ -16,10 +16,11 @@ from conftest import fingerprint, operator_env, run_cli
 from rules import check_rules, snapshot
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
+from pgcutover.compare import Fingerprint
 from pgcutover.hosts import LocalHost
 from pgcutover.pgtools import run_child
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
-from steps.backup import MANIFEST_NAME
+from steps.backup_proof import MANIFEST_NAME
 
 
 def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
@@ -96,9 +97,10 @@ def is_alive(pid: int) -> bool:
         return False
 
 
-def data_part(fp: dict[str, object]) -> dict[str, object]:
+def data_part(fp: Fingerprint) -> Fingerprint:
     """All but the database ACL: the fence took CONNECT away, and a stopped window keeps it so."""
-    return {k: v for k, v in without_bookkeeping(fp).items() if k != "database_acl"}
+    database = {name: {**fields, "acl": None} for name, fields in fp["database"].items()}
+    return {**without_bookkeeping(fp), "database": database}
 
 
 def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
 import stat
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from conftest import fingerprint, run_cli
 from rules import check_rules, snapshot
 
+from pgcutover.compare import BOOKKEEPING_SCHEMA, Fingerprint
 from pgcutover.db import connect
 from steps.window import STEP_NAMES
 
@@ -46,12 +48,25 @@ def app_state(tmp_path: Path) -> tuple[str, bool]:
     return (site / "release").read_text().strip(), (site / "maintenance").exists()
 
 
-def without_bookkeeping(fp: dict[str, object]) -> dict[str, object]:
+def without_bookkeeping(fp: Fingerprint) -> Fingerprint:
     """The bookkeeping schema is pgcutover's own record of the window; all else must match."""
-    return {**fp, "schemas": [s for s in fp["schemas"] if s[0] != "pgcutover"]}  # type: ignore[union-attr]
+    return {**fp, "schemas": {k: v for k, v in fp["schemas"].items() if k != BOOKKEEPING_SCHEMA}}
 
 
-def assert_rolled_back(tmp_path: Path, url: str, original: dict[str, object]) -> None:
+def without_schema(fp: Fingerprint, schema: str) -> Fingerprint:
+    """The fingerprint minus one schema and every object in it.
+
+    Off the search path an object's name is schema-qualified (cutover_legacy."User".id), and a
+    comment's is its type, then that name (table cutover_legacy."User", schema cutover_legacy).
+    """
+    own = re.compile(rf"(^| ){re.escape(schema)}(\.|$)")
+    return {
+        section: {name: fields for name, fields in objects.items() if not own.search(name)}
+        for section, objects in fp.items()
+    }
+
+
+def assert_rolled_back(tmp_path: Path, url: str, original: Fingerprint) -> None:
     assert without_bookkeeping(fingerprint(url)) == without_bookkeeping(original)
     assert app_state(tmp_path) == ("v1", False)
 
@@ -194,11 +209,8 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
     migrated = fingerprint(legacy_url)
     assert run_cli(["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env).returncode == 0
     cleaned = fingerprint(legacy_url)
-    assert [s for s in cleaned["schemas"] if s[0] == "cutover_legacy"] == []  # type: ignore[union-attr]
-    assert {**cleaned, "schemas": None} == {
-        **migrated,
-        "schemas": None,
-    }  # only the set-aside copy went
+    assert "cutover_legacy" in migrated["schemas"] and "cutover_legacy" not in cleaned["schemas"]
+    assert cleaned == without_schema(migrated, "cutover_legacy")  # only the set-aside copy went
     assert (tmp_path / "backups" / run_id / "database.dump").exists()
     again = run_cli(
         ["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env
@@ -292,7 +304,10 @@ def test_sigterm_stops_at_a_safe_point(tmp_path: Path, legacy_url: str) -> None:
     assert proc.stderr.strip().splitlines()[-1].startswith("reset: stopped by SIGTERM"), proc.stderr
     assert "migrate-offline --resume" in proc.stdout
     stopped = fingerprint(legacy_url)  # the backup finished, nothing destructive ran
-    assert stopped["tables"] == original["tables"] and stopped["catalog"] == original["catalog"]
+    # All but the schema list (the bookkeeping schema is new) and the database (fenced: no CONNECT)
+    assert {k: v for k, v in stopped.items() if k not in ("schemas", "database")} == {
+        k: v for k, v in original.items() if k not in ("schemas", "database")
+    }
     assert app_state(tmp_path) == ("v1", True)
     env.pop("CUTOVER_FAULT")
     resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)

@@ -55,16 +55,7 @@ def test_lab_exposes_app_hosts_and_private_ssh_files(app_lab: AppLab) -> None:
 def test_each_host_knows_its_app_root_over_fabric(app_lab: AppLab) -> None:
     """`echo $APP_ROOT` over fabric, set up exactly as the product does, names the host's dir."""
     for h in app_lab.hosts:
-        c = fabric.Connection(
-            h.address,
-            user=app_lab.user,
-            port=h.ssh_port,
-            config=fabric.Config(runtime_ssh_path=str(app_lab.ssh_config)),
-            connect_kwargs={"key_filename": str(app_lab.key)},
-        )
-        c.client.load_host_keys(str(app_lab.known_hosts))
-        c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        with c:
+        with app_lab.connection(h) as c:
             result = c.run("echo $APP_ROOT", hide=True, in_stream=False)
         assert result.stdout.strip() == str(h.root)
         assert h.root.is_dir() and (h.root / "bin" / "deploy").is_file()
@@ -205,32 +196,23 @@ def test_stopped_sshd_refuses_connections(fresh_app_lab: AppLab) -> None:
 
 def test_plain_openssh_client_uses_the_config(app_lab: AppLab, tmp_path: Path) -> None:
     """`ssh -F ssh_config 127.0.0.2 true` works, and the config's strict host key checking holds."""
-    ssh = ["ssh", "-F", str(app_lab.ssh_config)]
-    done = subprocess.run(
-        [*ssh, "127.0.0.2", "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+
+    def ssh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ssh", "-F", str(app_lab.ssh_config), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+
+    done = ssh("127.0.0.2", "true")
     assert done.returncode == 0, done.stderr
-    done = subprocess.run(
-        [*ssh, "127.0.0.1", 'printf %s "$APP_ROOT"'],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    done = ssh("127.0.0.1", 'printf %s "$APP_ROOT"')
     assert done.stdout == str(app_lab.host("127.0.0.1").root), done.stderr
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    done = subprocess.run(
-        [*ssh, "-o", f"UserKnownHostsFile={empty}", "127.0.0.2", "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    done = ssh("-o", f"UserKnownHostsFile={empty}", "127.0.0.2", "true")
     assert done.returncode == 255 and "Host key verification failed" in done.stderr
 
 

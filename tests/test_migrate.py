@@ -116,7 +116,7 @@ def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> Non
             db.transaction()
         ):  # R3: a re-run of the data files adds no duplicate and no second personal org
             set_parameters(db, {"migration_ts": "2030-01-01 00:00:00", **migration.parameters})
-            for f in settings.migration_dir.glob("000[2-5]_*.sql"):
+            for f in sorted(settings.migration_dir.glob("000[2-5]_*.sql")):
                 db.run_script(f.read_text())
     finally:
         db.close()
@@ -137,10 +137,6 @@ def test_dry_run_touches_nothing(
 
 
 def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: str) -> None:
-    from pgcutover.engine import close_run, open_run
-    from pgcutover.errors import CutoverError
-    from steps.verify import VERIFY
-
     settings = make_settings(tmp_path, legacy_url)
     run_id = commands.migrate_offline(settings, yes=True)
     db = connect(legacy_url, "psycopg")
@@ -157,13 +153,7 @@ def test_verify_catches_a_lost_row_and_a_bent_rule(tmp_path: Path, legacy_url: s
         )
     finally:
         db.close()
-    ctx = open_run(settings, command="verify", run_id=run_id)
-    try:
-        with pytest.raises(CutoverError) as failed:
-            VERIFY.run(ctx)
-    finally:
-        close_run(ctx)
-    message = str(failed.value)
+    message = verify_again(settings, run_id)
     assert message.startswith("verify: 0001_personal_organizations.sql (1: personal organization")
     assert "McpServerRequestData (" in message and "target rows" in message
     assert "McpServer (" in message and "checksums differ" in message
@@ -238,6 +228,28 @@ def test_verify_fails_when_the_reconcile_leaves_a_table_out(
     assert "_ToolToUserMcpServerConfig is missing" not in message  # dropped by design (R10)
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     assert not report["passed"] and report["missing_results"]
+
+
+def test_the_one_dropped_list_drives_every_check_of_it(tmp_path: Path, legacy_url: str) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True)
+    copy = tmp_path / "migration"
+    shutil.copytree(settings.migration_dir, copy)
+    plan = copy / "plan.toml"
+    lines = plan.read_text(encoding="utf-8").splitlines(keepends=True)
+    unlisted = ('table = "McpApiKey", column = "userId"', 'table = "_ToolToUserMcpServerConfig"')
+    kept = [ln for ln in lines if not any(u in ln for u in unlisted)]
+    assert len(kept) == len(lines) - 2
+    plan.write_text("".join(kept), encoding="utf-8")
+
+    message = verify_again(make_settings(tmp_path, legacy_url, MIGRATION_DIR=str(copy)), run_id)
+    for column in ("McpApiKey.userId", "_ToolToUserMcpServerConfig.A"):  # verify/0003 reads it
+        assert f"legacy column {column} is neither carried nor dropped by design" in message
+    assert "_ToolToUserMcpServerConfig is missing from the reconcile" in message, message
+    report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
+    reported = [(d["table"], d["column"], d["rule"]) for d in report["dropped_by_design"]]
+    assert reported[0] == ("User", "hasCompletedOnboarding", "R1")
+    assert not {t for t, _, _ in reported} & {"McpApiKey", "_ToolToUserMcpServerConfig"}
 
 
 # Which row to change: one the reconcile compares (personal organizations and their memberships

@@ -67,7 +67,7 @@ def test_the_watcher_journals_progress_lines_whose_done_grows(tmp_path: Path) ->
     with Watcher(
         "transform",
         progress,
-        journal.write,
+        journal.append,
         lambda text, fraction: shown.append((text, fraction)),
         every_s=0.05,
     ):
@@ -91,7 +91,7 @@ def test_a_failing_probe_never_fails_the_step(tmp_path: Path) -> None:
     journal.open()
     progress = Progress()
     progress.update(1, 2, unit="tables")
-    watcher = Watcher("verify", progress, journal.write, lambda *_: None, probe=probe)
+    watcher = Watcher("verify", progress, journal.append, lambda *_: None, probe=probe)
     fields = watcher.tick()
     assert fields is not None and fields["done"] == 1.0  # the step's own account still counts
 

@@ -22,8 +22,9 @@ from pgcutover.errors import CutoverError
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE
 from pgcutover.settings import default_pg_bindir
-from steps.backup import read_manifest
-from steps.restore_database import restore_database, seal_problems, swap_back, table_counts
+from steps.aside_seal import seal_problems
+from steps.backup_proof import read_manifest
+from steps.restore_database import restore_database, swap_back, table_counts
 
 ASIDE, APP = "cutover_legacy", "public"
 REFUSED = "is set aside read-only for rollback"

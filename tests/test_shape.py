@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import admin, fingerprint, make_settings, run_cli
+from conftest import admin, drop_database, fingerprint, make_settings, run_cli
 
 from pgcutover import commands, reports
 from pgcutover.db import Database, connect, ident
@@ -137,11 +137,7 @@ def spec_database(cluster: LocalCluster, spec: Path) -> Iterator[Database]:
         yield db
     finally:
         db.close()
-        a = admin(cluster)
-        try:
-            a.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
-        finally:
-            a.close()
+        drop_database(cluster, name)
 
 
 def regenerate(cluster: LocalCluster) -> None:

@@ -168,6 +168,25 @@ def verify_whitespace(db: Database, migration: Migration) -> set[int]:
     return {ord(c) for c in str(db.query(cte + " SELECT chars FROM ws")[0][0])}
 
 
+def test_r6_is_one_function_in_the_transform_and_verify_keeps_its_own() -> None:
+    migration = load_migration(MIGRATION_DIR)
+
+    def code(text: str, comment: str) -> str:
+        return re.sub(f"{comment}[^\n]*", "", text)
+
+    mapped = {f.name: code(f.text, "--").count("'BOTH'") for f in migration.transform}
+    assert {n: c for n, c in mapped.items() if c} == {"0003_catalog_tables.sql": 1}
+    assert {f.name for f in migration.transform if "pg_temp.cutover_auth_type(" in f.text} == {
+        "0003_catalog_tables.sql",
+        "0004_organization_scoped_tables.sql",
+    }
+    reconcile = code(migration.reconcile.text, "#")
+    assert reconcile.count("'BOTH'") == 1, "the reconcile writes R6 once, in its [with]"
+    assert not [
+        f.name for f in (*migration.invariants, migration.reconcile) if "auth_type(" in f.text
+    ], "verify keeps its own R6 formulation: it must not be its own oracle"
+
+
 def test_the_audit_counts_blank_users_as_the_python_oracle_does(
     tmp_path: Path, legacy_url: str
 ) -> None:

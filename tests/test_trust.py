@@ -30,7 +30,7 @@ def assert_refused(proc: subprocess.CompletedProcess[str], step: str, *causes: s
 
 
 def database_acl(url: str) -> object:
-    return fingerprint(url)["database_acl"]
+    return fingerprint(url)["database"]["current"]["acl"]
 
 
 def status_of(work: Path, env: dict[str, str]) -> str:
@@ -47,7 +47,7 @@ def test_every_window_gives_back_the_connect_grants_it_took(
     tmp_path: Path, legacy_url: str
 ) -> None:
     original = fingerprint(legacy_url)
-    acl = original["database_acl"]
+    acl = original["database"]["current"]["acl"]
     env = app_env(tmp_path, legacy_url)
     before = snapshot(legacy_url)
     for attempt in range(3):
@@ -179,9 +179,10 @@ def test_resume_refuses_a_completed_window_and_touches_nothing(
     tmp_path: Path, legacy_url: str
 ) -> None:
     env = app_env(tmp_path, legacy_url)
+    untouched = fingerprint(legacy_url)
     nothing = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert_refused(nothing, "migrate-offline", "no run of")
-    assert database_acl(legacy_url) == fingerprint(legacy_url)["database_acl"]
+    assert fingerprint(legacy_url) == untouched  # not even the bookkeeping schema
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
     migrated = fingerprint(legacy_url)
     reader_url = legacy_url.replace(

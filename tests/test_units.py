@@ -62,7 +62,7 @@ def test_plan_order_and_migration_files() -> None:
     )
     m = load_migration(load_settings(None, base_dir=Path("/nonexistent"), environ={}).migration_dir)
     assert m.aside_schema == "cutover_legacy"
-    for f in (*m.transform, *m.invariants, m.reconcile, m.dropped_columns):
+    for f in (*m.transform, *m.invariants, m.reconcile):
         assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), (
             f.name
         )

@@ -1,12 +1,20 @@
 -- Transform, servers and tools (R6, R9): kept unchanged except AuthType 'BOTH', which becomes 'OAUTH'.
 -- Requires: 0001 applied. Idempotent (rows already there are skipped).
 
+-- R6, the transform's one AuthType mapping (this file and 0004 use it; 0004 drops it): the value
+-- 'BOTH' no longer exists and becomes 'OAUTH', every other value is kept. A temporary function, so
+-- it is never part of the target schema; verify checks R6 with its own mapping, never with this.
+CREATE OR REPLACE FUNCTION pg_temp.cutover_auth_type(legacy text) RETURNS public."AuthType"
+LANGUAGE sql STABLE AS $fn$
+    SELECT (CASE legacy WHEN 'BOTH' THEN 'OAUTH' ELSE legacy END)::public."AuthType"
+$fn$;
+
 INSERT INTO public."McpServer" ("id", "name", "iconPath", "transportType", "command", "args", "url", "envVars",
                                 "authType", "oauthProvider", "oauthScopes", "serverType", "createdBy", "visibility",
                                 "organizationId", "isPublic", "createdAt", "updatedAt")
 SELECT s."id", s."name", s."iconPath", s."transportType"::text::public."TransportType", s."command", s."args", s."url",
        s."envVars",
-       (CASE s."authType"::text WHEN 'BOTH' THEN 'OAUTH' ELSE s."authType"::text END)::public."AuthType",
+       pg_temp.cutover_auth_type(s."authType"::text),
        s."oauthProvider", s."oauthScopes", s."serverType"::text::public."ServerType", s."createdBy",
        s."visibility"::text::public."McpServerVisibility", s."organizationId", s."isPublic", s."createdAt", s."updatedAt"
 FROM cutover_legacy."McpServer" s

@@ -1,7 +1,8 @@
 -- Transform, user-scoped rows into organizations (R5, R6, R9).
 -- organizationId = the legacy organizationId where set, else the personal organization of the legacy
 -- userId; userId (and UserMcpServerConfig.oauthScopes) dropped by design.
--- Requires: 0002 applied in this transaction (cutover_personal). Idempotent.
+-- Requires: 0002 and 0003 applied in this transaction (cutover_personal, R6's
+-- pg_temp.cutover_auth_type, which this file drops after its last use). Idempotent.
 
 INSERT INTO public."UserMcpServerConfig" ("id", "name", "description", "envVars", "oauthConnection", "mcpServerId",
                                           "organizationId", "createdAt", "updatedAt")
@@ -22,11 +23,13 @@ INSERT INTO public."UserMcpServerInstance" ("id", "name", "description", "iconPa
                                             "updatedAt", "deletedAt")
 SELECT i."id", i."name", i."description", i."iconPath", i."serverStatus"::text::public."ServerStatus",
        i."serverType"::text::public."ServerType", i."toolGroupId",
-       (CASE i."authType"::text WHEN 'BOTH' THEN 'OAUTH' ELSE i."authType"::text END)::public."AuthType",
+       pg_temp.cutover_auth_type(i."authType"::text),
        coalesce(i."organizationId", p.org_id), i."displayOrder", i."createdAt", i."updatedAt", i."deletedAt"
 FROM cutover_legacy."UserMcpServerInstance" i
 JOIN cutover_personal p ON p.user_id = i."userId"
 ON CONFLICT ("id") DO NOTHING;
+
+DROP FUNCTION pg_temp.cutover_auth_type(text); -- R6's last use: the session keeps nothing of it
 
 INSERT INTO public."UserToolGroupTool" ("userMcpServerConfigId", "toolGroupId", "toolId", "sortOrder", "createdAt")
 SELECT j."userMcpServerConfigId", j."toolGroupId", j."toolId", j."sortOrder", j."createdAt"

@@ -1,12 +1,12 @@
--- Verify R11: every legacy column is carried into the target table of the same name, or is listed as
--- dropped by design (R1, R5, R7, R8, R10). Returns one row per unaccounted column. Read-only.
+-- Verify R11: every legacy column is carried into the target table of the same name, or is dropped
+-- by design (R1, R5, R7, R8, R10): listed in plan.toml [verify] dropped_by_design, itself or with its
+-- whole table, which the engine sets as pgcutover.dropped_by_design (JSON). Returns one row per
+-- unaccounted column. Read-only.
 -- Reads pg_catalog, not information_schema: the latter hides the columns the connected role has no
 -- privilege on, and a hidden legacy column would pass unaccounted.
-WITH dropped(tbl, col) AS (
-    VALUES ('User', 'hasCompletedOnboarding'), ('UserMcpServerConfig', 'userId'),
-           ('UserMcpServerConfig', 'oauthScopes'), ('UserToolGroup', 'userId'), ('UserMcpServerInstance', 'userId'),
-           ('McpServerRequestLog', 'userId'), ('McpApiKey', 'userId'),
-           ('_ToolToUserMcpServerConfig', 'A'), ('_ToolToUserMcpServerConfig', 'B')
+WITH dropped AS (
+    SELECT d ->> 'table' AS tbl, d ->> 'column' AS col -- col NULL: the whole table
+      FROM json_array_elements(current_setting('pgcutover.dropped_by_design')::json) d
 ), columns_of AS (
     SELECT n.nspname AS schema_name, c.relname AS table_name, a.attname AS column_name
       FROM pg_attribute a
@@ -20,4 +20,5 @@ SELECT 'legacy column ' || l.table_name || '.' || l.column_name || ' is neither 
    AND NOT EXISTS (SELECT 1 FROM columns_of t
                     WHERE t.schema_name = 'public' AND t.table_name = l.table_name
                       AND t.column_name = l.column_name)
-   AND NOT EXISTS (SELECT 1 FROM dropped d WHERE d.tbl = l.table_name AND d.col = l.column_name);
+   AND NOT EXISTS (SELECT 1 FROM dropped d
+                    WHERE d.tbl = l.table_name AND coalesce(d.col, l.column_name) = l.column_name);
