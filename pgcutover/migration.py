@@ -260,7 +260,7 @@ def load_migration(root: Path) -> Migration:
     except ValueError as exc:
         raise CutoverError("config", f"{plan_path}: {exc}") from None
     try:
-        return Migration(
+        migration = Migration(
             root=root,
             name=plan["name"],
             app_schema=plan["app_schema"],
@@ -279,3 +279,14 @@ def load_migration(root: Path) -> Migration:
         )
     except (KeyError, IndexError) as exc:
         raise CutoverError("config", f"{plan_path}: missing {exc}") from None
+    # The engine records each applied file by its name (pgcutover.applied_sql): two files of the
+    # same name in different folders would read as one, the second as drift of the first.
+    applied = [f.name for f in (*migration.deploy_schema, *migration.transform)]
+    twice = sorted({n for n in applied if applied.count(n) > 1})
+    if twice:
+        raise CutoverError(
+            "config",
+            f"{plan_path}: [deploy-schema] and [transform] name {', '.join(twice)} more than "
+            "once: each applied file needs a name of its own",
+        )
+    return migration
