@@ -1,0 +1,401 @@
+"""`invoke bench`: pgcutover against its floors, side by side, on a throwaway cluster of its own.
+
+It never touches the operator's databases: a LocalCluster under BASE/.bench/ gets the demo data
+generated once per size into a template database, and every measurement runs on a fresh
+`CREATE DATABASE … TEMPLATE` copy, so both sides of a pair see the same data. Each size runs in a
+child process (`python -m pgcutover.bench`), so each peak RSS is that size's own. The databases,
+the cluster and .bench/ are removed at the end; the table is printed and written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from pgcutover import commands
+from pgcutover.bench_floors import (
+    PREFIX,
+    STEP,
+    admin,
+    drop_database,
+    fresh_database,
+    measure_floors,
+    session,
+    timed,
+)
+from pgcutover.db import DB_ERRORS, error_text, ident
+from pgcutover.errors import CutoverError
+from pgcutover.journal import iso, read_journal, utc_now
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
+from pgcutover.settings import KNOWN, PROJECT_ROOT, default_pg_bindir, load_settings
+from pgcutover.timeline import console, say
+from steps.backup import count_rows
+from steps.window import STEP_NAMES
+
+DEFAULT_USERS = 100_000
+DEFAULT_SCALE = 10
+MAX_JOBS = 64
+BENCH_DIR = ".bench"
+# The window as the site sees it: maintenance on to maintenance off (preflight runs before).
+WINDOW = STEP_NAMES[STEP_NAMES.index("maintenance-on") : STEP_NAMES.index("maintenance-off") + 1]
+
+
+@dataclass
+class BenchRow:
+    """One pair: pgcutover's number, its floor's, their ratio, and what the floor is."""
+
+    name: str
+    pgcutover: float
+    floor: float
+    floor_name: str
+    notes: str = ""
+    unit: str = "s"
+    ratio: float | None = None  # pgcutover / floor
+
+    def __post_init__(self) -> None:
+        self.ratio = round(self.pgcutover / self.floor, 2) if self.floor > 0 else None
+
+
+@dataclass
+class BenchResult:
+    """What one bench found: its rows, each size's raw measurements, and that it cleaned up."""
+
+    users: int
+    scale: int
+    jobs: int
+    out: str
+    started_at: str = ""
+    finished_at: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    rows: list[BenchRow] = field(default_factory=list)
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    databases_left: list[str] = field(default_factory=list)
+    cluster_stopped: bool = False
+
+
+def whole_number(flag: str, raw: object, default: int | None) -> int | None:
+    """Parse a whole-number flag (an int, or its text from the command line); None: default."""
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise CutoverError(STEP, f"--{flag} {raw!r} is not a whole number") from None
+
+
+def bench_command(
+    *, users: object, scale: object, jobs: object, out: str | None, base_dir: Path
+) -> BenchResult:
+    """Parse the task's flags, then run the bench."""
+    return run_bench(
+        users=whole_number("users", users, DEFAULT_USERS) or 0,
+        scale=whole_number("scale", scale, DEFAULT_SCALE) or 0,
+        jobs=whole_number("jobs", jobs, None),
+        out=Path(out) if out else None,
+        base_dir=base_dir,
+    )
+
+
+def run_bench(
+    *, users: int, scale: int, jobs: int | None, out: Path | None, base_dir: Path
+) -> BenchResult:
+    """Run the bench on its own cluster; print the table, write the JSON, return the result."""
+    if not MIN_USERS <= users <= MAX_USERS:
+        raise CutoverError(STEP, f"--users must be {MIN_USERS} to {MAX_USERS}, not {users}")
+    if scale < 1 or users * scale > MAX_USERS:
+        raise CutoverError(
+            STEP, f"--scale must be 1 or more, --users × --scale {MAX_USERS} at most"
+        )
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise CutoverError(STEP, f"--jobs must be 1 to {MAX_JOBS}, not {jobs}")
+    n_jobs = jobs or max(1, min(os.cpu_count() or 1, MAX_JOBS))  # as rollback: the cores
+    # RUNS_DIR as every task resolves it (.env, the environment, default runs/).
+    out = out or load_settings(None, base_dir=base_dir).runs_dir / (
+        f"bench-{utc_now():%Y%m%dT%H%M%SZ}.json"
+    )
+    bindir = default_pg_bindir()
+    if bindir is None:
+        raise CutoverError(STEP, "no PostgreSQL server programs under /usr/lib/postgresql")
+    root = base_dir / BENCH_DIR
+    cluster = LocalCluster(root / "cluster", bindir)
+    if root.exists():  # left by a bench that was killed: its cluster is ours to remove
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+    result = BenchResult(users=users, scale=scale, jobs=n_jobs, out=str(out))
+    result.started_at = iso(utc_now())
+    try:
+        cluster.init()
+        cluster.start()
+        result.machine = machine(cluster)
+        result.sizes["n"] = run_child(cluster, users=users, jobs=n_jobs, full=True, root=root)
+        if scale > 1:
+            result.sizes["scaled"] = run_child(
+                cluster, users=users * scale, jobs=n_jobs, full=False, root=root
+            )
+    finally:
+        try:
+            result.databases_left = leftover_databases(cluster)
+            cluster.stop()
+            result.cluster_stopped = not cluster.is_running()
+        finally:
+            cluster.destroy()  # stops the server if the above could not, and removes its files
+            shutil.rmtree(root, ignore_errors=True)
+    result.rows = build_rows(result.sizes["n"], result.sizes.get("scaled"), scale, n_jobs)
+    result.finished_at = iso(utc_now())
+    console.print(render_table(result))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")
+    say(f"{STEP}: written to {out}", "bold green")
+    return result
+
+
+def machine(cluster: LocalCluster) -> dict[str, Any]:
+    """Describe what the numbers were measured on."""
+    db = admin(cluster)
+    try:
+        version = str(db.query("SHOW server_version")[0][0])
+    finally:
+        db.close()
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "postgresql": version,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cluster": "LocalCluster defaults (fsync=off, as the sandbox runs)",
+    }
+
+
+def run_child(
+    cluster: LocalCluster, *, users: int, jobs: int, full: bool, root: Path
+) -> dict[str, Any]:
+    """Measure one size in a process of its own; return what it measured, or raise its error."""
+    work = root / f"u{users}"
+    work.mkdir(parents=True, exist_ok=True)
+    result = work / "measured.json"
+    say(f"{STEP}: {users} users ({'every row' if full else 'window and fast rollback'})", "bold")
+    args = [sys.executable, "-m", "pgcutover.bench", str(cluster.root), str(cluster.bindir)]
+    args += [str(users), str(jobs), str(work), str(result), *(["--full"] if full else [])]
+    # Only the bench's own settings reach the child: none of the operator's PG*, DATABASE_URL …
+    env = {
+        k: v for k, v in os.environ.items() if not (k in KNOWN or k.startswith(("PG", "BUDGET_")))
+    }
+    proc = subprocess.run(args, cwd=PROJECT_ROOT, env=env)
+    data: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
+    if proc.returncode != 0 or not data or "error" in data:
+        raise CutoverError(
+            STEP, f"the {users}-user run failed: {data.get('error') or f'exit {proc.returncode}'}"
+        )
+    return data
+
+
+def leftover_databases(cluster: LocalCluster) -> list[str]:
+    """Drop every bench database still there; return the databases left besides the built-in."""
+    if not cluster.is_running():
+        return []
+    db = admin(cluster)
+    try:
+        for (name,) in db.query("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'"):
+            db.execute(f"DROP DATABASE IF EXISTS {ident(str(name))} WITH (FORCE)")
+        return [
+            str(r[0])
+            for r in db.query(
+                "SELECT datname FROM pg_database "
+                "WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1"
+            )
+        ]
+    finally:
+        db.close()
+
+
+def build_rows(
+    n: dict[str, Any], scaled: dict[str, Any] | None, scale: int, jobs: int
+) -> list[BenchRow]:
+    """Pair each measured step with its floor; with a scaled run, each size with the other."""
+    fast, restore, f = n["fast"], n["restore"], n["floors"]
+    steps, peer = fast["steps"], f["row_by_row"]
+    rows = sum(fast["target_rows"].values())
+    others = sum(steps[s] for s in WINDOW if s not in ("backup", "transform", "verify"))
+    out = [
+        BenchRow("backup (dump + proof)", steps["backup"], f["dump_s"], "bare pg_dump, same flags",
+                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step adds row counts in the "
+                 "dump's snapshot, pg_restore --list, a full read-back and sha256"),
+        BenchRow("transform", steps["transform"], f["transform_s"],
+                 "set-based floor: sql/bench/0001 + migration 0006, one transaction",
+                 f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the floor "
+                 "skips R2's count, R3's collision-proof ids and trim, ON CONFLICT, ANALYZE"),
+        BenchRow("transform vs row-by-row peer", steps["transform"], peer["extrapolated_s"],
+                 "driver read + one upsert per row, extrapolated",
+                 f"peer timed on {peer['sample_users']} of {n['users']} users' share of every "
+                 f"table ({peer['rows_written']} upserts, {peer['seconds']:.1f} s) × "
+                 f"{n['users'] / peer['sample_users']:g}; one transaction, no index or key"),
+        BenchRow("verify", steps["verify"], f["checksum_s"],
+                 "count(*), sum(hashtext(t::text)) per table of both schemas",
+                 "the step adds per-column rule expressions and md5 sums, invariants, "
+                 "dropped-column counts, report"),
+        BenchRow("window (maintenance on → off)", fast["window_s"],
+                 f["dump_s"] + f["transform_s"] + f["checksum_s"],
+                 "bare dump + transform floor + checksum pass",
+                 f"steps other than backup, transform, verify: {others:.2f} s"),
+        BenchRow("fast rollback (swap back)", fast["rollback_steps"]["restore-database"],
+                 f["swap_s"], "2 renames + DROP SCHEMA … CASCADE, one transaction",
+                 f"whole rollback {sum(fast['rollback_steps'].values()):.2f} s"),
+        BenchRow("restore-path rollback (--from-backup)",
+                 restore["rollback_steps"]["restore-database"], f["restore_s"],
+                 f"bare pg_restore --jobs {jobs} of the same dump",
+                 "the step adds the dump's sha256, row-count and column proofs, old schemas "
+                 f"dropped; whole rollback {sum(restore['rollback_steps'].values()):.2f} s"),
+    ]  # fmt: skip
+    if scaled is None:
+        return out
+    big, bf = scaled["fast"], scaled["floors"]
+
+    def grew(pairs: list[tuple[str, float, float]]) -> str:
+        return ", ".join(f"{what} ×{b / a:.1f}" if a else what for what, a, b in pairs)
+
+    steps_grew = grew([(s, steps[s], big["steps"][s]) for s in ("backup", "transform", "verify")])
+    floors_grew = grew([(k[:-2], f[k], bf[k]) for k in ("transform_s", "checksum_s")])
+    at = f"{scale}·N ({scaled['users']}) vs N"
+    return out + [
+        BenchRow(f"window at {at}", big["window_s"], fast["window_s"], "the window at N",
+                 f"linear is ×{scale}; steps: {steps_grew}; floors: {floors_grew}"),
+        BenchRow(f"fast rollback at {at}", big["rollback_steps"]["restore-database"],
+                 fast["rollback_steps"]["restore-database"], "fast rollback at N",
+                 f"flat is ×1; its bare swap: {f['swap_s']:.2f} s → {bf['swap_s']:.2f} s"),
+        BenchRow(f"peak RSS at {at}", scaled["rss_mib"], n["rss_mib"], "peak RSS at N",
+                 "ru_maxrss of each size's own process through its windows; flat is ×1", "MiB"),
+    ]  # fmt: skip
+
+
+def render_table(result: BenchResult) -> Table:
+    """The rows as the operator reads them, each pair side by side."""
+    m = result.machine
+    t = Table(
+        title=f"pgcutover bench: N = {result.users} users; {m.get('nproc')} cores, "
+        f"{m.get('ram_gib')} GiB, PostgreSQL {m.get('postgresql')}",
+        title_justify="left",
+    )
+    for col in ("row", "pgcutover", "floor", "ratio", "notes"):
+        t.add_column(col, justify="right" if col in ("pgcutover", "floor", "ratio") else "left")
+    for r in result.rows:
+        fmt = "{:.0f} MiB" if r.unit == "MiB" else "{:.2f} s"
+        ratio = "-" if r.ratio is None else f"×{r.ratio:g}"
+        t.add_row(
+            r.name,
+            fmt.format(r.pgcutover),
+            fmt.format(r.floor),
+            ratio,
+            f"floor: {r.floor_name}; {r.notes}",
+        )
+    return t
+
+
+# --- a child: one size, each measurement on a fresh copy of that size's template ---------------
+
+
+def window_and_rollback(
+    cluster: LocalCluster, tpl: str, password: str, home: Path, *, from_backup: bool, jobs: int
+) -> dict[str, Any]:
+    """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
+    with fresh_database(cluster, tpl, PREFIX + home.name, password, home) as settings:
+        run_id = commands.migrate_offline(settings, yes=True)
+        journal = settings.runs_dir / run_id / "journal.jsonl"
+        window = read_journal(journal)
+        with session(settings) as db:
+            target_rows = count_rows(db, "public")
+        commands.rollback(settings, run_id=run_id, from_backup=from_backup, jobs=jobs, yes=True)
+        back = [ln for ln in read_journal(journal)[len(window) :] if ln.get("event") == "end"]
+        path = next(ln["details"]["path"] for ln in back if ln["step"] == "restore-database")
+        if path != ("backup" if from_backup else "swap"):
+            raise CutoverError(STEP, f"the rollback took the {path!r} path, not the one measured")
+        steps = {ln["step"]: ln["duration_s"] for ln in window if ln.get("event") == "end"}
+        dump = settings.backup_dir / run_id / "database.dump"
+        return {
+            "run": run_id,
+            "steps": steps,
+            "window_s": sum(steps[s] for s in WINDOW),
+            "rollback_steps": {ln["step"]: ln["duration_s"] for ln in back},
+            "rollback_path": path,
+            "target_rows": target_rows,
+            "dump": str(dump),
+            "dump_bytes": dump.stat().st_size,
+        }
+
+
+def measure_size(
+    cluster: LocalCluster, *, users: int, jobs: int, full: bool, work: Path
+) -> dict[str, Any]:
+    """Measure one size: with full, every row of the table; else the window, fast rollback and
+    the floor copy (transform, checksum pass, swap)."""
+    password = secrets.token_urlsafe(12)
+    tpl = f"{PREFIX}tpl_{users}"
+    out: dict[str, Any] = {"users": users, "full": full}
+    say(f"{STEP}: generating {users} users into the template database {tpl}")
+    out["generate_s"] = timed(
+        lambda: create_legacy_database(cluster, dbname=tpl, users=users, password=password)
+    )
+    try:
+        db = admin(cluster, tpl)
+        try:  # copies then need no autovacuum, and their first reads set no hint bits
+            db.execute("VACUUM (FREEZE, ANALYZE)")
+        finally:
+            db.close()
+        fast = work / "fast"
+        out["fast"] = window_and_rollback(
+            cluster, tpl, password, fast, from_backup=False, jobs=jobs
+        )
+        shutil.rmtree(fast / "backups", ignore_errors=True)  # disk: one dump at a time
+        if full:
+            out["restore"] = window_and_rollback(
+                cluster, tpl, password, work / "restore", from_backup=True, jobs=jobs
+            )
+        # Read before the floors run: the high-water mark of generation, windows and rollbacks.
+        out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        dump = Path(out["restore"]["dump"]) if full else None
+        out["floors"] = f = measure_floors(
+            cluster, tpl, password, work / "floors", users=users, jobs=jobs, dump=dump
+        )
+        if f["floor_rows"] != out["fast"]["target_rows"]:
+            raise CutoverError(
+                STEP,
+                "the transform floor (sql/bench) gave other row counts than the transform step: "
+                f"{f['floor_rows']} vs {out['fast']['target_rows']}",
+            )
+    finally:
+        drop_database(cluster, tpl)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure one size in this process, for run_bench; write what it measured as JSON."""
+    p = argparse.ArgumentParser(prog="python -m pgcutover.bench", description=main.__doc__)
+    for name in ("root", "bindir", "users", "jobs", "work", "result"):
+        p.add_argument(name, type=int if name in ("users", "jobs") else str)
+    p.add_argument("--full", action="store_true", help="every row, not only the window")
+    a = p.parse_args(argv)
+    cluster = LocalCluster(Path(a.root), Path(a.bindir))
+    try:
+        data = measure_size(cluster, users=a.users, jobs=a.jobs, full=a.full, work=Path(a.work))
+    except CutoverError as exc:
+        data = {"error": str(exc)}
+    except DB_ERRORS as exc:
+        data = {"error": f"{STEP}: {error_text(exc)}"}
+    Path(a.result).write_text(json.dumps(data, indent=2) + "\n")
+    return 1 if "error" in data else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""The floors `invoke bench` holds pgcutover's steps against, and the bench's throwaway databases.
+
+A floor is the least work that does a step's job. Each is timed on its own fresh copy of the
+template. Bare pg_dump and pg_restore go through the very functions (so the same flags) the backup
+step and the restore path use, without the proofs around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pgcutover.compare import BOOKKEEPING_SCHEMA
+from pgcutover.db import Database, connect, ident
+from pgcutover.migration import Migration, load_migration
+from pgcutover.pgtools import pg_dump, pg_restore
+from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.sandbox.demo import APP_ROLE
+from pgcutover.settings import PROJECT_ROOT, Settings, load_settings
+from steps.backup import count_rows
+
+STEP = "bench"
+PREFIX = "bench_"  # every database the bench creates; its cleanup drops whatever still has it
+MIGRATION_DIR = PROJECT_ROOT / "sql" / "migration"  # the floors are written for this migration
+# The transform floor, run as written in one transaction: its INSERT ... SELECTs, then the target's
+# indexes and keys from the migration itself (the spec allows no second copy of them).
+FLOOR_FILES = (
+    PROJECT_ROOT / "sql" / "bench" / "0001_transform_floor.sql",
+    MIGRATION_DIR / "0006_target_indexes_and_foreign_keys.sql",
+)
+DISCARD = "cutover_discard"
+# The legacy tables the row-by-row peer migrates, parents first; _ToolToUserMcpServerConfig is
+# dropped by design (R10). R5 gives these three their personal organization.
+PEER_TABLES = (
+    "User",
+    "Organization",
+    "OrganizationMember",
+    "McpServer",
+    "Tool",
+    "UserMcpServerConfig",
+    "UserToolGroup",
+    "UserMcpServerInstance",
+    "UserToolGroupTool",
+    "UserMcpServerInstanceToolGroup",
+    "McpApiKey",
+    "McpServerRequestLog",
+    "McpServerRequestData",
+)
+OWNED = ("UserMcpServerConfig", "UserToolGroup", "UserMcpServerInstance")
+Row = dict[str, Any]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Run fn; return how long it took in seconds."""
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
+
+
+# --- the bench's databases ----------------------------------------------------------------------
+
+
+def admin(cluster: LocalCluster, dbname: str = "postgres") -> Database:
+    """Connect to the bench cluster as its superuser."""
+    db: Database = connect(
+        cluster.superuser_url(dbname), "psycopg", application_name="pgcutover bench", step=STEP
+    )
+    return db
+
+
+def bench_settings(cluster: LocalCluster, dbname: str, password: str, home: Path) -> Settings:
+    """Settings for one bench database: its own runs and backups, and harmless app commands."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "release").write_text("v1\n")
+    flag, release = shlex.quote(str(home / "maintenance.on")), shlex.quote(str(home / "release"))
+    environ = {
+        "DATABASE_URL": f"postgresql://{APP_ROLE}:{password}@127.0.0.1:{cluster.port}/{dbname}",
+        "BACKUP_DIR": str(home / "backups"),
+        "RUNS_DIR": str(home / "runs"),
+        "MIGRATION_DIR": str(MIGRATION_DIR),
+        "PG_BINDIR": str(cluster.bindir),
+        # As cheap as the sandbox's commands, so the app steps run instead of being skipped.
+        "MAINTENANCE_ON_CMD": f"touch {flag}",
+        "MAINTENANCE_OFF_CMD": f"rm -f {flag}",
+        "CURRENT_VERSION_CMD": f"cat {release}",
+        "DEPLOY_CMD": f"echo {{version}} > {release}",
+        "DEPLOY_VERSION": "v2",
+    }
+    return load_settings(None, base_dir=home, environ=environ)
+
+
+def drop_database(cluster: LocalCluster, name: str) -> None:
+    """Drop a bench database, ending any session left on it."""
+    db = admin(cluster)
+    try:
+        db.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
+    finally:
+        db.close()
+
+
+@contextmanager
+def fresh_database(
+    cluster: LocalCluster, template: str, name: str, password: str, home: Path
+) -> Iterator[Settings]:
+    """Create name as a copy of template, owned by the app role, for the block; then drop it."""
+    drop_database(cluster, name)
+    db = admin(cluster)
+    try:
+        db.execute(
+            f"CREATE DATABASE {ident(name)} TEMPLATE {ident(template)} OWNER {ident(APP_ROLE)} "
+            # A checkpoint before and after a file copy: unlike the default (every page through
+            # WAL and shared buffers), no write-back of the copy lands in the next measurement.
+            "STRATEGY FILE_COPY"
+        )
+    finally:
+        db.close()
+    try:
+        yield bench_settings(cluster, name, password, home)
+    finally:
+        drop_database(cluster, name)
+
+
+@contextmanager
+def session(settings: Settings) -> Iterator[Database]:
+    """Connect as the app role for the block."""
+    db: Database = connect(settings.database_url, "psycopg", application_name="pgcutover bench")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def set_aside_and_deploy(db: Database, migration: Migration) -> None:
+    """Bring a fresh copy to where the transform step starts: legacy aside, empty target tables."""
+    # A rename is all the transform needs of reset; the seal and guards are not what is measured.
+    with db.transaction():
+        db.execute(
+            f"ALTER SCHEMA {ident(migration.app_schema)} RENAME TO {ident(migration.aside_schema)}"
+        )
+        db.execute(f"CREATE SCHEMA {ident(migration.app_schema)}")
+        for f in migration.deploy_schema:
+            db.run_script(f.text)
+
+
+# --- the floors ---------------------------------------------------------------------------------
+
+
+def measure_floors(
+    cluster: LocalCluster,
+    tpl: str,
+    password: str,
+    home: Path,
+    *,
+    users: int,
+    jobs: int,
+    dump: Path | None,
+) -> dict[str, Any]:
+    """Time the floors, each on a fresh copy of the template; without a dump only the first copy's.
+
+    The first copy gets the transform floor, then verify's (it reads the floor's result: the same
+    tables and row counts as the transform's) and the fast rollback's.
+    """
+    migration = load_migration(MIGRATION_DIR)
+    app, aside = migration.app_schema, migration.aside_schema
+    out: dict[str, Any] = {}
+    with fresh_database(cluster, tpl, PREFIX + "floor", password, home) as s, session(s) as db:
+        set_aside_and_deploy(db, migration)
+        out["transform_s"] = timed(lambda: run_in_one_transaction(db, FLOOR_FILES))
+        out["floor_rows"] = count_rows(db, app)
+        out["checksum_s"] = timed(lambda: checksum_pass(db, (aside, app)))
+        out["swap_s"] = timed(lambda: bare_swap(db, app, aside))
+    if dump is None:
+        return out
+    with fresh_database(cluster, tpl, PREFIX + "dump", password, home) as s:
+        bare = home / "bare.dump"
+        out["dump_s"] = timed(
+            lambda: pg_dump(
+                s, bare, snapshot=None, exclude_schemas=[BOOKKEEPING_SCHEMA], app_name="bench"
+            )
+        )
+        out["dump_bytes"] = bare.stat().st_size
+        bare.unlink()
+    with fresh_database(cluster, tpl, PREFIX + "peer", password, home) as s, session(s) as db:
+        set_aside_and_deploy(db, migration)
+        out["row_by_row"] = row_by_row(db, migration, users=users, sample=min(users, 1000))
+    with fresh_database(cluster, "template0", PREFIX + "empty", password, home) as s:
+        out["restore_s"] = timed(
+            lambda: pg_restore(s, dump, jobs=jobs, schema=app, app_name="bench", step=STEP)
+        )
+    return out
+
+
+def run_in_one_transaction(db: Database, files: tuple[Path, ...]) -> None:
+    """Run SQL files as written, in one transaction."""
+    with db.transaction():
+        for path in files:
+            db.run_script(path.read_text(encoding="utf-8"))
+
+
+def checksum_pass(db: Database, schemas: tuple[str, ...]) -> None:
+    """Count and sum a row hash over every table of each schema: the least a verify can read."""
+    for schema in schemas:
+        for (table,) in db.query(
+            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
+            "AND relkind IN ('r', 'p') ORDER BY 1",
+            [ident(schema)],
+        ):
+            db.query(
+                f"SELECT count(*), sum(hashtext(t::text)) FROM {ident(schema)}.{ident(table)} t"
+            )
+
+
+def bare_swap(db: Database, app_schema: str, aside_schema: str) -> None:
+    """The fast rollback's bare core: two renames and a drop, in one transaction."""
+    with db.transaction():
+        db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(DISCARD)}")
+        db.execute(f"ALTER SCHEMA {ident(aside_schema)} RENAME TO {ident(app_schema)}")
+        db.execute(f"DROP SCHEMA {ident(DISCARD)} CASCADE")
+
+
+# --- the row-by-row peer: what a hand-written migration script does -----------------------------
+
+
+def row_by_row(db: Database, migration: Migration, *, users: int, sample: int) -> dict[str, Any]:
+    """Time a row-by-row migration of sample/users of every legacy table, extrapolated to users.
+
+    Each legacy row is read through the driver and written with one upsert, all in one
+    transaction (kinder to the peer than a commit per row), into the primary-key-only tables
+    deploy-schema makes (kinder again: no other index or key is maintained, or built afterwards).
+    """
+    legacy, app = migration.aside_schema, migration.app_schema
+    share = {
+        t: math.ceil(
+            int(db.query(f"SELECT count(*) FROM {ident(legacy)}.{ident(t)}")[0][0]) * sample / users
+        )
+        for t in PEER_TABLES
+    }
+    reads = {t: reader(db, legacy, t) for t in PEER_TABLES}
+    writes = {t: upserter(db, app, t) for t in PEER_TABLES}
+    written = 0
+
+    def run() -> None:
+        nonlocal written
+        with db.transaction():
+            for table in PEER_TABLES:
+                names, sql = reads[table]
+                for values in db.query(sql, [share[table]]):
+                    for target, row in target_rows(
+                        db, legacy, table, dict(zip(names, values, strict=True))
+                    ):
+                        cols, upsert = writes[target]
+                        db.execute(upsert, [row[c] for c in cols])
+                        written += 1
+
+    seconds = timed(run)
+    return {
+        "sample_users": sample,
+        "seconds": seconds,
+        "rows_read": sum(share.values()),
+        "rows_written": written,
+        "extrapolated_s": seconds * users / sample,
+    }
+
+
+def personal_org(user_id: str) -> str:
+    """A user's personal organization id, as the floor's SQL makes it."""
+    return "porg_" + hashlib.md5(user_id.encode("utf-8")).hexdigest()
+
+
+def target_rows(db: Database, legacy: str, table: str, row: Row) -> list[tuple[str, Row]]:
+    """What one legacy row becomes in the target, computed in the script as such scripts do."""
+    if row.get("authType") == "BOTH":  # R6
+        row = {**row, "authType": "OAUTH"}
+    if table in OWNED and row["organizationId"] is None:  # R5
+        row = {**row, "organizationId": personal_org(row["userId"])}
+    if table == "User":  # R1, R3
+        org, now = personal_org(row["id"]), row["updatedAt"]
+        name = (row["name"] or row["email"] or "User") + "'s Workspace"
+        return [
+            ("User", {**row, "defaultOrganizationId": org}),
+            ("Organization", {"id": org, "name": name, "description": "Personal workspace",
+                              "logoUrl": None, "isDeleted": False, "isPersonal": True,
+                              "maxMembers": 1, "createdBy": row["id"], "createdAt": now,
+                              "updatedAt": now}),
+            ("OrganizationMember", {"id": "pmem_" + org[5:], "organizationId": org,
+                                    "userId": row["id"], "isAdmin": True, "createdAt": now,
+                                    "updatedAt": now}),
+        ]  # fmt: skip
+    if table == "Organization":  # R2, with the one count query per row such scripts make
+        members = db.query(
+            f'SELECT count(*) FROM {ident(legacy)}."OrganizationMember" '
+            'WHERE "organizationId" = %s',
+            [row["id"]],
+        )[0][0]
+        row = {**row, "isPersonal": False, "maxMembers": max(int(members), 10)}
+    if table == "McpServerRequestLog" and row["organizationId"] is None:  # R7: a lookup per log
+        org, user = db.query(
+            f'SELECT "organizationId", "userId" FROM {ident(legacy)}."UserMcpServerInstance" '
+            "WHERE id = %s",
+            [row["mcpServerInstanceId"]],
+        )[0]
+        row = {**row, "organizationId": org or personal_org(user)}
+    return [(table, row)]
+
+
+def columns(db: Database, schema: str, table: str) -> list[tuple[str, str, bool]]:
+    """List a table's columns in order: name, SQL type, part of the primary key."""
+    return [
+        (str(name), str(kind), bool(key))
+        for name, kind, key in db.query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), EXISTS (SELECT 1 FROM "
+            "pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
+            "a.attnum = ANY (i.indkey)) FROM pg_attribute a WHERE a.attrelid = %s::regclass "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [f"{ident(schema)}.{ident(table)}"],
+        )
+    ]
+
+
+def reader(db: Database, legacy: str, table: str) -> tuple[list[str], str]:
+    """The SELECT reading the first rows of a legacy table in key order, and its column names."""
+    cols = columns(db, legacy, table)
+    # jsonb arrives as a dict, which the driver will not send back as it is: read it as text.
+    exprs = ", ".join(
+        ident(c) + ("::text" if kind in ("json", "jsonb") else "") for c, kind, _ in cols
+    )
+    order = ", ".join(ident(c) for c, _, key in cols if key)
+    sql = f"SELECT {exprs} FROM {ident(legacy)}.{ident(table)} ORDER BY {order} LIMIT %s"
+    return [c for c, _, _ in cols], sql
+
+
+def upserter(db: Database, schema: str, table: str) -> tuple[list[str], str]:
+    """The one-row INSERT ... ON CONFLICT DO UPDATE of a target table, and its column names."""
+    cols = columns(db, schema, table)
+    names = ", ".join(ident(c) for c, _, _ in cols)
+    # A cast per bound value: the driver sends text where the table wants enums, jsonb, arrays.
+    values = ", ".join(f"CAST(%s AS {kind})" for _, kind, _ in cols)
+    key = ", ".join(ident(c) for c, _, is_key in cols if is_key)
+    rest = [ident(c) for c, _, is_key in cols if not is_key]
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest) if rest else "DO NOTHING"
+    )
+    sql = (
+        f"INSERT INTO {ident(schema)}.{ident(table)} ({names}) VALUES ({values}) "
+        f"ON CONFLICT ({key}) {action}"
+    )
+    return [c for c, _, _ in cols], sql

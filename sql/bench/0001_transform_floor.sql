@@ -1,0 +1,100 @@
+-- Bench floor of the transform step (`invoke bench`, pgcutover/bench_floors.py): the simplest
+-- hand-written set-based migration, one INSERT ... SELECT per target table straight from the legacy
+-- tables. The bench runs this file as written, then sql/migration/0006_target_indexes_and_foreign_keys.sql
+-- as written (the target's indexes and keys have no simpler form, and the spec has one copy only),
+-- both in one transaction, and times the two together.
+-- It ignores the finer rules on purpose: personal-organization ids are a plain md5 of the user id
+-- (R3's collision check skipped), names are not trimmed of Unicode whitespace (R3), team
+-- organizations get maxMembers 10 without counting members (R2), timestamps are now() instead of
+-- the run's migration timestamp, no ON CONFLICT (no re-run safety), no ANALYZE afterwards.
+-- It must still give every target table the same number of rows as the transform step does: the
+-- bench compares the counts and fails when they differ.
+-- Requires: the legacy schema renamed to "cutover_legacy" and the empty target tables of
+-- sql/migration/0001_target_tables.sql in "public".
+
+INSERT INTO public."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
+SELECT u."id", u."name", u."email", u."image", u."role"::text::public."Role", 'porg_' || md5(u."id"),
+       u."createdAt", u."updatedAt"
+FROM cutover_legacy."User" u;
+
+INSERT INTO public."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
+                                   "createdBy", "createdAt", "updatedAt")
+SELECT o."id", o."name", o."description", o."logoUrl", o."isDeleted", false, 10, o."createdBy", o."createdAt",
+       o."updatedAt"
+FROM cutover_legacy."Organization" o
+UNION ALL
+SELECT 'porg_' || md5(u."id"), coalesce(u."name", u."email", 'User') || '''s Workspace', 'Personal workspace', NULL,
+       false, true, 1, u."id", now(), now()
+FROM cutover_legacy."User" u;
+
+INSERT INTO public."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
+SELECT m."id", m."organizationId", m."userId", m."isAdmin", m."createdAt", m."updatedAt"
+FROM cutover_legacy."OrganizationMember" m
+UNION ALL
+SELECT 'pmem_' || md5(u."id"), 'porg_' || md5(u."id"), u."id", true, now(), now()
+FROM cutover_legacy."User" u;
+
+INSERT INTO public."McpServer" ("id", "name", "iconPath", "transportType", "command", "args", "url", "envVars",
+                                "authType", "oauthProvider", "oauthScopes", "serverType", "createdBy", "visibility",
+                                "organizationId", "isPublic", "createdAt", "updatedAt")
+SELECT s."id", s."name", s."iconPath", s."transportType"::text::public."TransportType", s."command", s."args", s."url",
+       s."envVars", replace(s."authType"::text, 'BOTH', 'OAUTH')::public."AuthType", s."oauthProvider",
+       s."oauthScopes", s."serverType"::text::public."ServerType", s."createdBy",
+       s."visibility"::text::public."McpServerVisibility", s."organizationId", s."isPublic", s."createdAt",
+       s."updatedAt"
+FROM cutover_legacy."McpServer" s;
+
+INSERT INTO public."Tool" ("id", "name", "description", "inputSchema", "isEnabled", "mcpServerId", "createdAt", "updatedAt")
+SELECT t."id", t."name", t."description", t."inputSchema", t."isEnabled", t."mcpServerId", t."createdAt", t."updatedAt"
+FROM cutover_legacy."Tool" t;
+
+INSERT INTO public."UserMcpServerConfig" ("id", "name", "description", "envVars", "oauthConnection", "mcpServerId",
+                                          "organizationId", "createdAt", "updatedAt")
+SELECT c."id", c."name", c."description", c."envVars", c."oauthConnection", c."mcpServerId",
+       coalesce(c."organizationId", 'porg_' || md5(c."userId")), c."createdAt", c."updatedAt"
+FROM cutover_legacy."UserMcpServerConfig" c;
+
+INSERT INTO public."UserToolGroup" ("id", "name", "description", "isEnabled", "organizationId", "createdAt", "updatedAt")
+SELECT g."id", g."name", g."description", g."isEnabled", coalesce(g."organizationId", 'porg_' || md5(g."userId")),
+       g."createdAt", g."updatedAt"
+FROM cutover_legacy."UserToolGroup" g;
+
+INSERT INTO public."UserMcpServerInstance" ("id", "name", "description", "iconPath", "serverStatus", "serverType",
+                                            "toolGroupId", "authType", "organizationId", "displayOrder", "createdAt",
+                                            "updatedAt", "deletedAt")
+SELECT i."id", i."name", i."description", i."iconPath", i."serverStatus"::text::public."ServerStatus",
+       i."serverType"::text::public."ServerType", i."toolGroupId",
+       replace(i."authType"::text, 'BOTH', 'OAUTH')::public."AuthType",
+       coalesce(i."organizationId", 'porg_' || md5(i."userId")), i."displayOrder", i."createdAt", i."updatedAt",
+       i."deletedAt"
+FROM cutover_legacy."UserMcpServerInstance" i;
+
+INSERT INTO public."UserToolGroupTool" ("userMcpServerConfigId", "toolGroupId", "toolId", "sortOrder", "createdAt")
+SELECT j."userMcpServerConfigId", j."toolGroupId", j."toolId", j."sortOrder", j."createdAt"
+FROM cutover_legacy."UserToolGroupTool" j;
+
+INSERT INTO public."UserMcpServerInstanceToolGroup" ("mcpServerInstanceId", "toolGroupId", "sortOrder", "createdAt")
+SELECT j."mcpServerInstanceId", j."toolGroupId", j."sortOrder", j."createdAt"
+FROM cutover_legacy."UserMcpServerInstanceToolGroup" j;
+
+INSERT INTO public."McpApiKey" ("id", "name", "apiKey", "apiKeyHash", "isActive", "lastUsedAt", "expiresAt",
+                                "userMcpServerInstanceId", "createdAt", "updatedAt")
+SELECT k."id", k."name", k."apiKey", k."apiKeyHash", k."isActive", k."lastUsedAt", k."expiresAt",
+       k."userMcpServerInstanceId", k."createdAt", k."updatedAt"
+FROM cutover_legacy."McpApiKey" k;
+
+INSERT INTO public."McpServerRequestLog" ("id", "mcpServerInstanceId", "toolName", "transportType", "method",
+                                          "responseStatus", "durationMs", "errorMessage", "errorCode", "inputBytes",
+                                          "outputBytes", "organizationId", "userAgent", "createdAt")
+SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::public."TransportType", l."method",
+       l."responseStatus", l."durationMs", l."errorMessage", l."errorCode", l."inputBytes", l."outputBytes",
+       coalesce(l."organizationId", i."organizationId"), l."userAgent", l."createdAt"
+FROM cutover_legacy."McpServerRequestLog" l
+JOIN public."UserMcpServerInstance" i ON i."id" = l."mcpServerInstanceId";
+
+INSERT INTO public."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
+                                           "originalInputSize", "originalOutputSize", "compressedInputSize",
+                                           "compressedOutputSize", "compressionRatio", "createdAt")
+SELECT d."id", d."requestLogId", d."inputDataCompressed", d."outputDataCompressed", d."originalInputSize",
+       d."originalOutputSize", d."compressedInputSize", d."compressedOutputSize", d."compressionRatio", d."createdAt"
+FROM cutover_legacy."McpServerRequestData" d;

@@ -1,0 +1,83 @@
+"""`invoke bench` on a small size: every row there and sane, and nothing left behind.
+
+Only the output's correctness is checked, never a timing threshold: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgcutover.bench import run_bench
+from pgcutover.errors import CutoverError
+
+USERS, SCALE = 200, 2
+ROWS = [
+    "backup (dump + proof)",
+    "transform",
+    "transform vs row-by-row peer",
+    "verify",
+    "window (maintenance on → off)",
+    "fast rollback (swap back)",
+    "restore-path rollback (--from-backup)",
+    f"window at {SCALE}·N ({USERS * SCALE}) vs N",
+    f"fast rollback at {SCALE}·N ({USERS * SCALE}) vs N",
+    f"peak RSS at {SCALE}·N ({USERS * SCALE}) vs N",
+]
+
+
+def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("RUNS_DIR", str(runs))  # the default output goes to RUNS_DIR
+    result = run_bench(users=USERS, scale=SCALE, jobs=None, out=None, base_dir=tmp_path)
+
+    out = Path(result.out)
+    assert out.parent == runs and out.name.startswith("bench-") and out.suffix == ".json"
+    data = json.loads(out.read_text())
+    assert [r["name"] for r in data["rows"]] == ROWS
+    for row in data["rows"]:
+        assert row["pgcutover"] > 0 and row["floor"] > 0 and row["ratio"] > 0, row
+        assert row["floor_name"] and row["unit"] in ("s", "MiB"), row
+    assert data["users"] == USERS and data["scale"] == SCALE and data["jobs"] >= 1
+    assert data["machine"]["nproc"] >= 1 and data["machine"]["postgresql"]
+
+    n, scaled = data["sizes"]["n"], data["sizes"]["scaled"]
+    assert (n["users"], scaled["users"]) == (USERS, USERS * SCALE)
+    # The transform floor moves exactly the rows the transform step moves, table by table.
+    transformed = n["fast"]["target_rows"]
+    assert n["floors"]["floor_rows"] == transformed
+    assert len(transformed) == 13 and transformed["public.User"] == USERS
+    assert transformed["public.Organization"] > USERS  # the team ones plus one personal per user
+    # Each rollback took the path its row names.
+    assert n["fast"]["rollback_path"] == scaled["fast"]["rollback_path"] == "swap"
+    assert n["restore"]["rollback_path"] == "backup"
+    # The peer's sample is every user here (min(N, 1000)), so nothing is extrapolated.
+    peer = n["floors"]["row_by_row"]
+    assert peer["sample_users"] == USERS and peer["extrapolated_s"] == peer["seconds"]
+    assert peer["rows_written"] == sum(transformed.values())
+    assert n["rss_mib"] > 0 and scaled["rss_mib"] > 0
+
+    # Cleaned up: no bench database was left, the cluster stopped, .bench/ removed.
+    assert data["databases_left"] == [] and data["cluster_stopped"] is True
+    assert not (tmp_path / ".bench").exists()
+
+
+@pytest.mark.parametrize(
+    "users, scale, jobs, error",
+    [
+        (10, 1, None, "--users must be 40 to 1000000"),
+        (200_000, 10, None, "--scale must be 1 or more"),
+        (1000, 0, None, "--scale must be 1 or more"),
+        (1000, 1, 65, "--jobs must be 1 to 64"),
+    ],
+)
+def test_bad_flags_are_refused_before_a_cluster_starts(
+    tmp_path: Path, users: int, scale: int, jobs: int | None, error: str
+) -> None:
+    with pytest.raises(CutoverError, match=error):
+        run_bench(users=users, scale=scale, jobs=jobs, out=tmp_path / "x.json", base_dir=tmp_path)
+    assert not (tmp_path / ".bench").exists() and not (tmp_path / "x.json").exists()
