@@ -9,10 +9,13 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from pgcutover import commands, reports
+from pgcutover import backups as backups_mod
+from pgcutover import bench as bench_mod
+from pgcutover import commands, reports, scaffold
 from pgcutover import rehearse as rehearse_mod
 from pgcutover.cli import named_settings, operator_errors, settings_for
 from pgcutover.sandbox import demo as sandbox_mod
+from pgcutover.timeline import say
 
 ENV_HELP = "profile: load .env.NAME instead of .env (default: $CUTOVER_ENV, else .env)"
 DEBUG_HELP = "show the traceback on failure (default: off)"
@@ -48,6 +51,8 @@ def sandbox(c: Context, users: str | None = None, down: bool = False, debug: boo
         "(default: start a new run)",
         "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume "
         "and rollback commands (default: rollback)",
+        "until": "stop cleanly after this window step (journaled as paused; continue with "
+        "--resume, or roll back) (default: run to maintenance-off)",
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
     },
@@ -59,12 +64,18 @@ def migrate_offline(
     dry_run: bool = False,
     resume: bool = False,
     on_failure: str = "rollback",
+    until: str | None = None,
     env: str | None = None,
     debug: bool = False,
 ) -> None:
     """Run the maintenance window, preflight to maintenance off (runbooks/migrate-offline.md)."""
     commands.migrate_offline(
-        settings_for(env), yes=yes, dry=dry_run, resume=resume, on_failure=on_failure
+        settings_for(env),
+        yes=yes,
+        dry=dry_run,
+        resume=resume,
+        on_failure=on_failure,
+        until=until,
     )
 
 
@@ -96,7 +107,8 @@ def rollback(
 
 @task(
     help={
-        "run": "the successful run whose set-aside legacy schema to drop (required)",
+        "run": "the successful run whose set-aside legacy schema to drop; refused unless its "
+        "backup (here or its off-host copy) is intact (required)",
         "yes": YES_HELP,
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
@@ -110,11 +122,28 @@ def cleanup(
     commands.cleanup(settings_for(env), run_id=run, yes=yes)
 
 
-@task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
+@task(
+    help={
+        "verify": "re-prove run ID's backup by reading every data block back (as the backup step "
+        "does), and check its off-host copy's size and sha256 there (default: list them all)",
+        "prune": "delete the backups BACKUP_KEEP lets go, here and off the host, after listing "
+        "what goes and asking; never one a rollback may need (default: off)",
+        "yes": YES_HELP,
+        "env": ENV_HELP,
+        "debug": DEBUG_HELP,
+    }
+)
 @operator_errors("backups")
-def backups(c: Context, env: str | None = None, debug: bool = False) -> None:
-    """List the backups in BACKUP_DIR with their manifests."""
-    reports.list_backups(settings_for(env))
+def backups(
+    c: Context,
+    verify: str | None = None,
+    prune: bool = False,
+    yes: bool = False,
+    env: str | None = None,
+    debug: bool = False,
+) -> None:
+    """List the backups: run, database, size, age, proof, off-host copy, retention."""
+    backups_mod.backups(settings_for(env), verify=verify, prune=prune, yes=yes)
 
 
 @task(help={"env": ENV_HELP, "debug": DEBUG_HELP})
@@ -165,4 +194,56 @@ def rehearse(
     )
 
 
-ns = Collection(sandbox, audit, rehearse, migrate_offline, rollback, cleanup, backups, status)
+@task(
+    help={
+        "users": "N: demo users of the main size, 40 to 1000000 (default: 100000)",
+        "scale": "also time the window, fast rollback and peak RSS at N x SCALE users; 1 skips "
+        "that part (default: 10; at the default N that is 1,000,000 users: about an hour on "
+        "2 cores and some 35 GB of free disk)",
+        "jobs": "pg_restore jobs for the restore-path pair, 1 to 64 (default: the number of cores)",
+        "out": "the JSON report (default: RUNS_DIR/bench-<UTC timestamp>.json; RUNS_DIR from "
+        ".env or the environment, default runs/)",
+        "debug": DEBUG_HELP,
+    }
+)
+@operator_errors("bench")
+def bench(
+    c: Context,
+    users: str | None = None,
+    scale: str | None = None,
+    jobs: str | None = None,
+    out: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Time pgcutover against its floors on a throwaway cluster of its own (.bench/, removed)."""
+    bench_mod.bench_command(users=users, scale=scale, jobs=jobs, out=out, base_dir=Path.cwd())
+
+
+@task(
+    name="new-migration",
+    help={
+        "name": "the new migration's directory name: lowercase letters, digits and single "
+        "dashes, starting with a letter, at most 40 characters (required)",
+        "under": "create NAME/ in this directory (default: sql/ of this checkout)",
+        "debug": DEBUG_HELP,
+    },
+)
+@operator_errors("new-migration")
+def new_migration(c: Context, name: str, under: str | None = None, debug: bool = False) -> None:
+    """Scaffold a migration to fill in: plan.toml, SQL files, rules.md (docs/new-migration.md)."""
+    root = Path(under) if under else scaffold.SQL_ROOT
+    say(scaffold.next_steps(scaffold.new_migration(root, name)))
+
+
+ns = Collection(
+    sandbox,
+    audit,
+    rehearse,
+    migrate_offline,
+    rollback,
+    cleanup,
+    backups,
+    status,
+    bench,
+    new_migration,
+)

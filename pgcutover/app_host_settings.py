@@ -43,36 +43,38 @@ def parse_app_hosts(raw: str) -> tuple[HostEntry, ...]:
             raise CutoverError(
                 "config", f"APP_HOSTS={raw!r} has an empty entry: remove the extra comma"
             )
-        match = _HOST_ENTRY.fullmatch(entry)
-        if match is None:
-            hint = (
-                ": an IPv6 address goes in brackets, e.g. [2001:db8::1]:22"
-                if entry.count(":") > 1 and "[" not in entry
-                else ""
-            )
-            raise CutoverError(
-                "config", f"APP_HOSTS entry {entry!r} is not [user@]host[:port]{hint}"
-            )
-        host = match["v6"] or match["host"]
-        if match["v6"]:
-            try:
-                ipaddress.IPv6Address(host.split("%")[0])
-            except ValueError:
-                raise CutoverError(
-                    "config", f"APP_HOSTS entry {entry!r}: {host} is not an IPv6 address"
-                ) from None
-        port = int(match["port"]) if match["port"] else None
-        if port is not None and not 1 <= port <= 65535:
-            raise CutoverError(
-                "config", f"APP_HOSTS entry {entry!r}: port {port} is not 1 to 65535"
-            )
-        if any(e.host == host for e in entries):
+        parsed = parse_host_entry(entry, "APP_HOSTS entry")
+        if any(e.host == parsed.host for e in entries):
             # A host's name keys its journal lines, its bookkeeping row and a URL's {host}.
             raise CutoverError(
-                "config", f"APP_HOSTS names host {host} twice: give each app host once"
+                "config", f"APP_HOSTS names host {parsed.host} twice: give each app host once"
             )
-        entries.append(HostEntry(entry, host, match["user"], port))
+        entries.append(parsed)
     return tuple(entries)
+
+
+def parse_host_entry(entry: str, what: str) -> HostEntry:
+    """Parse one `[user@]host[:port]` or fail naming it as `what` (e.g. "APP_HOSTS entry")."""
+    match = _HOST_ENTRY.fullmatch(entry)
+    if match is None:
+        hint = (
+            ": an IPv6 address goes in brackets, e.g. [2001:db8::1]:22"
+            if entry.count(":") > 1 and "[" not in entry
+            else ""
+        )
+        raise CutoverError("config", f"{what} {entry!r} is not [user@]host[:port]{hint}")
+    host = match["v6"] or match["host"]
+    if match["v6"]:
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            raise CutoverError(
+                "config", f"{what} {entry!r}: {host} is not an IPv6 address"
+            ) from None
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 1 <= port <= 65535:
+        raise CutoverError("config", f"{what} {entry!r}: port {port} is not 1 to 65535")
+    return HostEntry(entry, host, match["user"], port)
 
 
 def url_template(key: str, raw: str) -> str:

@@ -73,6 +73,8 @@ def apply_in_one_transaction(
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction
+            label = f"file {i + 1}/{len(todo)} {f.name}"
+            ctx.progress.update(i, len(todo), unit="files", label=label)
             started = time.monotonic()
             db.run_script(f.text)
             took = round(time.monotonic() - started, 3)

@@ -70,7 +70,8 @@ def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
 def validate_app_hosts(settings: Settings) -> None:
     """Check the SSH side (hosts were parsed with the settings) before anything connects."""
     if settings.ssh_config is not None:
-        if not settings.app_hosts:
+        copy = settings.backup_copy_to
+        if not settings.app_hosts and not (copy and copy.host):  # the off-host copy may use it
             warn("config: SSH_CONFIG is set but APP_HOSTS is not: app commands run on this machine")
         elif not settings.ssh_config.is_file():
             raise CutoverError(

@@ -64,6 +64,7 @@ def clone_settings(settings: Settings, clone_url: str, name: str) -> Settings:
         smoke_cmd="",
         app_hosts=(),
         maintenance_check_url="",
+        backup_copy_to=None,  # the scratch copy's dumps go with it: never off the host
     )
 
 

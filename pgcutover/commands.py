@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pgcutover.bookkeeping import set_run_status
 from pgcutover.checks import Confirm, confirm_destructive, parse_jobs, validate
 from pgcutover.db import DB_ERRORS, ident
@@ -11,35 +9,22 @@ from pgcutover.dry_run import dry_run
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.identity import find_run, live_identity
-from pgcutover.journal import completed_steps, read_journal
+from pgcutover.journal import read_journal
+from pgcutover.notify import Plan, attach_notifier
+from pgcutover.retention import record_cleanup, require_way_back, run_state
 from pgcutover.run import RunContext
+from pgcutover.run_record import rollback_progress, run_to_resume, write_run_page
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import Timeline, say
-from steps.backup_proof import check_backup
+from steps.backup_offhost import usable_backup
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.set_aside import schema_exists
 from steps.window import MIGRATE_OFFLINE, STEP_NAMES
 
 ON_FAILURE = ("rollback", "pause")
-
-
-def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:
-    """Pick this database's unfinished window, or refuse naming why there is nothing to resume."""
-    run_id = find_run(settings, None, "migrate-offline", live, allow_unchanged=True)
-    lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
-    if any(ln.get("step") in {s.name for s in ROLLBACK} for ln in lines):
-        raise CutoverError(
-            "migrate-offline",
-            f"--resume: run {run_id} was rolled back; start a new window "
-            "without --resume; nothing was changed",
-        )
-    if set(STEP_NAMES) <= set(completed_steps(lines)):
-        raise CutoverError(
-            "migrate-offline",
-            f"--resume: run {run_id} completed; there is nothing to resume and nothing was changed",
-        )
-    return run_id
+# Where NOTIFY_CMD's window and rollback events begin and end: the plans' first and last steps.
+NOTIFY_PLAN = Plan(STEP_NAMES[0], STEP_NAMES[-1], ROLLBACK[0].name, ROLLBACK[-1].name)
 
 
 def migrate_offline(
@@ -49,11 +34,18 @@ def migrate_offline(
     dry: bool = False,
     resume: bool = False,
     on_failure: str = "rollback",
+    until: str | None = None,
     ask: Confirm | None = None,
 ) -> str:
-    """Run the whole window; return the run id, or raise CutoverError naming the failed step."""
+    """Run the window (through step `until` only, if given); return the run id, or raise
+    CutoverError naming the failed step."""
     if on_failure not in ON_FAILURE:
         raise CutoverError("config", f"--on-failure must be rollback or pause, not {on_failure!r}")
+    if until is not None and until not in STEP_NAMES:
+        raise CutoverError(
+            "config", f"--until must name a window step ({', '.join(STEP_NAMES)}), not {until!r}"
+        )
+    plan = MIGRATE_OFFLINE[: STEP_NAMES.index(until) + 1] if until else MIGRATE_OFFLINE
     validate(settings, "migrate-offline", deploys=True)
     if dry:
         dry_run(settings, MIGRATE_OFFLINE)
@@ -69,9 +61,12 @@ def migrate_offline(
         f"migrate-offline {ctx.run_id}", [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE]
     )
     again = env_flag(settings)
+    notifier = attach_notifier(ctx, NOTIFY_PLAN)
     try:
         with timeline:
-            run_steps(ctx, MIGRATE_OFFLINE, timeline, resume=resume)
+            run_steps(ctx, plan, timeline, resume=resume)
+        if len(plan) < len(MIGRATE_OFFLINE):
+            ctx.journal.write(plan[-1].name, "paused", note="--until: stopped as asked")
     except Interrupted:
         set_run_status(ctx, "interrupted")
         close_run(ctx)
@@ -103,6 +98,19 @@ def migrate_offline(
     except BaseException:
         close_run(ctx)
         raise
+    finally:
+        write_run_page(ctx)  # every window, failed or not, leaves its report.html
+        if notifier is not None:
+            notifier.close()
+    if len(plan) < len(MIGRATE_OFFLINE):
+        set_run_status(ctx, "paused")
+        close_run(ctx)
+        say(
+            f"Paused after {plan[-1].name} as asked (--until). Resume: invoke migrate-offline "
+            f"--resume --yes{again}   Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
+            "bold yellow",
+        )
+        return ctx.run_id
     set_run_status(ctx, "succeeded")
     close_run(ctx)
     say(
@@ -162,42 +170,27 @@ def rollback(
         require_intact_backup(settings, run_id, "rollback")
     confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)
     ctx = open_run(settings, command="rollback", run_id=run_id)
+    notifier = attach_notifier(ctx, NOTIFY_PLAN)
     try:
         roll_back_run(ctx, from_backup=from_backup, jobs=n_jobs)
     finally:
         close_run(ctx)
+        write_run_page(ctx)
+        if notifier is not None:
+            notifier.close()
     return run_id
 
 
 def require_intact_backup(settings: Settings, run_id: str, step: str) -> None:
-    """Refuse unless the run's dump still has the size and sha256 its manifest recorded."""
-    check = check_backup(settings, settings.backup_dir / run_id, full_read=False)
-    if not check.proven:
+    """Refuse unless the run's dump, here or off the host, still matches its manifest."""
+    where, why = usable_backup(settings, run_id, step=step)  # the restore fetches an off-host one
+    if not where:
         raise CutoverError(
             step,
-            f"backup of run {run_id} is not usable ({check.reason}): nothing was "
+            f"backup of run {run_id} is not usable ({why}): nothing was "
             "changed; restore the dump and its manifest, or roll back without "
             "--from-backup",
         )
-
-
-ROLLBACK_PARTS = {
-    "restore-database": "database",
-    "redeploy-app": "previous app release",
-    "rollback-finish": "connections and site",
-}
-
-
-def rollback_progress(ctx: RunContext, since: int) -> tuple[list[str], list[str]]:
-    """Say which parts of the pre-window state are back, and which not, after a rollback attempt."""
-    lines = read_journal(ctx.journal.path)[since:]
-    done = {
-        ln["step"]
-        for ln in lines
-        if ln.get("event") == "end" and ln.get("outcome") in ("ok", "skipped")
-    }
-    back = [part for step, part in ROLLBACK_PARTS.items() if step in done]
-    return back, [part for step, part in ROLLBACK_PARTS.items() if step not in done]
 
 
 def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | None = None) -> None:
@@ -237,6 +230,8 @@ def cleanup(
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
     validate(settings, "cleanup")
     find_run(settings, run_id, "cleanup", live_identity(settings, "cleanup"))
+    # Retention's rule: never leave a run with neither its set-aside schema nor a usable backup.
+    way_back = require_way_back(settings, run_id, "cleanup")
     confirm_destructive(
         settings,
         "cleanup",
@@ -252,9 +247,11 @@ def cleanup(
             else []
         )
         if status_rows and status_rows[0][0] == "succeeded, cleaned up":  # the same command twice
+            if not run_state(settings, run_id).cleaned_up:  # cleaned up by an older pgcutover
+                record_cleanup(ctx, ctx.migration.aside_schema)
             say(
                 f"run {run_id} was already cleaned up: nothing to do; rollback restores from "
-                f"{ctx.backup_dir}"
+                f"{way_back}"
             )
             return
         if not status_rows or status_rows[0][0] != "succeeded":
@@ -266,15 +263,16 @@ def cleanup(
             )
         aside = ctx.migration.aside_schema
         if not schema_exists(ctx.db, aside):
+            record_cleanup(ctx, aside)  # gone all the same: the backup is the only way back
             say(f"schema {aside} is already gone")
             return
         ctx.db.execute(f"DROP SCHEMA {ident(aside)} CASCADE")
         ctx.db.execute(
             "UPDATE pgcutover.runs SET status = 'succeeded, cleaned up' WHERE run = %s", [run_id]
         )
+        record_cleanup(ctx, aside)  # retention never prunes this run's backup from now on
         say(
-            f"dropped schema {aside}; rollback of run {run_id} now restores from {ctx.backup_dir}",
-            "bold",
+            f"dropped schema {aside}; rollback of run {run_id} now restores from {way_back}", "bold"
         )
     finally:
         close_run(ctx)

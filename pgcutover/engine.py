@@ -15,10 +15,12 @@ from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_book
 from pgcutover.db import DB_ERRORS, connect, describe_target, error_text
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.faults import inject_fault
+from pgcutover.forecast_report import find_forecast
 from pgcutover.identity import database_identity, read_run_meta, require_same_database
 from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
 from pgcutover.lock import acquire_lock
 from pgcutover.migration import load_migration
+from pgcutover.progress import Watcher
 from pgcutover.run import RunContext, Step
 from pgcutover.settings import Settings
 from pgcutover.timeline import Timeline, say
@@ -165,7 +167,8 @@ def run_steps(
             timeline.start(step.name)
             started = time.monotonic()
             try:
-                outcome = step.run(ctx)
+                with watch(ctx, step, timeline):
+                    outcome = step.run(ctx)
                 inject_fault(ctx, step.name, "after")
             except CutoverError as exc:
                 _end(ctx, timeline, step.name, "failed", started, budget, error=exc.cause)
@@ -196,6 +199,25 @@ def run_steps(
                 note=outcome.note,
                 details=outcome.details,
             )
+
+
+def watch(ctx: RunContext, step: Step, timeline: Timeline) -> Watcher:
+    """Watch a step's progress while it runs: journal lines every 5 s, its row on the timeline."""
+    probe = step.probe
+    forecast = ctx.state.get("_forecast")
+    if forecast is None and ctx.identity:
+        # Looked up once per run: the forecast a rehearsal made for this database, if any.
+        forecast = find_forecast(ctx.settings.runs_dir, ctx.identity) or {}
+        ctx.state["_forecast"] = forecast
+    seconds = ((forecast or {}).get("steps") or {}).get(step.name)
+    return Watcher(
+        step.name,
+        ctx.progress,
+        ctx.journal.append,
+        lambda text, fraction: timeline.progress(step.name, text, fraction),
+        probe=(lambda: probe(ctx)) if probe else None,
+        forecast_s=float(seconds) if isinstance(seconds, (int, float)) else None,
+    )
 
 
 def _end(

@@ -140,9 +140,11 @@ def tables_named(sql: str, schemas: tuple[str, ...], tables: set[str]) -> tuple[
 
 
 def transform_tables(migration: Migration, tables: set[str]) -> dict[str, tuple[str, ...]]:
-    """Map each transform file to the legacy tables it reads or fills (by name, either schema)."""
+    """Map each transform and invariant file to the legacy tables it reads or fills (by name,
+    either schema)."""
     schemas = (migration.aside_schema, migration.app_schema)
-    return {f.name: tables_named(f.text, schemas, tables) for f in migration.transform}
+    files = (*migration.transform, *migration.invariants)
+    return {f.name: tables_named(f.text, schemas, tables) for f in files}
 
 
 def pieces_of(
@@ -168,7 +170,13 @@ def pieces_of(
     if step == "verify":
         per_table = details.get("table_seconds") or {}
         pieces = [Piece(float(s), (str(t),)) for t, s in per_table.items()]
-        # The invariants scan the data too: what verify spent outside per-table checksums grows.
+        # An invariant file grows with the tables it names; one naming none reads the catalog.
+        pieces += [
+            Piece(float(s), file_tables[str(f)] or None)
+            for f, s in (details.get("invariant_seconds") or {}).items()
+            if str(f) in file_tables
+        ]
+        # The rest (dropped-column counts, unknown invariants) grows with all the data.
         return [*pieces, Piece(max(duration - sum(p.seconds for p in pieces), 0.0), ALL_TABLES)]
     # Any other step may say how much of its time read the data (preflight's audit, smoke's read
     # probes): that part grows with every table, the rest is fixed.

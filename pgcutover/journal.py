@@ -38,6 +38,7 @@ class Journal:
     mirror: Any = None  # a callable(line: dict) that copies a line into the database, once it can
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    listener: Any = None  # a callable(line: dict) told of every line written (notifications)
 
     @property
     def path(self) -> Path:
@@ -77,8 +78,14 @@ class Journal:
                 fh.write(text + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._pending.append(json.loads(text))
+            written = json.loads(text)
+            self._pending.append(written)
             self.flush_mirror()
+        if self.listener is not None:
+            try:
+                self.listener(written)
+            except Exception:  # a listener only listens: it never fails the run
+                pass
         return line
 
     def resend_all(self) -> None:

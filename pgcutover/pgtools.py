@@ -19,7 +19,11 @@ MAX_RESTORE_JOBS = 64
 
 
 def run_child(
-    args: list[str], *, env: dict[str, str] | None = None, timeout_s: float | None = None
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a program in a session of its own; on timeout or interrupt, kill its group and reap it.
 
@@ -30,7 +34,7 @@ def run_child(
     """
     with subprocess.Popen(
         args,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -38,7 +42,7 @@ def run_child(
         start_new_session=True,
     ) as proc:
         try:
-            stdout, stderr = proc.communicate(timeout=timeout_s)
+            stdout, stderr = proc.communicate(input=stdin, timeout=timeout_s)
         except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
             kill_group(proc)
             raise

@@ -115,6 +115,11 @@ def describe(reading: Reading, eta: Eta, rate: float | None) -> str:
     return f"{reading.label}: {text}" if reading.label else text
 
 
+def _whole(value: float) -> float | int:
+    """Write 6 files as 6, not 6.0; keep a fraction where there is one."""
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
 def _amount(value: float | None, unit: str) -> str:
     if value is None:
         return "?"
@@ -189,8 +194,8 @@ class Watcher:
         self._last = (elapsed, reading.done)
         eta = estimate(elapsed, reading, self.forecast_s, self._first)
         fields = {
-            "done": reading.done,
-            "total": reading.total,
+            "done": _whole(reading.done),
+            "total": None if reading.total is None else _whole(reading.total),
             "unit": reading.unit,
             "eta_s": None if eta.seconds is None else round(eta.seconds, 1),
             "eta_low_s": None if eta.low is None else round(eta.low, 1),

@@ -15,40 +15,8 @@ from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import console, say
-from steps.backup_proof import check_backup
 from steps.preflight import audit as audit_rows
 from steps.preflight import legacy_drift, schema_state, state_text
-
-
-def list_backups(settings: Settings) -> None:
-    """List every backup in BACKUP_DIR with its manifest; re-check each dump's size and sha256."""
-    table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
-    for col in ("run", "file", "MiB", "rows", "tables", "sha256", "created", "proven"):
-        table.add_column(col)
-    dirs = (
-        sorted(p for p in settings.backup_dir.iterdir() if p.is_dir())
-        if settings.backup_dir.is_dir()
-        else []
-    )
-    for d in dirs:
-        # sha256 only: a full read (pg_restore) per backup would make a listing take minutes.
-        check = check_backup(settings, d, full_read=False)
-        verdict = "yes (sha256)" if check.proven else f"NO: {check.reason}"
-        m = check.manifest
-        if m is None:
-            table.add_row(d.name, "-", "-", "-", "-", "-", "-", verdict)
-            continue
-        table.add_row(
-            m.run,
-            m.file,
-            f"{m.bytes / 2**20:.1f}",
-            str(sum(m.row_counts.values())),
-            str(len(m.row_counts)),
-            m.sha256[:16] + "…",
-            m.created_at,
-            verdict,
-        )
-    console.print(table)
 
 
 def audit(settings: Settings) -> list[dict[str, object]]:
@@ -117,6 +85,8 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
         step = str(line["step"])
         if line["event"] == "start":
             rows[step] = (step, "running (or stopped here)", f"since {line['at']}", "")
+        elif line["event"] == "progress" and step in rows:
+            rows[step] = (*rows[step][:3], f"{progress_text(line)} at {line['at']}")
         elif line["event"] == "end":
             over = " OVER BUDGET" if line.get("over_budget") else ""
             rows[step] = (
@@ -268,3 +238,13 @@ def run_forecast(
         if found:
             return found
     return find_forecast(settings.runs_dir, dict(identity)) if identity else None
+
+
+def progress_text(line: dict[str, object]) -> str:
+    """Say a journaled progress line: done of total, time left when it could say."""
+    unit, done, total = line.get("unit"), line.get("done"), line.get("total")
+    text = f"{done} of {total} {unit}" if total is not None else f"{done} {unit}"
+    if isinstance(line.get("label"), str):
+        text = f"{line['label']}: {text}"
+    eta = line.get("eta_s")
+    return text + (f", ~{eta}s left" if isinstance(eta, (int, float)) else "")

@@ -10,6 +10,7 @@ from typing import Any
 from pgcutover.db import Database
 from pgcutover.journal import Journal
 from pgcutover.migration import Migration
+from pgcutover.progress import Progress, Reading
 from pgcutover.settings import Settings
 
 # A step's detail: how many seconds of its time read the data (so grow with it); the forecast
@@ -41,6 +42,9 @@ class Step:
     describe: Callable[[Settings, Migration], list[str]]
     read_only: bool = False
     done: Callable[[RunContext], bool] | None = None
+    # What only the system sees while the step runs (a file growing, a relation, an index build),
+    # read by the progress watcher's thread: never through the step's own connection.
+    probe: Callable[[RunContext], Reading | None] | None = None
 
     def budget(self, settings: Settings) -> float:
         """The step's time budget: the operator's BUDGET_<STEP> setting, else its own."""
@@ -66,6 +70,7 @@ class RunContext:
         False  # this run has its row in pgcutover.runs (fence and release live there)
     )
     identity: dict[str, Any] = field(default_factory=dict)
+    progress: Progress = field(default_factory=Progress)  # the running step's own account
 
     @property
     def backup_dir(self) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from pgcutover.app_host_settings import HostEntry, parse_app_hosts, url_template
+from pgcutover.backup_settings import CopyTarget, Keep, parse_copy_to, parse_keep
 from pgcutover.errors import CutoverError
 from pgcutover.redact import register_secret
 from pgcutover.timeline import warn
@@ -23,6 +24,8 @@ KNOWN = (
     "DATABASE_URL",
     "DB_DRIVER",
     "BACKUP_DIR",
+    "BACKUP_KEEP",
+    "BACKUP_COPY_TO",
     "RUNS_DIR",
     "MIGRATION_DIR",
     "PG_BINDIR",
@@ -41,6 +44,8 @@ KNOWN = (
     "MAINTENANCE_CHECK_URL",
     "MAINTENANCE_CHECK_TIMEOUT",
     "FENCE_WAIT",
+    "NOTIFY_CMD",
+    "NOTIFY_TIMEOUT",
     "CUTOVER_ENV",
     "CUTOVER_PRODUCTION",
     "CUTOVER_FAULT",
@@ -57,6 +62,8 @@ KNOWN = (
     "PGAPPNAME",
 )
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The runs/ and backups/ subdirectory of a run without a profile (each profile has its own).
+DEFAULT_HOME = "default"
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,10 @@ class Settings:
     missing_url: str = ""  # why there is no target, said when a task needs the database
     profile: str | None = None
     db_driver: str = "psycopg"
-    backup_dir: Path = Path("backups")
-    runs_dir: Path = Path("runs")
+    backup_dir: Path = Path("backups") / DEFAULT_HOME
+    runs_dir: Path = Path("runs") / DEFAULT_HOME
+    backup_keep: Keep | None = None  # None: `invoke backups --prune` refuses
+    backup_copy_to: CopyTarget | None = None  # None: the dump stays on this machine only
     migration_dir: Path = PROJECT_ROOT / "sql" / "migration"
     pg_bindir: Path | None = None
     maintenance_on_cmd: str = ""
@@ -86,6 +95,8 @@ class Settings:
     maintenance_check_url: str = ""
     maintenance_check_timeout_s: float = 30.0
     fence_wait_s: float = 10.0
+    notify_cmd: str = ""  # run with each event as JSON on stdin (pgcutover/notify.py)
+    notify_timeout_s: float = 10.0
     budgets: dict[str, float] = field(default_factory=dict)
     fault: str = ""
 
@@ -172,6 +183,13 @@ def load_settings(
         raw = Path(values.get(key) or default)
         return raw if raw.is_absolute() else base / raw
 
+    def home(key: str, name: str) -> Path:
+        # Per profile by default, so staging's runs and backups never mix with production's.
+        return path(key, "") if values.get(key) else base / name / profile_home(profile)
+
+    backup_dir = home("BACKUP_DIR", "backups")
+    warn_unsorted(base, values)
+
     # The process environment holds other programs' variables too: a near miss is said, not fatal.
     for name in near_misses(env):
         warn(f"config: the environment sets {name}; pgcutover ignores it")
@@ -198,8 +216,10 @@ def load_settings(
         missing_url=missing_url,
         profile=profile,
         db_driver=driver,
-        backup_dir=path("BACKUP_DIR", "backups"),
-        runs_dir=path("RUNS_DIR", "runs"),
+        backup_dir=backup_dir,
+        runs_dir=home("RUNS_DIR", "runs"),
+        backup_keep=parse_keep(values.get("BACKUP_KEEP", "")),
+        backup_copy_to=parse_copy_to(values.get("BACKUP_COPY_TO", ""), base, backup_dir),
         migration_dir=path("MIGRATION_DIR", str(PROJECT_ROOT / "sql" / "migration")),
         pg_bindir=Path(bindir) if bindir else default_pg_bindir(),
         maintenance_on_cmd=values.get("MAINTENANCE_ON_CMD", ""),
@@ -229,6 +249,8 @@ def load_settings(
             "MAINTENANCE_CHECK_TIMEOUT", values.get("MAINTENANCE_CHECK_TIMEOUT", "30")
         ),
         fence_wait_s=_number("FENCE_WAIT", values.get("FENCE_WAIT", "10")),
+        notify_cmd=values.get("NOTIFY_CMD", ""),
+        notify_timeout_s=_number("NOTIFY_TIMEOUT", values.get("NOTIFY_TIMEOUT", "10")),
         budgets=budgets,
         fault=values.get("CUTOVER_FAULT", ""),
     )
@@ -245,6 +267,33 @@ def _number(key: str, raw: str) -> float:
             "config", f"{key}={raw!r} must be a number of seconds above 0 and at most 86400"
         )
     return value
+
+
+def profile_home(profile: str | None) -> str:
+    """Name the runs/ and backups/ subdirectory of a profile (a plain name, never a path)."""
+    home = profile or DEFAULT_HOME
+    if home in (".", "..") or not all(c.isalnum() or c in "._-" for c in home):
+        raise CutoverError(
+            "config",
+            f"profile {home!r} cannot name its runs/ and backups/ directories: use letters, "
+            "digits, '.', '_' and '-', or set RUNS_DIR and BACKUP_DIR",
+        )
+    return home
+
+
+def warn_unsorted(base: Path, values: dict[str, str]) -> None:
+    """Say when runs/ or backups/ still hold runs from before each profile had its own directory."""
+    for key, name, marker in (
+        ("RUNS_DIR", "runs", "journal.jsonl"),
+        ("BACKUP_DIR", "backups", "manifest.json"),
+    ):
+        old = [] if values.get(key) else sorted((base / name).glob(f"*/{marker}"))
+        if old:
+            warn(
+                f"config: {base / name} holds {len(old)} run(s) from before per-profile "
+                f"directories ({old[-1].parent.name}, …): move them into {name}/<profile or "
+                f"{DEFAULT_HOME}>/, or set {key}={name}"
+            )
 
 
 def env_flag(settings: Settings) -> str:

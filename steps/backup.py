@@ -12,12 +12,21 @@ from typing import Any
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import Database, ident, select_each
 from pgcutover.errors import CutoverError
-from pgcutover.journal import iso, utc_now
+from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
 from pgcutover.pgtools import pg_dump, tool_major
+from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup_proof import Manifest, read_back, require_proven, sha256_of, write_manifest
+from steps.backup_offhost import copied, copy_backup
+from steps.backup_proof import (
+    Manifest,
+    check_backup,
+    read_back,
+    require_proven,
+    sha256_of,
+    write_manifest,
+)
 
 STEP = "backup"
 DUMP_NAME = "database.dump"
@@ -102,7 +111,11 @@ def prove_dump(
 
 
 def run(ctx: RunContext) -> StepOutcome:
-    manifest = dump_database(
+    # A run's proven dump is never taken again: a resumed window may be past reset, and only the
+    # off-host copy (done() says) may be missing.
+    kept = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
+    manifest = kept.manifest if kept.proven and kept.manifest else None
+    manifest = manifest or dump_database(
         ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump"
     )
     rows = sum(manifest.row_counts.values())
@@ -113,20 +126,34 @@ def run(ctx: RunContext) -> StepOutcome:
         "tables": len(manifest.row_counts),
         "rows": rows,
     }
+    copy_note = ""
+    if ctx.settings.backup_copy_to is not None:  # only a proven dump leaves the host
+        where = copy_backup(
+            ctx.settings,
+            ctx.backup_dir,
+            manifest,
+            step=STEP,
+            on_bytes=lambda n, total: ctx.progress.update(
+                n, total, unit="bytes", label="copying off the host"
+            ),
+        )
+        details["copied_to"] = where
+        copy_note = f"; copied to {where} and checked there (size, sha256)"
     return StepOutcome(
         note=f"{manifest.bytes / 2**20:.1f} MiB, {rows} rows in "
         f"{len(manifest.row_counts)} tables, sha256 {manifest.sha256[:12]}…, "
-        "every data block read back",
+        f"every data block read back{copy_note}",
         details=details,
     )
 
 
 def done(ctx: RunContext) -> bool:
     try:
-        require_proven(ctx, STEP)
+        manifest = require_proven(ctx, STEP)
     except CutoverError:
         return False
-    return True
+    # A resumed window must not go on with a backup that never left the host when it should have.
+    return ctx.settings.backup_copy_to is None or copied(ctx.settings, ctx.backup_dir, manifest)
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
@@ -136,7 +163,62 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         "count every table's rows in the same snapshot; pg_restore --list (a data entry per "
         "table); pg_restore --file=/dev/null (every data block read and inflated); sha256; "
         "write manifest.json",
+        *describe_copy(settings),
     ]
 
 
-BACKUP = Step(STEP, 600, run, describe, done=done)
+def describe_copy(settings: Settings) -> list[str]:
+    """Say where the proven dump is copied, if anywhere (the dry run's plan)."""
+    target = settings.backup_copy_to
+    if target is None:
+        return []
+    there = "sha256sum on the host" if target.host else "read back there"
+    return [
+        f"copy the dump, then manifest.json, to {target.where('<run-id>')}; check size and "
+        f"sha256 ({there}) before renaming them into place"
+    ]
+
+
+def expected_dump_bytes(ctx: RunContext) -> float | None:
+    """Guess the dump's size: this database's size times the dump-to-database ratio of an earlier
+    run in RUNS_DIR (a rehearsal's, typically); None when no earlier run says."""
+    size = (ctx.state.get("preflight") or {}).get("database_bytes")
+    if not size:
+        return None
+    for run_dir in runs_newest_first(ctx.settings.runs_dir)[:20]:
+        if run_dir.name == ctx.run_id:
+            continue
+        ends = {
+            ln.get("step"): ln.get("details") or {}
+            for ln in read_journal(run_dir / "journal.jsonl")
+            if ln.get("event") == "end" and ln.get("outcome") == "ok"
+        }
+        dumped, measured = (
+            ends.get("backup", {}).get("bytes"),
+            ends.get("preflight", {}).get("database_bytes"),
+        )
+        if dumped and measured:
+            return float(size) * float(dumped) / float(measured)
+    return None
+
+
+def probe(ctx: RunContext) -> Reading | None:
+    """Read the dump's size as pg_dump writes it (the file system; no connection)."""
+    if "_dump_expected" not in ctx.state:
+        ctx.state["_dump_expected"] = expected_dump_bytes(ctx)
+    partial, final = ctx.backup_dir / (DUMP_NAME + ".partial"), ctx.backup_dir / DUMP_NAME
+    try:
+        if partial.exists():
+            written = partial.stat().st_size
+            return Reading(written, ctx.state["_dump_expected"], "bytes", "pg_dump writing")
+        if final.exists():
+            if ctx.progress.read() is not None:  # the off-host copy counts its own bytes
+                return None
+            size = final.stat().st_size
+            return Reading(size, size, "bytes", "dump written; reading every block back (proof)")
+    except OSError:  # renamed between the two calls: the next sample sees the new name
+        return None
+    return None
+
+
+BACKUP = Step(STEP, 600, run, describe, done=done, probe=probe)

@@ -141,6 +141,8 @@ def roll_out(
     s, done = ctx.settings, []
     for n, host in enumerate(hosts):
         version = targets[host.name]
+        label = f"host {n + 1}/{len(hosts)} {host.name}"
+        ctx.progress.update(n, len(hosts), unit="hosts", label=label)
         rest = [h.name for h in hosts[n + 1 :]]
         untouched = f"; not touched: {', '.join(rest)}" if rest else ""
         if not redeploy:  # from here until we know better, rollback must redeploy this host

@@ -13,6 +13,7 @@ from pgcutover.db import Database, ident
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts, unreachable
 from pgcutover.migration import Migration
+from pgcutover.offhost import reach
 from pgcutover.pgtools import tool_major
 from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
@@ -202,10 +203,13 @@ def run(ctx: RunContext) -> StepOutcome:
     # The audit is the part of preflight that grows with the data: the forecast scales it alone.
     data_s = round(time.monotonic() - audit_started, 3)
     reached = check_app_hosts(ctx)
+    copy_to = check_copy_target(ctx.settings)
     bent = sum(f["rows"] for f in findings)
     return StepOutcome(
         note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; "
-        f"{bent} rows bent by rules" + (f"; reached {', '.join(reached)}" if reached else ""),
+        f"{bent} rows bent by rules"
+        + (f"; reached {', '.join(reached)}" if reached else "")
+        + (f"; off-host copy target {copy_to} writable" if copy_to else ""),
         details={
             "server_major": server_major,
             "tools": tools,
@@ -228,6 +232,16 @@ def check_app_hosts(ctx: RunContext) -> list[str]:
     return [host.name for host in hosts]
 
 
+def check_copy_target(settings: Settings) -> str:
+    """Reach BACKUP_COPY_TO now: a copy that cannot land would fail the window at its backup."""
+    if settings.backup_copy_to is None:
+        return ""
+    try:
+        return reach(settings, step=STEP)
+    except CutoverError as exc:
+        raise CutoverError(STEP, f"{exc.cause}; nothing was changed") from None
+
+
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
         "connect; check server, pg_dump and pg_restore versions (client >= server)",
@@ -241,6 +255,11 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
             f"on {h.name} ({h.target}): true (connect and run it; every host must answer)"
             for h in (app_hosts(settings) if settings.app_hosts else [])
         ],
+        *(
+            [f"BACKUP_COPY_TO {settings.backup_copy_to.where()}: reachable and writable"]
+            if settings.backup_copy_to
+            else []
+        ),
     ]
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgcutover.db import Database, ident
+from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError, some_of
 from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs, pg_restore
+from pgcutover.progress import Reading
 from pgcutover.run import RunContext, StepOutcome
 from pgcutover.timeline import warn
 from steps.aside_seal import has_seal_tables, seal_problems
 from steps.backup import count_rows
-from steps.backup_proof import Manifest, read_manifest, require_proven
+from steps.backup_offhost import proven_here
+from steps.backup_proof import Manifest, read_manifest
 from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, schema_exists, schema_tables
 
 STEP = "restore-database"
@@ -126,8 +128,16 @@ def prove_restore(db: Database, run_id: str, app_schema: str, manifest: Manifest
 def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
     """Restore the app schema from the run's dump; drop the set-aside one only once proven."""
     m, db = ctx.migration, ctx.db
-    manifest = require_proven(ctx, STEP)  # the dump's sha256, before anything moves
+    # The dump's sha256, before anything moves; gone or damaged here, the off-host copy comes back.
+    manifest, ctx.state["_fetched"] = proven_here(
+        ctx,
+        step=STEP,
+        on_bytes=lambda n, total: ctx.progress.update(
+            n, total, unit="bytes", label="fetching the off-host copy"
+        ),
+    )
     make_room_for_restore(db, m.app_schema, m.aside_schema)
+    ctx.state["_restoring"] = True  # the progress probe counts rows from here
     pg_restore(
         ctx.settings,
         ctx.backup_dir / manifest.file,
@@ -187,11 +197,42 @@ def restore_database(ctx: RunContext) -> StepOutcome:
     restored = restore_from_backup(ctx, jobs)
     rows = sum(restored.row_counts.values())
     details: dict[str, Any] = {"path": "backup", "jobs": jobs, "rows": rows}
+    if ctx.state.get("_fetched"):
+        details["fetched"] = ctx.state["_fetched"]
     if refused:
         details["fast_path_refused"] = refused[:20]
     return StepOutcome(
-        note=f"restored from {ctx.backup_dir / restored.file} with {jobs} jobs; "
+        note=f"restored from {ctx.backup_dir / restored.file}"
+        + (f" ({details['fetched']})" if details.get("fetched") else "")
+        + f" with {jobs} jobs; "
         "tables, row counts and columns proven before the old schemas were "
         "dropped",
         details=details,
     )
+
+
+def probe(ctx: RunContext) -> Reading | None:
+    """While pg_restore runs, count the rows restored so far against the manifest's total.
+
+    Its own short connection: the statistics views and pg_stat_progress_copy take no lock.
+    """
+    if not ctx.state.get("_restoring"):
+        return None  # the fast path is a catalog swap: nothing to count
+    manifest = read_manifest(ctx.backup_dir)
+    if manifest is None:
+        return None
+    total = float(sum(manifest.schema_counts(ctx.migration.app_schema).values()))
+    db = connect(
+        ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
+    )
+    try:
+        db.execute("SET statement_timeout = '2s'")
+        done = db.query(
+            "SELECT coalesce((SELECT sum(n_tup_ins) FROM pg_stat_user_tables "
+            "WHERE schemaname = %s), 0) + coalesce((SELECT sum(tuples_processed) "
+            "FROM pg_stat_progress_copy WHERE datname = current_database()), 0)",
+            [ctx.migration.app_schema],
+        )[0][0]
+    finally:
+        db.close()
+    return Reading(min(float(done), total), total, "rows", "pg_restore")

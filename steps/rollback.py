@@ -15,6 +15,7 @@ from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
 from steps.maintenance import describe_switch, switch
 from steps.restore_database import STEP, restore_database
+from steps.restore_database import probe as restore_probe
 
 
 def started_steps(ctx: RunContext) -> set[str]:
@@ -147,6 +148,7 @@ ROLLBACK: tuple[Step, ...] = (
             "pg_restore --jobs N into an empty one, prove tables, row counts and columns, "
             "then drop the old schemas",
         ),
+        probe=restore_probe,
     ),
     Step("redeploy-app", 300, redeploy_app, describe_redeploy),
     Step("rollback-finish", 60, finish, describe_finish),

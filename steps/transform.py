@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pgcutover.apply_sql import all_applied, apply_in_one_transaction
+from pgcutover.db import connect
 from pgcutover.migration import RUN_PARAMETERS, Migration
+from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 
@@ -28,6 +30,41 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
     ]
 
 
+def probe(ctx: RunContext) -> Reading | None:
+    """Add what PostgreSQL shows to the file the step is on: the database growing, index builds.
+
+    On its own short connection, with a lock timeout: pg_database_size reads directories and the
+    progress view takes no lock, so the step's transaction never waits for the probe.
+    """
+    own = ctx.progress.read()
+    db = connect(
+        ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
+    )
+    try:
+        db.execute("SET lock_timeout = '200ms'")
+        db.execute("SET statement_timeout = '2s'")
+        size = int(db.query("SELECT pg_database_size(current_database())")[0][0])
+        index = db.query(
+            "SELECT phase, blocks_done, blocks_total FROM pg_stat_progress_create_index "
+            "WHERE datname = current_database() LIMIT 1"
+        )
+    finally:
+        db.close()
+    label = own.label if own else "transform"
+    label += f"; database {size / 2**20:.0f} MiB"
+    if index:
+        phase, done, total = index[0]
+        label += f"; index build: {phase}" + (f" {100 * done // total}%" if total else "")
+    if own is None:
+        return Reading(0, None, "files", label)
+    return Reading(own.done, own.total, own.unit, label)
+
+
 TRANSFORM = Step(
-    STEP, 900, run, describe, done=lambda ctx: all_applied(ctx, ctx.migration.transform)
+    STEP,
+    900,
+    run,
+    describe,
+    done=lambda ctx: all_applied(ctx, ctx.migration.transform),
+    probe=probe,
 )

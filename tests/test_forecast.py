@@ -196,3 +196,20 @@ def test_forecast_flag_needs_a_name(tmp_path: Path, legacy_url: str) -> None:
         assert proc.returncode != 0
         assert cause in proc.stderr.strip().splitlines()[-1]
     assert diff_fingerprints(before, database_fingerprint(legacy_url, "psycopg")) == []
+
+
+def test_a_catalog_invariant_stays_fixed_and_a_data_invariant_grows() -> None:
+    line = end(
+        "verify",
+        4.0,
+        table_seconds={"a": 1.0},
+        invariant_seconds={"shape.sql": 0.5, "rules.sql": 1.5},
+    )
+    forecast = build_forecast(
+        [[line]],
+        profile(STAGING),
+        profile(TARGET),
+        file_tables={"shape.sql": (), "rules.sql": ("b",)},
+    )
+    # a: 1.0 x 10; shape: fixed 0.5; rules: 1.5 x 3 (b); the other 1.0 s grows with all (6.5)
+    assert forecast.steps["verify"] == pytest.approx(10.0 + 0.5 + 4.5 + 6.5)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import operator_env, run_cli
+from test_failures import app_env
 
 from pgcutover.journal import Journal
 from pgcutover.progress import Eta, Progress, Reading, Watcher, describe, estimate
+from pgcutover.settings import PROJECT_ROOT
 from pgcutover.timeline import Timeline
 
 
@@ -105,3 +112,61 @@ def test_without_a_tty_progress_prints_a_line_every_10_seconds_at_most(
         timeline.progress("backup", f"{i} MiB", None)
     out = [ln for ln in capsys.readouterr().out.splitlines() if "backup .." in ln]
     assert len([ln for ln in out if "MiB" in ln]) == 1
+
+
+def slow_migration(tmp_path: Path, seconds: int) -> Path:
+    """The shipped migration plus one transform file that sleeps: a step made slow on purpose."""
+    dst = tmp_path / "migration"
+    shutil.copytree(PROJECT_ROOT / "sql" / "migration", dst)
+    (dst / "0008_slow.sql").write_text(f"-- Test only: a slow file.\nSELECT pg_sleep({seconds});\n")
+    plan = (dst / "plan.toml").read_text()
+    plan = plan.replace('"0007_analyze.sql",', '"0007_analyze.sql",\n    "0008_slow.sql",', 1)
+    (dst / "plan.toml").write_text(plan)
+    return dst
+
+
+def test_a_slow_step_journals_progress_and_status_shows_it_from_another_process(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    env = {**app_env(tmp_path, legacy_url), "MIGRATION_DIR": str(slow_migration(tmp_path, 14))}
+    window = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
+        cwd=tmp_path,
+        env=operator_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status_out = ""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and window.poll() is None:
+            time.sleep(1)
+            journals = list((tmp_path / "runs").glob("*/journal.jsonl"))
+            lines = [json.loads(x) for j in journals for x in j.read_text().splitlines() if x]
+            if (
+                sum(1 for ln in lines if ln["event"] == "progress" and ln["step"] == "transform")
+                >= 2
+            ):
+                status = run_cli(["status"], cwd=tmp_path, env={**env, "COLUMNS": "400"})
+                status_out = status.stdout
+                break
+        out, err = window.communicate(timeout=180)
+    finally:
+        if window.poll() is None:
+            window.kill()
+    assert window.returncode == 0, out + err
+    assert "file 7/7 0008_slow.sql" in status_out and "6 of 7 files" in status_out, status_out
+    journal = next((tmp_path / "runs").glob("*/journal.jsonl"))
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    progress = [ln for ln in lines if ln["event"] == "progress" and ln["step"] == "transform"]
+    assert len(progress) >= 2  # at least every 5 s over a 14 s file
+    assert [p["done"] for p in progress] == sorted(p["done"] for p in progress)
+    assert all(p["unit"] == "files" and p["total"] == 7 and "eta_s" in p for p in progress)
+    stamps = [datetime.fromisoformat(p["at"]) for p in progress]
+    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert all(g < 7 for g in gaps), gaps
+    # Without a TTY, the transform's progress printed a line every 10 s at most.
+    said = [ln for ln in out.splitlines() if ln.startswith("  transform ..")]
+    assert 1 <= len(said) <= 2, said

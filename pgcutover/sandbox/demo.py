@@ -121,8 +121,11 @@ def sandbox_up(base_dir: Path, *, users: int) -> str:
 
 
 def sandbox_env(base_dir: Path) -> dict[str, str]:
-    """Read back what sandbox_up wrote to .env.sandbox."""
-    return {k: v for k, v in dotenv_values(base_dir / ".env.sandbox").items() if v is not None}
+    """Read back what sandbox_up wrote to .env.sandbox, as the profile `sandbox`."""
+    values = {k: v for k, v in dotenv_values(base_dir / ".env.sandbox").items() if v is not None}
+    # Tasks after `invoke sandbox` on one command line must use the runs and backups that
+    # `--env sandbox` uses later (runs/sandbox/), or rollback would not find their run.
+    return {**values, "CUTOVER_ENV": "sandbox"}
 
 
 def sandbox_down(base_dir: Path) -> None:

@@ -1,0 +1,101 @@
+"""BACKUP_KEEP (the retention policy) and BACKUP_COPY_TO (the off-host copy), parsed and checked."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgcutover.app_host_settings import HostEntry, parse_host_entry
+from pgcutover.errors import CutoverError
+
+# Beyond these a value is a typo, not a policy (and a day count this large overflows a date).
+MAX_KEEP_COUNT = 100_000
+MAX_KEEP_DAYS = 36_500
+KEEP_FORMS = "a count of backups (5), an age in days (30d), or both (5,30d)"
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Which backups retention keeps: the newest `count`, and those younger than `days`."""
+
+    count: int | None = None
+    days: int | None = None
+
+    def __str__(self) -> str:
+        parts = [str(self.count)] if self.count else []
+        return ",".join(parts + ([f"{self.days}d"] if self.days else []))
+
+
+def parse_keep(raw: str) -> Keep | None:
+    """Parse BACKUP_KEEP (`5`, `30d`, `5,30d`); unset is None; anything else fails in one line."""
+    if not raw.strip():
+        return None
+    count: int | None = None
+    days: int | None = None
+
+    def refuse(why: str) -> CutoverError:
+        return CutoverError("config", f"BACKUP_KEEP={raw!r} {why}: give {KEEP_FORMS}")
+
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) > 2 or not all(parts):
+        raise refuse("is not one or two comma-separated values")
+    for part in parts:
+        match = re.fullmatch(r"([0-9]+)([dD]?)", part)
+        if match is None:
+            raise refuse(f"has {part!r}, which is neither a count nor an age in days")
+        value, is_days = int(match[1]), bool(match[2])
+        if is_days:
+            if days is not None:
+                raise refuse("gives the age twice")
+            if not 1 <= value <= MAX_KEEP_DAYS:
+                raise refuse(f"keeps {value} days; the age must be 1d to {MAX_KEEP_DAYS}d")
+            days = value
+        else:
+            if count is not None:
+                raise refuse("gives the count twice")
+            if not 1 <= value <= MAX_KEEP_COUNT:
+                # 0 would keep only what the policy protects: never what an operator means.
+                raise refuse(f"keeps {value} backups; the count must be 1 to {MAX_KEEP_COUNT}")
+            count = value
+    return Keep(count, days)
+
+
+@dataclass(frozen=True)
+class CopyTarget:
+    """Where the proven dump is copied off the host: a directory here, or a path over SSH."""
+
+    raw: str
+    path: str  # an absolute directory: on the SSH host, or on this machine (a mount)
+    host: HostEntry | None = None  # None: a directory of this machine
+
+    def where(self, run_id: str = "") -> str:
+        """Name the destination (of one run's copy) for the operator."""
+        path = f"{self.path.rstrip('/')}/{run_id}" if run_id else self.path
+        return f"{self.host.entry}:{path}" if self.host else path
+
+
+def parse_copy_to(raw: str, base: Path, backup_dir: Path) -> CopyTarget | None:
+    """Parse BACKUP_COPY_TO: `[user@]host[:port]:/path` over SSH, or a local directory path."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    usage = "give [user@]host[:port]:/absolute/path (SSH) or a directory of this machine"
+    if "://" in raw:
+        raise CutoverError("config", f"BACKUP_COPY_TO={raw!r} is a URL, not a target: {usage}")
+    if raw.startswith(("/", ".", "~")) or ":" not in raw:
+        local = Path(raw).expanduser()
+        local = local if local.is_absolute() else base / local
+        # The same directory would copy each file onto itself, truncating the only copy.
+        if os.path.realpath(local) == os.path.realpath(backup_dir):
+            raise CutoverError(
+                "config",
+                f"BACKUP_COPY_TO={raw!r} is BACKUP_DIR itself: name another disk or host",
+            )
+        return CopyTarget(raw, str(local))
+    host_part, sep, path = raw.partition(":/")
+    path = "/" + path
+    if not host_part or not sep or "\n" in path or path.rstrip("/") == "":
+        raise CutoverError("config", f"BACKUP_COPY_TO={raw!r}: {usage}")
+    return CopyTarget(raw, path, parse_host_entry(host_part, f"BACKUP_COPY_TO={raw!r}: host"))

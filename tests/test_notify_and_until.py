@@ -1,0 +1,129 @@
+"""NOTIFY_CMD hears the window's events in order, and never fails it; --until pauses a window."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import fingerprint, make_settings
+from test_failures import app_env, app_state, assert_rolled_back
+
+from pgcutover import commands
+from pgcutover.db import connect
+from pgcutover.errors import CutoverError
+from pgcutover.journal import read_journal
+from pgcutover.notify import Plan, events_of
+from steps.window import STEP_NAMES
+
+
+def settings_with(tmp_path: Path, url: str, **extra: str):  # type: ignore[no-untyped-def]
+    env = app_env(tmp_path, url, **extra)
+    return make_settings(tmp_path, url, **{k: v for k, v in env.items() if k != "DATABASE_URL"})
+
+
+def events(tmp_path: Path) -> list[dict[str, object]]:
+    path = tmp_path / "events.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def recorder(tmp_path: Path) -> str:
+    # One JSON event per line from stdin, and the environment's view beside it.
+    out = tmp_path / "events.jsonl"
+    return f'cat >> {out} && echo >> {out} && echo "$PGCUTOVER_EVENT $PGCUTOVER_STEP" >> {out}.env'
+
+
+def test_events_arrive_in_order_from_start_to_completion(tmp_path: Path, legacy_url: str) -> None:
+    settings = settings_with(tmp_path, legacy_url, NOTIFY_CMD=recorder(tmp_path))
+    commands.migrate_offline(settings, yes=True)
+    got = events(tmp_path)
+    names = [e["event"] for e in got]
+    assert names[0] == "window-start" and names[-1] == "window-complete"
+    ends = [e["line"]["step"] for e in got if e["event"] == "step-end"]  # type: ignore[index]
+    assert ends == list(STEP_NAMES)
+    assert "failure" not in names and all(e["command"] == "migrate-offline" for e in got)
+    assert all("@" in str(e["target"]) or "/" in str(e["target"]) for e in got)
+    env_lines = (tmp_path / "events.jsonl.env").read_text().splitlines()
+    assert env_lines[0] == "window-start preflight" and env_lines[-1].startswith("window-complete")
+    assert app_state(tmp_path) == ("v2", False)
+
+
+def test_a_failure_and_its_rollback_are_told(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    settings = settings_with(
+        tmp_path, legacy_url, NOTIFY_CMD=recorder(tmp_path), CUTOVER_FAULT="verify:after:error"
+    )
+    with pytest.raises(CutoverError, match="verify"):
+        commands.migrate_offline(settings, yes=True)
+    names = [e["event"] for e in events(tmp_path)]
+    failure = names.index("failure")
+    assert names[0] == "window-start"
+    assert names.index("rollback-start") > failure
+    assert names[-1] == "rollback-complete"
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+@pytest.mark.parametrize("notifier", ["exit 3", "sleep 30"])
+def test_a_failing_or_hanging_notifier_never_fails_the_window(
+    tmp_path: Path, legacy_url: str, notifier: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_with(tmp_path, legacy_url, NOTIFY_CMD=notifier, NOTIFY_TIMEOUT="0.2")
+    run_id = commands.migrate_offline(settings, yes=True)
+    lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
+    assert {ln["step"] for ln in lines if ln.get("outcome") in ("ok", "skipped")} == set(STEP_NAMES)
+    said = capsys.readouterr()
+    assert "notify: NOTIFY_CMD" in said.out + said.err
+
+
+def test_events_of_a_line() -> None:
+    plan = Plan("preflight", "maintenance-off", "rollback-prepare", "rollback-finish")
+    over = {"event": "end", "step": "backup", "outcome": "ok", "over_budget": True}
+    assert events_of(over, plan) == ["step-end", "over-budget"]
+    assert events_of({"event": "progress", "step": "backup"}, plan) == []
+    assert events_of({"event": "paused", "step": "backup"}, plan) == ["window-paused"]
+
+
+def test_until_pauses_after_the_step_and_resume_finishes(tmp_path: Path, legacy_url: str) -> None:
+    settings = settings_with(tmp_path, legacy_url, NOTIFY_CMD=recorder(tmp_path))
+    run_id = commands.migrate_offline(settings, yes=True, until="backup")
+    lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
+    ended = [ln["step"] for ln in lines if ln["event"] == "end"]
+    assert ended == list(STEP_NAMES[: STEP_NAMES.index("backup") + 1])
+    assert lines[-1]["event"] == "paused" and lines[-1]["step"] == "backup"
+    assert events(tmp_path)[-1]["event"] == "window-paused"
+    db = connect(legacy_url, "psycopg")
+    try:
+        status = db.query("SELECT status FROM pgcutover.runs WHERE run = %s", [run_id])[0][0]
+        legacy_still_public = db.query(
+            "SELECT count(*) = 1 FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = 'UserMcpServerInstance' AND column_name = 'userId'"
+        )
+    finally:
+        db.close()
+    assert status == "paused" and legacy_still_public[0][0]
+    assert (settings.backup_dir / run_id / "manifest.json").exists()
+    assert app_state(tmp_path) == ("v1", True)  # maintenance stays on, as the runbook says
+    assert commands.migrate_offline(settings, yes=True, resume=True) == run_id
+    lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
+    assert [ln["outcome"] for ln in lines if ln["step"] == "verify" and ln["event"] == "end"] == [
+        "ok"
+    ]
+    assert app_state(tmp_path) == ("v2", False)
+
+
+def test_until_then_rollback_is_identical(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    settings = settings_with(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True, until="transform")
+    commands.rollback(settings, run_id=run_id, yes=True)
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+@pytest.mark.parametrize("silly", ["", "nope", "rollback-finish", "BACKUP"])
+def test_until_a_silly_step_changes_nothing(tmp_path: Path, legacy_url: str, silly: str) -> None:
+    original = fingerprint(legacy_url)
+    settings = settings_with(tmp_path, legacy_url)
+    with pytest.raises(CutoverError, match="^config: --until must name a window step"):
+        commands.migrate_offline(settings, yes=True, until=silly)
+    assert fingerprint(legacy_url) == original
+    assert not settings.runs_dir.exists()
