@@ -206,7 +206,7 @@ def status(settings: Settings) -> None:
     for step, state, timing, note in step_summary(lines):
         if forecast:
             guess = steps.get(step)
-            shown = f"{guess:.1f}s" if isinstance(guess, (int, float)) else ""
+            shown = f"{guess:.3g}s" if isinstance(guess, (int, float)) else ""
             table.add_row(step, state, timing, shown, note)
         else:
             table.add_row(step, state, timing, note)
@@ -220,7 +220,8 @@ def status(settings: Settings) -> None:
     if releases:
         where = "pgcutover.host_release" if "bookkeeping" in source else "the journal"
         console.print(release_table(releases, f"as recorded in {where}"))
-    if any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:]):
+    stopped = any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:])
+    if stopped or (lines and lines[-1].get("event") == "paused"):
         again = env_flag(settings)
         say(
             f"Next: invoke migrate-offline --resume --yes{again}   or   "
