@@ -1,0 +1,131 @@
+"""The bench's result: each measured pair as a row, the table the operator reads, the JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.table import Table
+
+from steps.window import STEP_NAMES
+
+# The window from maintenance on to off: what the bench times against the three floors.
+WINDOW = STEP_NAMES[STEP_NAMES.index("maintenance-on") : STEP_NAMES.index("maintenance-off") + 1]
+
+
+@dataclass
+class BenchRow:
+    """One pair: pgcutover's number, its floor's, their ratio, and what the floor is."""
+
+    name: str
+    pgcutover: float
+    floor: float
+    floor_name: str
+    notes: str = ""
+    unit: str = "s"
+    ratio: float | None = None  # pgcutover / floor
+
+    def __post_init__(self) -> None:
+        self.ratio = round(self.pgcutover / self.floor, 2) if self.floor > 0 else None
+
+
+@dataclass
+class BenchResult:
+    """What one bench found: its rows, each size's raw measurements, and that it cleaned up."""
+
+    users: int
+    scale: int
+    jobs: int
+    out: str
+    started_at: str = ""
+    finished_at: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    rows: list[BenchRow] = field(default_factory=list)
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    databases_left: list[str] = field(default_factory=list)
+    cluster_stopped: bool = False
+
+
+def build_rows(
+    n: dict[str, Any], scaled: dict[str, Any] | None, scale: int, jobs: int
+) -> list[BenchRow]:
+    """Pair each measured step with its floor; with a scaled run, each size with the other."""
+    fast, restore, f = n["fast"], n["restore"], n["floors"]
+    steps, peer = fast["steps"], f["row_by_row"]
+    rows = sum(fast["target_rows"].values())
+    others = sum(steps[s] for s in WINDOW if s not in ("backup", "transform", "verify"))
+    out = [
+        BenchRow("backup (dump + proof)", steps["backup"], f["dump_s"], "bare pg_dump, same flags",
+                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step adds row counts in the "
+                 "dump's snapshot, pg_restore --list, a full read-back and sha256"),
+        BenchRow("transform", steps["transform"], f["transform_s"],
+                 "set-based floor: sql/bench/0001 + migration 0006, one transaction",
+                 f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the floor "
+                 "skips R2's count, R3's collision-proof ids and trim, ON CONFLICT, ANALYZE"),
+        BenchRow("transform vs row-by-row peer", steps["transform"], peer["extrapolated_s"],
+                 "driver read + one upsert per row, extrapolated",
+                 f"peer timed on {peer['sample_users']} of {n['users']} users' share of every "
+                 f"table ({peer['rows_written']} upserts, {peer['seconds']:.1f} s) × "
+                 f"{n['users'] / peer['sample_users']:g}; one transaction, no index or key"),
+        BenchRow("verify", steps["verify"], f["checksum_s"],
+                 "count(*), sum(hashtext(t::text)) per table of both schemas",
+                 "the step adds per-column rule expressions and md5 sums, invariants, "
+                 "dropped-column counts, report"),
+        BenchRow("window (maintenance on → off)", fast["window_s"],
+                 f["dump_s"] + f["transform_s"] + f["checksum_s"],
+                 "bare dump + transform floor + checksum pass",
+                 f"steps other than backup, transform, verify: {others:.2f} s"),
+        BenchRow("fast rollback (swap back)", fast["rollback_steps"]["restore-database"],
+                 f["swap_s"], "2 renames + DROP SCHEMA … CASCADE, one transaction",
+                 f"whole rollback {sum(fast['rollback_steps'].values()):.2f} s"),
+        BenchRow("restore-path rollback (--from-backup)",
+                 restore["rollback_steps"]["restore-database"], f["restore_s"],
+                 f"bare pg_restore --jobs {jobs} of the same dump",
+                 "the step adds the dump's sha256, row-count and column proofs, old schemas "
+                 f"dropped; whole rollback {sum(restore['rollback_steps'].values()):.2f} s"),
+    ]  # fmt: skip
+    if scaled is None:
+        return out
+    big, bf = scaled["fast"], scaled["floors"]
+
+    def grew(pairs: list[tuple[str, float, float]]) -> str:
+        return ", ".join(f"{what} ×{b / a:.1f}" if a else what for what, a, b in pairs)
+
+    steps_grew = grew([(s, steps[s], big["steps"][s]) for s in ("backup", "transform", "verify")])
+    floors_grew = grew([(k[:-2], f[k], bf[k]) for k in ("transform_s", "checksum_s")])
+    at = f"{scale}·N ({scaled['users']}) vs N"
+    return out + [
+        BenchRow(f"window at {at}", big["window_s"], fast["window_s"], "the window at N",
+                 f"linear is ×{scale}; steps: {steps_grew}; floors: {floors_grew}"),
+        BenchRow(f"fast rollback at {at}", big["rollback_steps"]["restore-database"],
+                 fast["rollback_steps"]["restore-database"], "fast rollback at N",
+                 f"flat is ×1; its bare swap: {f['swap_s']:.2f} s → {bf['swap_s']:.2f} s"),
+        BenchRow(f"peak RSS at {at}", scaled["rss_mib"], n["rss_mib"], "peak RSS at N",
+                 "ru_maxrss of each size's own process through its windows; flat is ×1", "MiB"),
+    ]  # fmt: skip
+
+
+def render_table(result: BenchResult) -> Table:
+    """The rows as the operator reads them, each pair side by side."""
+    m = result.machine
+    t = Table(
+        title=f"pgcutover bench: N = {result.users} users; {m.get('nproc')} cores, "
+        f"{m.get('ram_gib')} GiB, PostgreSQL {m.get('postgresql')}",
+        title_justify="left",
+    )
+    for col in ("row", "pgcutover", "floor", "ratio", "notes"):
+        t.add_column(col, justify="right" if col in ("pgcutover", "floor", "ratio") else "left")
+    for r in result.rows:
+        fmt = "{:.0f} MiB" if r.unit == "MiB" else "{:.2f} s"
+        ratio = "-" if r.ratio is None else f"×{r.ratio:g}"
+        t.add_row(
+            r.name,
+            fmt.format(r.pgcutover),
+            fmt.format(r.floor),
+            ratio,
+            f"floor: {r.floor_name}; {r.notes}",
+        )
+    return t
+
+
+# --- a child: one size, each measurement on a fresh copy of that size's template ---------------
