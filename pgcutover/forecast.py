@@ -176,6 +176,11 @@ def pieces_of(
             for f, s in (details.get("invariant_seconds") or {}).items()
             if str(f) in file_tables
         ]
+        # Tables are checked side by side: their seconds overlap, so they share the step's time
+        # in proportion (the invariants run beside them too).
+        spent = sum(p.seconds for p in pieces)
+        if spent > duration > 0:
+            pieces = [Piece(p.seconds * duration / spent, p.tables) for p in pieces]
         # The rest (dropped-column counts, unknown invariants) grows with all the data.
         return [*pieces, Piece(max(duration - sum(p.seconds for p in pieces), 0.0), ALL_TABLES)]
     # Any other step may say how much of its time read the data (preflight's audit, smoke's read

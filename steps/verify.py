@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pgcutover.apply_sql import set_run_parameters
 from pgcutover.db import DB_ERRORS, Database, error_text, ident, select_each
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
-from pgcutover.migration import Migration, ReconciledTable, SqlFile
-from pgcutover.progress import Progress
+from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from steps.backup_proof import read_manifest
 from steps.set_aside import schema_tables
+from steps.verify_reconcile import reconcile, run_query
 from steps.verify_report import write_report
 
 STEP = "verify"
@@ -27,14 +28,6 @@ def pin_search_path(db: Database, migration: Migration) -> None:
     # pg_get_expr and pg_get_constraintdef qualify a name only when it is off the search_path: a
     # role's or database's own setting must not change what the schema-shape check compares.
     db.execute(f"SET LOCAL search_path = pg_catalog, {ident(migration.app_schema)}")
-
-
-def run_query(db: Database, source: str, sql: str) -> list[tuple[Any, ...]]:
-    """Run one verify query, naming where it comes from when the server refuses it."""
-    try:
-        return db.query(sql)
-    except DB_ERRORS as exc:
-        raise CutoverError(STEP, f"{source} failed: {error_text(exc)}") from None
 
 
 def run_file(db: Database, f: SqlFile) -> list[tuple[Any, ...]]:
@@ -59,86 +52,6 @@ def check_invariants(db: Database, migration: Migration) -> list[dict[str, Any]]
             }
         )
     return results
-
-
-# The one content checksum of the reconcile, for every table and side: the row count, and each
-# row's md5 split into two 64-bit halves, each summed (a sum does not depend on row order). {row}
-# and {source} come from the migration's reconcile mapping; the side is scanned once.
-CHECKSUM = """SELECT count(*) AS n,
-       coalesce(sum(('x' || left(h, 16))::bit(64)::bigint::numeric), 0) || ':' ||
-       coalesce(sum(('x' || right(h, 16))::bit(64)::bigint::numeric), 0) AS checksum
-  FROM (SELECT md5(ROW({row})::text) AS h FROM {source}) s"""
-
-
-def literal(value: str) -> str:
-    """Quote a string as an SQL literal (PostgreSQL's quote_literal rule)."""
-    quoted = "'" + value.replace("'", "''").replace("\\", "\\\\") + "'"
-    return "E" + quoted if "\\" in value else quoted
-
-
-def side_value(table: ReconciledTable, column: str, legacy: bool) -> str:
-    """Render one column of one side: as is, by its md5, or (legacy side) as a rule makes it."""
-    if legacy and column in table.legacy:
-        return table.legacy[column]
-    plain = f"x.{ident(column)}"
-    return f"md5({plain})" if column in table.hashed else plain
-
-
-def side_row(table: ReconciledTable, legacy: bool) -> str:
-    """Render one side's row expression, its columns in the mapping's order."""
-    return ", ".join(side_value(table, c, legacy) for c in table.columns)
-
-
-def reconcile_query(migration: Migration, table: ReconciledTable) -> str:
-    """Build one table's reconcile query from the mapping and the one checksum: one row."""
-    subqueries = migration.reconcile.subqueries
-    with_clause = (
-        "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in subqueries) + "\n"
-        if subqueries
-        else ""
-    )
-    name = ident(table.name)
-    legacy = CHECKSUM.format(
-        row=side_row(table, legacy=True),
-        source=f"{ident(migration.aside_schema)}.{name} x {table.legacy_from}",
-    )
-    target = CHECKSUM.format(
-        row=side_row(table, legacy=False),
-        source=f"{ident(migration.app_schema)}.{name} x {table.target_from}",
-    )
-    return (
-        f"{with_clause}SELECT {literal(table.name)} AS table_name, l.n AS legacy_rows, "
-        "l.checksum AS legacy_checksum, t.n AS target_rows, t.checksum AS target_checksum\n"
-        f"FROM ({legacy}) l,\n({target}) t"
-    )
-
-
-def reconcile(
-    db: Database, migration: Migration, progress: Progress | None = None
-) -> list[dict[str, Any]]:
-    """Compare legacy and target row counts and content checksums per table."""
-    out = []
-    tables = migration.reconcile.tables
-    for i, t in enumerate(tables):
-        if progress is not None:
-            label = f"table {i + 1}/{len(tables)} {t.name}"
-            progress.update(i, len(tables), unit="tables", label=label)
-        source, sql = f"{migration.reconcile.name} [tables.{t.name}]", reconcile_query(migration, t)
-        started = time.monotonic()
-        for table, l_rows, l_sum, t_rows, t_sum in run_query(db, source, sql):
-            out.append(
-                {
-                    "table": table,
-                    "legacy_rows": int(l_rows),
-                    "target_rows": int(t_rows),
-                    "legacy_checksum": str(l_sum),
-                    "target_checksum": str(t_sum),
-                    "match": int(l_rows) == int(t_rows) and l_sum == t_sum,
-                    # Both sides' scans of this table: the forecast scales it by its size.
-                    "seconds": round(time.monotonic() - started, 3),
-                }
-            )
-    return out
 
 
 def table_columns(db: Database, schema: str, table: str) -> list[str]:
@@ -241,14 +154,21 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         set_run_parameters(ctx, db)
         pin_search_path(db, migration)
+        # The reconcile's workers check tables in this same snapshot while the invariants run.
+        snapshot = str(db.query("SELECT pg_export_snapshot()")[0][0])
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile") as pool:
+            tables = pool.submit(reconcile, ctx, snapshot, ctx.progress)
+            invariants = check_invariants(db, migration)
+            dropped = dropped_columns(db, migration)
+            reconciled = tables.result()
         report = {
             "run": ctx.run_id,
             "migration": migration.name,
             "at": iso(utc_now()),
             "migration_ts": ctx.migration_ts,
-            "invariants": check_invariants(db, migration),
-            "tables": reconcile(db, migration, ctx.progress),
-            "dropped_by_design": dropped_columns(db, migration),
+            "invariants": invariants,
+            "tables": reconciled,
+            "dropped_by_design": dropped,
             "audit": ctx.state.get("preflight", {}).get("audit", []),
         }
         # What the reconcile must cover: the set-aside schema's tables, from the catalog.
