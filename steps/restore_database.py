@@ -63,7 +63,8 @@ def swap_back(
             if schema_exists(db, app_schema):
                 db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(DISCARD)}")
             db.execute(f"ALTER SCHEMA {ident(aside_schema)} RENAME TO {ident(app_schema)}")
-            db.execute(f"DROP SCHEMA IF EXISTS {ident(DISCARD)} CASCADE")
+            # The migrated schema stays as DISCARD: dropping it unlinks every file of the
+            # migrated data, which grows with it; rollback-finish drops it once the site is back.
             db.execute(
                 "UPDATE pgcutover.set_aside SET released = 'swapped back', "
                 "released_at = now() WHERE run = %s",
@@ -74,8 +75,26 @@ def swap_back(
     return []
 
 
-def make_room_for_restore(db: Database, app_schema: str, aside_schema: str) -> None:
+def swapped_out(db: Database, run_id: str) -> bool:
+    """Tell whether DISCARD holds the migrated schema this run's fast path swapped out."""
+    if not schema_exists(db, DISCARD) or not has_seal_tables(db):
+        return False
+    rows = db.query("SELECT released FROM pgcutover.set_aside WHERE run = %s", [run_id])
+    return bool(rows) and rows[0][0] == "swapped back"
+
+
+def drop_swapped_out(db: Database, run_id: str) -> bool:
+    """Drop the migrated schema the fast path swapped out, if it is still there."""
+    with db.transaction():
+        if not swapped_out(db, run_id):
+            return False
+        db.execute(f"DROP SCHEMA {ident(DISCARD)} CASCADE")
+    return True
+
+
+def make_room_for_restore(db: Database, app_schema: str, aside_schema: str, run_id: str) -> None:
     """Move the migrated schema away as DISCARD and create an empty app schema; aside untouched."""
+    drop_swapped_out(db, run_id)  # after a fast path, app holds the legacy data: keep it aside
     with db.transaction():
         if schema_exists(db, DISCARD):  # an earlier restore failed: what it left in app goes
             db.execute(f"DROP SCHEMA IF EXISTS {ident(app_schema)} CASCADE")
@@ -136,7 +155,7 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
             n, total, unit="bytes", label="fetching the off-host copy"
         ),
     )
-    make_room_for_restore(db, m.app_schema, m.aside_schema)
+    make_room_for_restore(db, m.app_schema, m.aside_schema, ctx.run_id)
     ctx.state["_restoring"] = True  # the progress probe counts rows from here
     pg_restore(
         ctx.settings,
@@ -178,7 +197,8 @@ def restore_database(ctx: RunContext) -> StepOutcome:
     aside = schema_exists(db, m.aside_schema)
     refused: list[str] = []
     if not options.get("from_backup"):
-        if not aside and state == "legacy" and not schema_exists(db, DISCARD):
+        settled = not schema_exists(db, DISCARD) or swapped_out(db, ctx.run_id)
+        if not aside and state == "legacy" and settled:
             return StepOutcome(
                 note=f"{m.app_schema} already holds the legacy schema: nothing to restore",
                 details={"path": "none"},

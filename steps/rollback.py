@@ -14,7 +14,7 @@ from pgcutover.urlcheck import host_url
 from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
 from steps.maintenance import describe_switch, switch
-from steps.restore_database import STEP, restore_database
+from steps.restore_database import DISCARD, STEP, drop_swapped_out, restore_database
 from steps.restore_database import probe as restore_probe
 
 
@@ -99,10 +99,13 @@ def redeploy_app(ctx: RunContext) -> StepOutcome:
 
 
 def finish(ctx: RunContext) -> StepOutcome:
-    """Give CONNECT back and take every host out of maintenance."""
+    """Give CONNECT back, take every host out of maintenance, then drop the migrated schema."""
     restored = unfence(ctx) if _bookkeeping(ctx) else StepOutcome(note="nothing fenced")
     off = switch(ctx, "rollback-finish", on=False)
-    return StepOutcome(note=f"{restored.note}; maintenance: {off.note}")
+    # Last, with the site back: this drop's cost grows with the migrated data.
+    dropped = drop_swapped_out(ctx.db, ctx.run_id)
+    note = f"{restored.note}; maintenance: {off.note}"
+    return StepOutcome(note=note + (f"; migrated schema {DISCARD} dropped" if dropped else ""))
 
 
 def _describe(*lines: str) -> Any:
@@ -143,7 +146,8 @@ ROLLBACK: tuple[Step, ...] = (
         restore_database,
         _describe(
             "fast path: check the set-aside schema's seal in the catalog (no table read), then one "
-            "transaction: drop its guard triggers, swap it back, drop the migrated schema",
+            "transaction: drop its guard triggers, swap it back, keep the migrated schema as "
+            f"{DISCARD} (rollback-finish drops it once the site is back)",
             "slow path (--from-backup, or seal broken): move the migrated schema aside, "
             "pg_restore --jobs N into an empty one, prove tables, row counts and columns, "
             "then drop the old schemas",

@@ -420,3 +420,37 @@ def test_reset_requires_owning_every_table(
     )
     assert fingerprint(legacy_url) == original
     assert app_state(tmp_path) == ("v1", False)
+
+
+@pytest.mark.parametrize(
+    "again",
+    [["rollback", "--yes"], ["rollback", "--yes", "--from-backup"]],
+    ids=["then-fast", "then-from-backup"],
+)
+def test_a_crash_between_the_swap_and_the_drop_of_the_migrated_schema(
+    tmp_path: Path, legacy_url: str, again: list[str]
+) -> None:
+    original = fingerprint(legacy_url)
+    env = migrate(tmp_path, legacy_url)
+    # The fast path swaps the legacy schema back and keeps the migrated one as cutover_discard
+    # for rollback-finish to drop once the site is back; the run dies in between.
+    proc = run_cli(
+        ["rollback", "--yes"],
+        cwd=tmp_path,
+        env={**env, "CUTOVER_FAULT": "rollback-finish:before:kill"},
+    )
+    assert proc.returncode != 0
+    with session(legacy_url) as db:
+        schemas = {r[0] for r in db.query("SELECT nspname FROM pg_namespace")}
+        legacy_columns = db.query(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = 'UserMcpServerInstance' AND column_name = 'userId'"
+        )
+    assert "cutover_discard" in schemas and "cutover_legacy" not in schemas
+    assert legacy_columns == [(1,)]  # public holds the legacy schema again
+    # Finishing the rollback (either way) keeps the legacy data and drops the migrated copy.
+    proc = run_cli(again, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+    with session(legacy_url) as db:
+        assert not db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'cutover_discard'")
