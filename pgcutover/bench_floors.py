@@ -24,6 +24,7 @@ from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE
 from pgcutover.settings import PROJECT_ROOT, Settings, load_settings
 from steps.backup import count_rows
+from steps.restore_database import DISCARD
 
 STEP = "bench"
 PREFIX = "bench_"  # every database the bench creates; its cleanup drops whatever still has it
@@ -34,7 +35,6 @@ FLOOR_FILES = (
     PROJECT_ROOT / "sql" / "bench" / "0001_transform_floor.sql",
     MIGRATION_DIR / "0006_target_indexes_and_foreign_keys.sql",
 )
-DISCARD = "cutover_discard"
 # The legacy tables the row-by-row peer migrates, parents first; _ToolToUserMcpServerConfig is
 # dropped by design (R10). R5 gives these three their personal organization.
 PEER_TABLES = (

@@ -15,7 +15,7 @@ from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_book
 from pgcutover.db import DB_ERRORS, connect, describe_target, error_text
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.faults import inject_fault
-from pgcutover.forecast_report import find_forecast
+from pgcutover.forecast_report import run_forecast
 from pgcutover.identity import database_identity, read_run_meta, require_same_database
 from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
 from pgcutover.lock import acquire_lock
@@ -204,12 +204,7 @@ def run_steps(
 def watch(ctx: RunContext, step: Step, timeline: Timeline) -> Watcher:
     """Watch a step's progress while it runs: journal lines every 5 s, its row on the timeline."""
     probe = step.probe
-    forecast = ctx.state.get("_forecast")
-    if forecast is None and ctx.identity:
-        # Looked up once per run: the forecast a rehearsal made for this database, if any.
-        forecast = find_forecast(ctx.settings.runs_dir, ctx.identity) or {}
-        ctx.state["_forecast"] = forecast
-    seconds = ((forecast or {}).get("steps") or {}).get(step.name)
+    seconds = (run_forecast(ctx).get("steps") or {}).get(step.name)
     return Watcher(
         step.name,
         ctx.progress,

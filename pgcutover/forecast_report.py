@@ -29,6 +29,7 @@ from pgcutover.journal import iso, utc_now
 from pgcutover.migration import load_migration
 from pgcutover.pgtools import client_env, run_tool
 from pgcutover.redact import mask, mask_data
+from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 
 STEP = "rehearse"
@@ -171,10 +172,20 @@ def find_forecast(runs_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | 
     return None
 
 
-def forecast_for_run(runs_dir: Path, run_dir: Path) -> dict[str, Any] | None:
-    """Return the newest forecast made for a run's database (a rehearsal's own is for another)."""
-    identity = read_run_meta(run_dir).get("identity")
-    return find_forecast(runs_dir, identity) if isinstance(identity, dict) else None
+def forecast_for_run(
+    runs_dir: Path, run_dir: Path, identity: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Return the newest forecast made for a run's database (a rehearsal's own is for another):
+    by the identity given, else the one its run.json recorded."""
+    recorded = identity or read_run_meta(run_dir).get("identity")
+    return find_forecast(runs_dir, recorded) if isinstance(recorded, dict) else None
+
+
+def run_forecast(ctx: RunContext) -> dict[str, Any]:
+    """Return this run's forecast ({} when none), looked up once per run."""
+    if "_forecast" not in ctx.state:
+        ctx.state["_forecast"] = forecast_for_run(ctx.settings.runs_dir, ctx.run_dir, ctx.identity)
+    return ctx.state["_forecast"] or {}
 
 
 class ForecastPlanner:

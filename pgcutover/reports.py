@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
 from pgcutover.errors import CutoverError
-from pgcutover.forecast_report import find_forecast, forecast_for_run
+from pgcutover.forecast_report import forecast_for_run
 from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
@@ -198,7 +197,7 @@ def status(settings: Settings) -> None:
         header, source = f"Run {last.name}", str(last / "journal.jsonl")
     say(header, "bold")
     run_id = str(lines[0].get("run", "")) if lines else ""
-    forecast = run_forecast(settings, run_id, identity)
+    forecast = forecast_for_run(settings.runs_dir, settings.runs_dir / run_id, dict(identity))
     table = Table(title=f"Journal ({source})", title_justify="left")
     for col in ("step", "state", "time / budget", *(["forecast"] if forecast else []), "note"):
         table.add_column(col)
@@ -228,17 +227,6 @@ def status(settings: Settings) -> None:
             f"invoke rollback --yes{again} (runbooks/rollback.md)",
             "bold yellow",
         )
-
-
-def run_forecast(
-    settings: Settings, run_id: str, identity: dict[str, object]
-) -> dict[str, Any] | None:
-    """Find the forecast made for a run's database: by its run.json, else its recorded identity."""
-    if run_id and (settings.runs_dir / run_id).is_dir():
-        found = forecast_for_run(settings.runs_dir, settings.runs_dir / run_id)
-        if found:
-            return found
-    return find_forecast(settings.runs_dir, dict(identity)) if identity else None
 
 
 def progress_text(line: dict[str, object]) -> str:

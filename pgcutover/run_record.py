@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pgcutover.errors import CutoverError
-from pgcutover.forecast_report import find_forecast
+from pgcutover.forecast_report import run_forecast
 from pgcutover.html_report import write_run_report
 from pgcutover.identity import find_run
 from pgcutover.journal import completed_steps, read_journal
@@ -38,10 +38,9 @@ def write_run_page(ctx: RunContext) -> None:
     """Write the run's report.html (a forecast for this database beside the measured times)."""
     # An explicit forecast, never the run directory's own: a rehearsal's forecast.json is for
     # another database.
-    forecast = find_forecast(ctx.settings.runs_dir, ctx.identity) or {}
     try:
         write_run_report(
-            ctx.run_dir, manifest_path=ctx.backup_dir / "manifest.json", forecast=forecast
+            ctx.run_dir, manifest_path=ctx.backup_dir / "manifest.json", forecast=run_forecast(ctx)
         )
     except OSError as exc:  # the page is a view; the journal and report.md are the record
         warn(f"report.html not written: {exc}")
