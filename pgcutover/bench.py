@@ -206,6 +206,11 @@ def window_and_rollback(
             "run": run_id,
             "steps": steps,
             "window_s": sum(steps[s] for s in WINDOW),
+            "progress_s": sum(
+                float((ln.get("details") or {}).get("progress_s") or 0.0)
+                for ln in window
+                if ln.get("event") == "end" and ln.get("step") in WINDOW
+            ),
             "rollback_steps": {ln["step"]: ln["duration_s"] for ln in back},
             "rollback_path": path,
             "target_rows": target_rows,

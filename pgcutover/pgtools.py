@@ -6,8 +6,11 @@ import os
 import re
 import signal
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pgcutover.db import dsn_without_password
 from pgcutover.errors import CutoverError
@@ -24,6 +27,7 @@ def run_child(
     env: dict[str, str] | None = None,
     timeout_s: float | None = None,
     stdin: str | None = None,
+    on_stderr_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a program in a session of its own; on timeout or interrupt, kill its group and reap it.
 
@@ -31,7 +35,10 @@ def run_child(
     pgcutover alone decides between "finish this step" (first Ctrl-C) and "abandon it" (second).
     A new session rather than just a new group: with no controlling terminal, a child that wants
     to prompt fails at once instead of being stopped (SIGTTIN) until its timeout; stdin is empty.
+    on_stderr_line sees each stderr line as it comes (a verbose pg_restore's entries).
     """
+    if on_stderr_line is not None:
+        return run_child_streaming(args, env=env, timeout_s=timeout_s, on_line=on_stderr_line)
     with subprocess.Popen(
         args,
         stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
@@ -47,6 +54,55 @@ def run_child(
             kill_group(proc)
             raise
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def run_child_streaming(
+    args: list[str],
+    *,
+    env: dict[str, str] | None,
+    timeout_s: float | None,
+    on_line: Callable[[str], None],
+) -> subprocess.CompletedProcess[str]:
+    """Run a program as run_child does, handing each stderr line to on_line as it is written."""
+    out: list[str] = []
+    err: list[str] = []
+
+    def read_stdout(stream: IO[str]) -> None:
+        out.append(stream.read())
+
+    def read_stderr(stream: IO[str]) -> None:
+        for line in stream:
+            err.append(line)
+            try:
+                on_line(line.rstrip("\n"))
+            except Exception:  # a watcher of the output is never a reason to fail the program
+                pass
+
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [
+            threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),
+            threading.Thread(target=read_stderr, args=(proc.stderr,), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            proc.wait(timeout=timeout_s)
+        except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
+            kill_group(proc)
+            raise
+        for reader in readers:
+            # A grandchild that left the group may hold the pipes open: never wait for it long.
+            reader.join(timeout=5)
+    return subprocess.CompletedProcess(args, proc.returncode, "".join(out), "".join(err))
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
@@ -95,16 +151,24 @@ def client_env(dsn: str, app_name: str) -> tuple[str, dict[str, str]]:
     return conninfo, env
 
 
-def run_tool(step: str, args: list[str], env: dict[str, str]) -> str:
-    """Run a PostgreSQL client program; a non-zero exit fails the step with its last stderr line."""
+def run_tool(
+    step: str,
+    args: list[str],
+    env: dict[str, str],
+    on_stderr_line: Callable[[str], None] | None = None,
+) -> str:
+    """Run a PostgreSQL client program; a non-zero exit fails the step with its error line."""
     try:
-        proc = run_child(args, env=env)
+        proc = run_child(args, env=env, on_stderr_line=on_stderr_line)
     except FileNotFoundError:
         raise CutoverError(step, f"{Path(args[0]).name} not found at {args[0]}") from None
     except PermissionError:
         raise CutoverError(step, f"{Path(args[0]).name} at {args[0]} is not executable") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        # A verbose program goes on talking after its error: name the error, not the chatter.
+        errors = [ln for ln in lines if ": error: " in ln or ln.startswith(("ERROR:", "FATAL:"))]
+        lines = errors or lines
         raise CutoverError(
             step,
             mask(
@@ -147,9 +211,13 @@ class ArchiveToc:
         return self.header.get("Compression", "").strip() not in ("0", "none")
 
 
-def pg_restore_list(settings: Settings, dump: Path, step: str = "backup") -> ArchiveToc:
-    """Read a dump's table of contents (the header and entry list only, not the data blocks)."""
-    out = run_tool(step, [settings.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+def pg_restore_list(
+    settings: Settings, dump: Path, step: str = "backup", *, schema: str | None = None
+) -> ArchiveToc:
+    """Read a dump's table of contents (the header and entry list only, not the data blocks);
+    with schema, only the entries a restore of that schema would restore."""
+    args = [settings.tool("pg_restore"), "--list", *(["--schema", schema] if schema else [])]
+    out = run_tool(step, [*args, str(dump)], dict(os.environ))
     header: dict[str, str] = {}
     entries: list[str] = []
     for line in out.splitlines():
@@ -202,22 +270,61 @@ def pg_restore(
     schema: str,
     app_name: str,
     step: str = "restore-database",
+    entries: RestoreEntries | None = None,
 ) -> None:
-    """Restore one schema of a custom-format dump into the target database with parallel jobs."""
+    """Restore one schema of a custom-format dump into the target database with parallel jobs.
+
+    With entries, pg_restore runs verbose and entries counts the archive entries it restores.
+    """
     conninfo, env = client_env(settings.database_url, app_name)
-    run_tool(
-        step,
-        [
-            settings.tool("pg_restore"),
-            "--jobs",
-            str(jobs),
-            "--no-password",
-            "--exit-on-error",
-            "--schema",
-            schema,
-            "--dbname",
-            conninfo,
-            str(dump),
-        ],
-        env,
+    args = [settings.tool("pg_restore"), "--jobs", str(jobs), "--no-password", "--exit-on-error"]
+    args += ["--schema", schema, "--dbname", conninfo, str(dump)]
+    if entries is None:
+        run_tool(step, args, env)
+        return
+    run_tool(step, [*args[:1], "--verbose", *args[1:]], env, on_stderr_line=entries.feed)
+    entries.finish()
+
+
+class RestoreEntries:
+    """Count the archive entries a verbose pg_restore has finished, from its stderr lines.
+
+    Entries before the parallel loop run one after the other, each finished when the next starts;
+    inside it (--jobs > 1) a worker says when each one is finished. A single job never enters the
+    loop: every entry runs in order.
+    """
+
+    STARTS = (
+        "pg_restore: creating ",
+        "pg_restore: processing data for table ",
+        "pg_restore: executing ",
+        "pg_restore: processing BLOBS",
     )
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._serial = 0
+        self._finished = 0
+        self._parallel = False
+        self._done = False
+
+    def feed(self, line: str) -> None:
+        """Read one stderr line."""
+        if line.startswith("pg_restore: entering main parallel loop"):
+            self._parallel = True
+        elif line.startswith("pg_restore: finished item "):
+            self._finished += 1
+        elif not self._parallel and line.startswith(self.STARTS):
+            self._serial += 1
+
+    def finish(self) -> None:
+        """Say pg_restore exited 0: every entry is done."""
+        self._done = True
+
+    @property
+    def done(self) -> int:
+        """Return how many entries are finished (never more than the total)."""
+        if self._done:
+            return self.total
+        serial = self._serial if self._parallel else max(self._serial - 1, 0)
+        return min(serial + self._finished, self.total)

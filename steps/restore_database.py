@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError, some_of
-from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs, pg_restore
+from pgcutover.pgtools import (
+    RestoreEntries,
+    default_restore_jobs,
+    parse_restore_jobs,
+    pg_restore,
+    pg_restore_list,
+)
 from pgcutover.progress import Reading
 from pgcutover.run import RunContext, StepOutcome
 from pgcutover.timeline import warn
@@ -155,15 +162,20 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
             n, total, unit="bytes", label="fetching the off-host copy"
         ),
     )
+    dump = ctx.backup_dir / manifest.file
+    entries = RestoreEntries(
+        len(pg_restore_list(ctx.settings, dump, STEP, schema=m.app_schema).entries)
+    )
     make_room_for_restore(db, m.app_schema, m.aside_schema, ctx.run_id)
-    ctx.state["_restoring"] = True  # the progress probe counts rows from here
+    ctx.state["_restore_entries"] = entries  # the progress probe reports from here
     pg_restore(
         ctx.settings,
-        ctx.backup_dir / manifest.file,
+        dump,
         jobs=jobs,
         schema=m.app_schema,
         app_name=f"{ctx.app_name} pg_restore",
         step=STEP,
+        entries=entries,
     )
     problems = prove_restore(db, ctx.run_id, m.app_schema, manifest)
     if problems:
@@ -232,16 +244,19 @@ def restore_database(ctx: RunContext) -> StepOutcome:
 
 
 def probe(ctx: RunContext) -> Reading | None:
-    """While pg_restore runs, count the rows restored so far against the manifest's total.
+    """While pg_restore runs: archive entries restored of the total, and the rows so far.
 
-    Its own short connection: the statistics views and pg_stat_progress_copy take no lock.
+    Rows come from its own short connection: the statistics views and pg_stat_progress_copy take
+    no lock. Entries alone would stall on one large table; the rows show it moving.
     """
-    if not ctx.state.get("_restoring"):
+    entries = ctx.state.get("_restore_entries")
+    if not isinstance(entries, RestoreEntries):
         return None  # the fast path is a catalog swap: nothing to count
+    reading = Reading(float(entries.done), float(entries.total), "entries", "pg_restore")
     manifest = read_manifest(ctx.backup_dir)
     if manifest is None:
-        return None
-    total = float(sum(manifest.schema_counts(ctx.migration.app_schema).values()))
+        return reading
+    total = sum(manifest.schema_counts(ctx.migration.app_schema).values())
     db = connect(
         ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
     )
@@ -255,4 +270,4 @@ def probe(ctx: RunContext) -> Reading | None:
         )[0][0]
     finally:
         db.close()
-    return Reading(min(float(done), total), total, "rows", "pg_restore")
+    return replace(reading, label=f"pg_restore, {min(int(done), total)} of {total} rows")

@@ -20,6 +20,7 @@ ROWS = [
     "transform vs row-by-row peer",
     "verify",
     "window (maintenance on → off)",
+    "progress watching",
     "fast rollback (swap back)",
     "restore-path rollback (--from-backup)",
     f"window at {SCALE}·N ({USERS * SCALE}) vs N",
@@ -60,6 +61,7 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
     assert peer["sample_users"] == USERS and peer["extrapolated_s"] == peer["seconds"]
     assert peer["rows_written"] == sum(transformed.values())
     assert n["rss_mib"] > 0 and scaled["rss_mib"] > 0
+    assert 0 <= n["fast"]["progress_s"] < n["fast"]["window_s"]
 
     # Cleaned up: no bench database was left, the cluster stopped, .bench/ removed.
     assert data["databases_left"] == [] and data["cluster_stopped"] is True

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import operator_env, run_cli
+from conftest import make_settings, operator_env, run_cli
 from test_failures import app_env
 
+from pgcutover.db import connect
+from pgcutover.errors import CutoverError
 from pgcutover.journal import Journal
+from pgcutover.pgtools import RestoreEntries, pg_dump, pg_restore, pg_restore_list
 from pgcutover.progress import Eta, Progress, Reading, Watcher, describe, estimate
 from pgcutover.settings import PROJECT_ROOT
 from pgcutover.timeline import Timeline
@@ -167,6 +170,66 @@ def test_a_slow_step_journals_progress_and_status_shows_it_from_another_process(
     stamps = [datetime.fromisoformat(p["at"]) for p in progress]
     gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
     assert all(g < 7 for g in gaps), gaps
+    # What watching cost is journaled with the step's end, for the bench's ≤ 2 % check.
+    end = next(ln for ln in lines if ln["event"] == "end" and ln["step"] == "transform")
+    assert 0 < end["details"]["progress_s"] < end["duration_s"]  # its bound: invoke bench
     # Without a TTY, the transform's progress printed a line every 10 s at most.
     said = [ln for ln in out.splitlines() if ln.startswith("  transform ..")]
     assert 1 <= len(said) <= 2, said
+
+
+class RecordingEntries(RestoreEntries):
+    """Count entries as pg_restore does, keeping what done read after every line."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total)
+        self.seen: list[int] = []
+
+    def feed(self, line: str) -> None:
+        super().feed(line)
+        self.seen.append(self.done)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_restore_counts_its_archive_entries_up_to_the_total(
+    tmp_path: Path, legacy_url: str, empty_url: str, jobs: int
+) -> None:
+    source = make_settings(tmp_path, legacy_url)
+    dump = tmp_path / "db.dump"
+    pg_dump(source, dump, snapshot=None, exclude_schemas=[], app_name="test")
+    total = len(pg_restore_list(source, dump, schema="public").entries)
+    entries = RecordingEntries(total)
+    target = make_settings(tmp_path, empty_url)
+    pg_restore(target, dump, jobs=jobs, schema="public", app_name="test", entries=entries)
+    assert total > 20
+    assert entries.seen == sorted(entries.seen)  # done only grows
+    # Before pg_restore exits, every entry but (one job) the last running one is seen finished.
+    assert entries.seen[-1] >= total - 1 and entries.done == total
+    assert public_tables(empty_url) == public_tables(legacy_url)
+
+
+def public_tables(url: str) -> list[str]:
+    db = connect(url, "psycopg")
+    try:
+        return [
+            str(r[0])
+            for r in db.query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+    finally:
+        db.close()
+
+
+def test_a_failing_verbose_restore_names_its_error_not_its_chatter(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    dump = tmp_path / "db.dump"
+    pg_dump(settings, dump, snapshot=None, exclude_schemas=[], app_name="test")
+    entries = RestoreEntries(len(pg_restore_list(settings, dump, schema="public").entries))
+    with pytest.raises(CutoverError) as err:  # the tables are still there: the first CREATE fails
+        pg_restore(settings, dump, jobs=2, schema="public", app_name="test", entries=entries)
+    assert "pg_restore exited 1: pg_restore: error:" in err.value.cause
+    assert "already exists" in err.value.cause
+    assert entries.done < entries.total
