@@ -17,13 +17,8 @@ from typing import Any
 
 from pgcutover.db import DB_ERRORS, connect, error_text
 from pgcutover.errors import CutoverError
-from pgcutover.forecast import (
-    DatabaseProfile,
-    Forecast,
-    build_forecast,
-    read_profile,
-    transform_tables,
-)
+from pgcutover.forecast import Forecast, build_forecast, file_growth, transform_tables
+from pgcutover.forecast_profile import DatabaseProfile, read_profile
 from pgcutover.identity import read_run_meta, same_database
 from pgcutover.journal import iso, utc_now
 from pgcutover.migration import load_migration
@@ -217,6 +212,7 @@ class ForecastPlanner:
             self.target,
             file_tables=transform_tables(migration, set(self.staging.table_bytes)),
             backup_fixed_s=self.backup_fixed_s,
+            grows_by=file_growth(migration),
         )
         doc = forecast_document(forecast, self.staging, self.target, name=self.name, run=run)
         return doc, write_forecast(rehearsal.runs_dir / run, doc, self.settings.runs_dir)

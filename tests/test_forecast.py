@@ -12,7 +12,8 @@ from conftest import app_url, fresh_database, make_settings, run_cli
 from pgcutover.compare import database_fingerprint, diff_fingerprints
 from pgcutover.db import connect
 from pgcutover.errors import CutoverError
-from pgcutover.forecast import DatabaseProfile, build_forecast, tables_named
+from pgcutover.forecast import build_forecast, statement_growth, tables_named
+from pgcutover.forecast_profile import DatabaseProfile
 from pgcutover.forecast_report import find_forecast, render_markdown
 from pgcutover.rehearse import rehearse
 
@@ -213,3 +214,74 @@ def test_a_catalog_invariant_stays_fixed_and_a_data_invariant_grows() -> None:
     )
     # a: 1.0 x 10; shape: fixed 0.5; rules: 1.5 x 3 (b); the other 1.0 s grows with all (6.5)
     assert forecast.steps["verify"] == pytest.approx(10.0 + 0.5 + 4.5 + 6.5)
+
+
+def test_the_dump_grows_with_bytes_and_row_work_with_rows() -> None:
+    staging = DatabaseProfile({}, {"a": 100}, {"a": 10}, {})
+    target = DatabaseProfile({}, {"a": 500}, {"a": 100}, {})  # wider rows: bytes ×5, rows ×10
+    forecast = build_forecast(
+        [[end("backup", 2.0), end("verify", 1.0, table_seconds={"a": 1.0})]],
+        staging,
+        target,
+        file_tables={},
+    )
+    assert forecast.steps["backup"] == pytest.approx(2.0 * 5)
+    assert forecast.steps["verify"] == pytest.approx(1.0 * 10)
+
+
+def test_rows_never_estimated_fall_back_on_bytes() -> None:
+    staging = DatabaseProfile({}, {"a": 100}, {"a": 0}, {})  # never analyzed: reltuples unknown
+    target = DatabaseProfile({}, {"a": 300}, {"a": 1000}, {})
+    forecast = build_forecast(
+        [[end("verify", 1.0, table_seconds={"a": 1.0})]], staging, target, file_tables={}
+    )
+    assert forecast.steps["verify"] == pytest.approx(3.0)
+
+
+def test_analyze_grows_with_its_capped_sample_not_with_the_data() -> None:
+    assert statement_growth("-- for the planner\nANALYZE public.a;\nanalyze b;\n") == "sample"
+    assert statement_growth("ANALYZE a; CREATE INDEX i ON a (x);") == "sort"
+    assert statement_growth("-- nothing\n") == "sort"
+    settings = {"default_statistics_target": "100"}  # a sample of 30,000 rows per table
+    staging = DatabaseProfile(
+        {}, {"big": 10, "small": 1}, {"big": 40_000, "small": 1_000}, settings
+    )
+    target = DatabaseProfile(
+        {}, {"big": 100, "small": 10}, {"big": 400_000, "small": 10_000}, settings
+    )
+    forecast = build_forecast(
+        [[end("transform", 3.1, files=[{"file": "9_analyze.sql", "duration_s": 3.1}])]],
+        staging,
+        target,
+        file_tables={"9_analyze.sql": ()},
+        grows_by={"9_analyze.sql": "sample"},
+    )
+    # Sampled rows: 30,000 + 1,000 before, 30,000 + 10,000 after.
+    assert forecast.steps["transform"] == pytest.approx(3.1 * 40_000 / 31_000)
+
+
+def test_a_rehearsal_in_cache_for_a_target_that_is_not_is_named() -> None:
+    small = DatabaseProfile({}, {"a": 10 * 2**20}, {"a": 1}, {"shared_buffers": "128MB"})
+    big = DatabaseProfile({}, {"a": 100 * 2**20}, {"a": 10}, {"shared_buffers": "128MB"})
+    notes = build_forecast([[end("fence", 0.1)]], small, big, file_tables={}).notes
+    assert any("fits in its shared_buffers (128 MiB)" in n for n in notes), notes
+    assert build_forecast([[end("fence", 0.1)]], big, big, file_tables={}).notes == []
+
+
+def test_index_builds_grow_n_log_n() -> None:
+    sql = (
+        'CREATE UNIQUE INDEX "a_k" ON public.a ("k");\n'
+        "ALTER TABLE public.a\n  ADD CONSTRAINT a_fk FOREIGN KEY (b) REFERENCES public.b (id);"
+    )
+    assert statement_growth(sql) == "sort"
+    staging = DatabaseProfile({}, {"a": 1}, {"a": 1_000}, {})
+    target = DatabaseProfile({}, {"a": 10}, {"a": 10_000}, {})
+    forecast = build_forecast(
+        [[end("transform", 1.0, files=[{"file": "6_idx.sql", "duration_s": 1.0}])]],
+        staging,
+        target,
+        file_tables={"6_idx.sql": ("a",)},
+        grows_by={"6_idx.sql": "sort"},
+    )
+    # 10 × log(10,000) / log(1,000) = 13.3: a sort of ten times the rows costs a third more per row
+    assert forecast.steps["transform"] == pytest.approx(10 * 4 / 3, rel=1e-3)
