@@ -11,6 +11,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext
+from pgcutover.session_memory import raise_memory
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:
@@ -70,6 +71,7 @@ def apply_in_one_transaction(
     db = ctx.db
     with db.transaction():
         set_run_parameters(ctx, db)
+        raise_memory(db, ctx.settings.window_memory)
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction

@@ -15,6 +15,7 @@ from pgcutover.app_host_settings import HostEntry, parse_app_hosts, url_template
 from pgcutover.backup_settings import CopyTarget, Keep, parse_copy_to, parse_keep
 from pgcutover.errors import CutoverError
 from pgcutover.redact import register_secret
+from pgcutover.session_memory import memory_settings
 from pgcutover.timeline import warn
 
 DRIVERS = ("psycopg", "pg8000")
@@ -44,6 +45,8 @@ KNOWN = (
     "MAINTENANCE_CHECK_URL",
     "MAINTENANCE_CHECK_TIMEOUT",
     "FENCE_WAIT",
+    "WINDOW_WORK_MEM",
+    "WINDOW_MAINTENANCE_WORK_MEM",
     "NOTIFY_CMD",
     "NOTIFY_TIMEOUT",
     "CUTOVER_ENV",
@@ -95,6 +98,8 @@ class Settings:
     maintenance_check_url: str = ""
     maintenance_check_timeout_s: float = 30.0
     fence_wait_s: float = 10.0
+    # work_mem and maintenance_work_mem for the window's transactions (pgcutover/session_memory.py)
+    window_memory: dict[str, str] = field(default_factory=lambda: memory_settings({}))
     notify_cmd: str = ""  # run with each event as JSON on stdin (pgcutover/notify.py)
     notify_timeout_s: float = 10.0
     budgets: dict[str, float] = field(default_factory=dict)
@@ -219,6 +224,7 @@ def load_settings(
         backup_dir=backup_dir,
         runs_dir=home("RUNS_DIR", "runs"),
         backup_keep=parse_keep(values.get("BACKUP_KEEP", "")),
+        window_memory=memory_settings(values),
         backup_copy_to=parse_copy_to(values.get("BACKUP_COPY_TO", ""), base, backup_dir),
         migration_dir=path("MIGRATION_DIR", str(PROJECT_ROOT / "sql" / "migration")),
         pg_bindir=Path(bindir) if bindir else default_pg_bindir(),

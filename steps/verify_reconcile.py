@@ -15,19 +15,23 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration, ReconciledTable
 from pgcutover.progress import Progress
 from pgcutover.run import RunContext
+from pgcutover.session_memory import raise_memory
 from steps.backup_proof import read_manifest
 
 STEP = "verify"
 MAX_VERIFY_WORKERS = 8  # more rarely helps: each scans whole tables, and the window holds a lock
 
 
-# The one content checksum of the reconcile, for every table and side: the row count, and each
-# row's md5 split into two 64-bit halves, each summed (a sum does not depend on row order). {row}
-# and {source} come from the migration's reconcile mapping; the side is scanned once.
+# The one content checksum of the reconcile, for every table and side: the row count, and the sum
+# of each row's 64-bit hash (hashtextextended of the row as text; a sum does not depend on row
+# order, and PostgreSQL sums bigints in 128 bits, so it never overflows). A changed value goes
+# unnoticed only if its row's hash collides, 1 in 1.8e19. It replaced md5 split into two 64-bit
+# sums: 128 bits, but 2.9× the time (6.6 s against 2.3 s at 30,000 users, 2 cores), where the
+# text of the row, not the hash, is the cost. {row} and {source} come from the migration's
+# reconcile mapping; the side is scanned once.
 CHECKSUM = """SELECT count(*) AS n,
-       coalesce(sum(('x' || left(h, 16))::bit(64)::bigint::numeric), 0) || ':' ||
-       coalesce(sum(('x' || right(h, 16))::bit(64)::bigint::numeric), 0) AS checksum
-  FROM (SELECT md5(ROW({row})::text) AS h FROM {source}) s"""
+       coalesce(sum(hashtextextended(ROW({row})::text, 0)), 0)::text AS checksum
+  FROM {source}"""
 
 
 def literal(value: str) -> str:
@@ -103,6 +107,7 @@ def reconcile(
                 # A utility statement takes no bind parameter: the snapshot id goes in as a literal.
                 db.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
                 set_run_parameters(ctx, db)
+                raise_memory(db, ctx.settings.window_memory)
                 db.execute(f"SET LOCAL search_path = pg_catalog, {ident(migration.app_schema)}")
                 while True:
                     with lock:

@@ -1,0 +1,55 @@
+"""Settings read from the environment and profiles: the window's memory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pgcutover.db import connect
+from pgcutover.errors import CutoverError
+from pgcutover.session_memory import raise_memory
+from pgcutover.settings import load_settings
+
+
+@pytest.mark.parametrize(
+    "raw, cause",
+    [
+        ("lots", "is not a size"),
+        ("256mb", "is not a size"),
+        ("-1MB", "is not a size"),
+        ("1.5GB", "is not a size"),
+        ("512kB", "is out of range"),
+        ("9999999GB", "is out of range"),
+    ],
+)
+def test_a_silly_window_memory_is_refused_in_one_line(tmp_path: Path, raw: str, cause: str) -> None:
+    with pytest.raises(CutoverError, match=f"^config: WINDOW_WORK_MEM='{re.escape(raw)}' {cause}"):
+        load_settings(None, base_dir=tmp_path, environ={"WINDOW_WORK_MEM": raw})
+
+
+def test_window_memory_defaults_and_reads_a_profile(tmp_path: Path) -> None:
+    assert load_settings(None, base_dir=tmp_path, environ={}).window_memory == {
+        "work_mem": "128MB",
+        "maintenance_work_mem": "1GB",
+    }
+    chosen = load_settings(
+        None, base_dir=tmp_path, environ={"WINDOW_MAINTENANCE_WORK_MEM": " 4GB "}
+    )
+    assert chosen.window_memory["maintenance_work_mem"] == "4GB"
+
+
+def test_window_memory_is_raised_for_the_transaction_only_and_never_lowered(
+    legacy_url: str,
+) -> None:
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.execute("SET work_mem = '8MB'")
+        with db.transaction():
+            raise_memory(db, {"work_mem": "1MB", "maintenance_work_mem": "300MB"})
+            assert db.query("SHOW work_mem")[0][0] == "8MB"  # the server's is larger: kept
+            assert db.query("SHOW maintenance_work_mem")[0][0] == "300MB"
+        assert db.query("SHOW maintenance_work_mem")[0][0] != "300MB"  # SET LOCAL: gone
+    finally:
+        db.close()
