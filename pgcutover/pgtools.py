@@ -189,7 +189,8 @@ def pg_dump(
 ) -> None:
     """Dump the database in custom format to dest, inside an exported snapshot when given."""
     conninfo, env = client_env(settings.database_url, app_name)
-    args = [settings.tool("pg_dump"), "--format=custom", "--file", str(dest), "--no-password"]
+    args = [settings.tool("pg_dump"), "--format=custom", f"--compress={settings.backup_compress}"]
+    args += ["--file", str(dest), "--no-password"]
     if snapshot:
         args += ["--snapshot", snapshot]
     for schema in exclude_schemas:

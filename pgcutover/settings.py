@@ -12,7 +12,14 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from pgcutover.app_host_settings import HostEntry, parse_app_hosts, url_template
-from pgcutover.backup_settings import CopyTarget, Keep, parse_copy_to, parse_keep
+from pgcutover.backup_settings import (
+    DEFAULT_COMPRESS,
+    CopyTarget,
+    Keep,
+    parse_compress,
+    parse_copy_to,
+    parse_keep,
+)
 from pgcutover.errors import CutoverError
 from pgcutover.redact import register_secret
 from pgcutover.session_memory import memory_settings
@@ -27,6 +34,7 @@ KNOWN = (
     "BACKUP_DIR",
     "BACKUP_KEEP",
     "BACKUP_COPY_TO",
+    "BACKUP_COMPRESS",
     "RUNS_DIR",
     "MIGRATION_DIR",
     "PG_BINDIR",
@@ -81,6 +89,7 @@ class Settings:
     runs_dir: Path = Path("runs") / DEFAULT_HOME
     backup_keep: Keep | None = None  # None: `invoke backups --prune` refuses
     backup_copy_to: CopyTarget | None = None  # None: the dump stays on this machine only
+    backup_compress: int = DEFAULT_COMPRESS  # pg_dump's gzip level
     migration_dir: Path = PROJECT_ROOT / "sql" / "migration"
     pg_bindir: Path | None = None
     maintenance_on_cmd: str = ""
@@ -225,6 +234,7 @@ def load_settings(
         runs_dir=home("RUNS_DIR", "runs"),
         backup_keep=parse_keep(values.get("BACKUP_KEEP", "")),
         window_memory=memory_settings(values),
+        backup_compress=parse_compress(values.get("BACKUP_COMPRESS", "")),
         backup_copy_to=parse_copy_to(values.get("BACKUP_COPY_TO", ""), base, backup_dir),
         migration_dir=path("MIGRATION_DIR", str(PROJECT_ROOT / "sql" / "migration")),
         pg_bindir=Path(bindir) if bindir else default_pg_bindir(),

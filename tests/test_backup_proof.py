@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import fingerprint, make_settings, run_cli
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
+from pgcutover.pgtools import pg_dump, pg_restore_list
 from pgcutover.settings import default_pg_bindir
 from steps.backup import DUMP_NAME
 from steps.backup_proof import MANIFEST_NAME, check_backup, sha256_of
@@ -112,3 +113,12 @@ def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
     assert check_backup(settings, backup_dir, full_read=False).problem == "manifest unreadable"
     manifest_path.unlink()
     assert check_backup(settings, backup_dir, full_read=False).problem == "manifest missing"
+
+
+def test_the_dump_is_written_at_the_configured_gzip_level(tmp_path: Path, legacy_url: str) -> None:
+    for level in ("1", "9"):
+        settings = make_settings(tmp_path, legacy_url, BACKUP_COMPRESS=level)
+        dump = tmp_path / f"z{level}.dump"
+        pg_dump(settings, dump, snapshot=None, exclude_schemas=[], app_name="test")
+        toc = pg_restore_list(settings, dump)
+        assert toc.header["Compression"] == level and toc.compressed

@@ -53,3 +53,15 @@ def test_window_memory_is_raised_for_the_transaction_only_and_never_lowered(
         assert db.query("SHOW maintenance_work_mem")[0][0] != "300MB"  # SET LOCAL: gone
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("raw", ["0", "10", "fast", "-1", "1.5", "gzip"])
+def test_a_backup_compression_other_than_a_gzip_level_is_refused(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(CutoverError, match=f"^config: BACKUP_COMPRESS='{re.escape(raw)}' is not"):
+        load_settings(None, base_dir=tmp_path, environ={"BACKUP_COMPRESS": raw})
+
+
+def test_the_backup_compresses_at_the_measured_level_unless_told(tmp_path: Path) -> None:
+    assert load_settings(None, base_dir=tmp_path, environ={}).backup_compress == 1
+    told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_COMPRESS": " 9 "})
+    assert told.backup_compress == 9
