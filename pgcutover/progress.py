@@ -9,10 +9,12 @@ file system or its own connection. A watcher thread samples both every few secon
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 JOURNAL_EVERY_S = 5.0  # the issue's floor: a progress line at least this often while a step runs
@@ -134,6 +136,28 @@ def _clock(seconds: float) -> str:
 
 
 Probe = Callable[[], Reading | None]
+
+
+def read_position(path: Path) -> int | None:
+    """Return how far a process of ours has read a file (Linux /proc); None if none has it open.
+
+    A reader such as pg_restore says nothing while it reads: its open file's offset does.
+    """
+    try:
+        target = path.resolve()
+        for fd in Path("/proc").glob("[0-9]*/fd/*"):
+            try:
+                if Path(os.readlink(fd)) != target:
+                    continue
+                info = (fd.parent.parent / "fdinfo" / fd.name).read_text()
+            except OSError:  # gone, or not ours to read: the next one
+                continue
+            for line in info.splitlines():
+                if line.startswith("pos:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 class Watcher:

@@ -15,7 +15,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
 from pgcutover.pgtools import pg_dump, tool_major
-from pgcutover.progress import Reading
+from pgcutover.progress import Reading, read_position
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from steps.backup_offhost import copied, copy_backup
@@ -215,7 +215,10 @@ def probe(ctx: RunContext) -> Reading | None:
             if ctx.progress.read() is not None:  # the off-host copy counts its own bytes
                 return None
             size = final.stat().st_size
-            return Reading(size, size, "bytes", "dump written; reading every block back (proof)")
+            read = read_position(final)  # pg_restore reading it back, if it is at it
+            if read is None:
+                return Reading(size, size, "bytes", "dump written; proving it")
+            return Reading(read, size, "bytes", "reading every block back (proof)")
     except OSError:  # renamed between the two calls: the next sample sees the new name
         return None
     return None

@@ -31,7 +31,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
 
 
 def probe(ctx: RunContext) -> Reading | None:
-    """Add what PostgreSQL shows to the file the step is on: the database growing, index builds.
+    """Add what PostgreSQL shows to the step's file: the database growing, index builds, ANALYZE.
 
     On its own short connection, with a lock timeout: pg_database_size reads directories and the
     progress view takes no lock, so the step's transaction never waits for the probe.
@@ -48,6 +48,10 @@ def probe(ctx: RunContext) -> Reading | None:
             "SELECT phase, blocks_done, blocks_total FROM pg_stat_progress_create_index "
             "WHERE datname = current_database() LIMIT 1"
         )
+        analyze = db.query(
+            "SELECT relid::regclass::text, phase, sample_blks_scanned, sample_blks_total "
+            "FROM pg_stat_progress_analyze WHERE datname = current_database() LIMIT 1"
+        )
     finally:
         db.close()
     label = own.label if own else "transform"
@@ -55,6 +59,9 @@ def probe(ctx: RunContext) -> Reading | None:
     if index:
         phase, done, total = index[0]
         label += f"; index build: {phase}" + (f" {100 * done // total}%" if total else "")
+    if analyze:
+        table, phase, done, total = analyze[0]
+        label += f"; ANALYZE {table}: {phase}" + (f" {100 * done // total}%" if total else "")
     if own is None:
         return Reading(0, None, "files", label)
     return Reading(own.done, own.total, own.unit, label)

@@ -19,7 +19,15 @@ from pgcutover.db import connect
 from pgcutover.errors import CutoverError
 from pgcutover.journal import Journal
 from pgcutover.pgtools import RestoreEntries, pg_dump, pg_restore, pg_restore_list
-from pgcutover.progress import Eta, Progress, Reading, Watcher, describe, estimate
+from pgcutover.progress import (
+    Eta,
+    Progress,
+    Reading,
+    Watcher,
+    describe,
+    estimate,
+    read_position,
+)
 from pgcutover.settings import PROJECT_ROOT
 from pgcutover.timeline import Timeline
 
@@ -233,3 +241,25 @@ def test_a_failing_verbose_restore_names_its_error_not_its_chatter(
     assert "pg_restore exited 1: pg_restore: error:" in err.value.cause
     assert "already exists" in err.value.cause
     assert entries.done < entries.total
+
+
+def test_a_readers_position_in_a_file_is_seen_from_outside(tmp_path: Path) -> None:
+    data = tmp_path / "big.dump"
+    data.write_bytes(b"x" * 100_000)
+    assert read_position(data) is None  # nobody has it open
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"f = open({str(data)!r}, 'rb', buffering=0); f.read(4096); input()",
+        ],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while read_position(data) != 4096 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert read_position(data) == 4096
+    finally:
+        reader.communicate("\n", timeout=10)
