@@ -15,6 +15,7 @@ from typing import IO
 from pgcutover.db import dsn_without_password
 from pgcutover.errors import CutoverError
 from pgcutover.redact import mask
+from pgcutover.restore_entries import RestoreEntries
 from pgcutover.settings import Settings
 
 # pg_restore --jobs: more sessions than this only queue on the server's locks and I/O.
@@ -39,21 +40,28 @@ def run_child(
     """
     if on_stderr_line is not None:
         return run_child_streaming(args, env=env, timeout_s=timeout_s, on_line=on_stderr_line)
-    with subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    ) as proc:
+    with start_child(args, env, stdin_pipe=stdin is not None) as proc:
         try:
             stdout, stderr = proc.communicate(input=stdin, timeout=timeout_s)
         except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
             kill_group(proc)
             raise
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def start_child(
+    args: list[str], env: dict[str, str] | None, *, stdin_pipe: bool
+) -> subprocess.Popen[str]:
+    """Start a program in a session of its own (see run_child), its output piped to us."""
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def run_child_streaming(
@@ -78,15 +86,7 @@ def run_child_streaming(
             except Exception:  # a watcher of the output is never a reason to fail the program
                 pass
 
-    with subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    ) as proc:
+    with start_child(args, env, stdin_pipe=False) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         readers = [
             threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),
@@ -285,47 +285,3 @@ def pg_restore(
         return
     run_tool(step, [*args[:1], "--verbose", *args[1:]], env, on_stderr_line=entries.feed)
     entries.finish()
-
-
-class RestoreEntries:
-    """Count the archive entries a verbose pg_restore has finished, from its stderr lines.
-
-    Entries before the parallel loop run one after the other, each finished when the next starts;
-    inside it (--jobs > 1) a worker says when each one is finished. A single job never enters the
-    loop: every entry runs in order.
-    """
-
-    STARTS = (
-        "pg_restore: creating ",
-        "pg_restore: processing data for table ",
-        "pg_restore: executing ",
-        "pg_restore: processing BLOBS",
-    )
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self._serial = 0
-        self._finished = 0
-        self._parallel = False
-        self._done = False
-
-    def feed(self, line: str) -> None:
-        """Read one stderr line."""
-        if line.startswith("pg_restore: entering main parallel loop"):
-            self._parallel = True
-        elif line.startswith("pg_restore: finished item "):
-            self._finished += 1
-        elif not self._parallel and line.startswith(self.STARTS):
-            self._serial += 1
-
-    def finish(self) -> None:
-        """Say pg_restore exited 0: every entry is done."""
-        self._done = True
-
-    @property
-    def done(self) -> int:
-        """Return how many entries are finished (never more than the total)."""
-        if self._done:
-            return self.total
-        serial = self._serial if self._parallel else max(self._serial - 1, 0)
-        return min(serial + self._finished, self.total)

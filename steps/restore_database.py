@@ -8,13 +8,13 @@ from typing import Any
 from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError, some_of
 from pgcutover.pgtools import (
-    RestoreEntries,
     default_restore_jobs,
     parse_restore_jobs,
     pg_restore,
     pg_restore_list,
 )
 from pgcutover.progress import Reading
+from pgcutover.restore_entries import RestoreEntries
 from pgcutover.run import RunContext, StepOutcome
 from pgcutover.timeline import warn
 from steps.aside_seal import has_seal_tables, seal_problems

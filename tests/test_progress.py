@@ -18,7 +18,7 @@ from test_failures import app_env
 from pgcutover.db import connect
 from pgcutover.errors import CutoverError
 from pgcutover.journal import Journal
-from pgcutover.pgtools import RestoreEntries, pg_dump, pg_restore, pg_restore_list
+from pgcutover.pgtools import pg_dump, pg_restore, pg_restore_list
 from pgcutover.progress import (
     Eta,
     Progress,
@@ -28,6 +28,7 @@ from pgcutover.progress import (
     estimate,
     read_position,
 )
+from pgcutover.restore_entries import RestoreEntries
 from pgcutover.settings import PROJECT_ROOT
 from pgcutover.timeline import Timeline
 
@@ -263,3 +264,18 @@ def test_a_readers_position_in_a_file_is_seen_from_outside(tmp_path: Path) -> No
         assert read_position(data) == 4096
     finally:
         reader.communicate("\n", timeout=10)
+
+
+def test_entries_in_interleaved_worker_lines_are_still_counted() -> None:
+    entries = RestoreEntries(4)
+    for line in (
+        'pg_restore: creating TABLE "public.a"',
+        "pg_restore: entering main parallel loop",
+        "pg_restore:pg_restore:  finished item 1 TABLE DATA public a",  # two workers at once
+        " finished item 2 INDEX public a_i",
+        "pg_restore: finished item 3 ACL public TABLE a",
+    ):
+        entries.feed(line)
+    assert entries.done == 4
+    entries.feed("pg_restore: finished main parallel loop")
+    assert entries.done == 4
