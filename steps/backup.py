@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pgcutover.background import Background
 from pgcutover.compare import BOOKKEEPING_SCHEMA
-from pgcutover.db import Database, ident, select_each
+from pgcutover.db import Database, connect, ident, literal, select_each
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
@@ -49,6 +50,21 @@ def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
     return {f"{s}.{t}": int(n) for (s, t), n in zip(tables, counts, strict=True)}
 
 
+def count_in_snapshot(settings: Settings, snapshot: str, app_name: str) -> dict[str, int]:
+    """Count every table's rows on a connection of its own, in the exported snapshot."""
+    db = connect(settings.database_url, settings.db_driver, application_name=app_name, step=STEP)
+    try:
+        # A utility statement takes no bind parameter: the snapshot id goes in as a literal, quoted
+        # by the server before the transaction (SET TRANSACTION SNAPSHOT must come first in it).
+        quoted = literal(db, snapshot)
+        with db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            db.execute(f"SET TRANSACTION SNAPSHOT {quoted}")
+            return count_rows(db)
+    finally:
+        db.close()
+
+
 def dump_database(
     settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str
 ) -> Manifest:
@@ -67,7 +83,10 @@ def dump_database(
         # so the manifest describes exactly what was dumped.
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
-        counts = count_rows(db)
+        # The counts scan every table while pg_dump does: on their own connection, beside it.
+        counting = Background(
+            lambda: count_in_snapshot(settings, snapshot, app_name), name="backup counts"
+        )
         pg_dump(
             settings,
             partial,
@@ -75,6 +94,8 @@ def dump_database(
             exclude_schemas=[BOOKKEEPING_SCHEMA],
             app_name=app_name,
         )
+        # Still inside the exporting transaction: the snapshot must live until they imported it.
+        counts = counting.result()
     with partial.open("rb") as fh:
         os.fsync(fh.fileno())
     partial.rename(final)
@@ -93,6 +114,8 @@ def prove_dump(
     settings: Settings, dump: Path, *, run_id: str, counts: dict[str, int], server_version: str
 ) -> Manifest:
     """Read the whole archive back, then hash it: only a dump that reads back in full is proven."""
+    # The hash reads the file while pg_restore reads it back: two cores, one pass of time.
+    hashing = Background(lambda: sha256_of(dump), name="backup sha256")
     try:
         toc = read_back(settings, dump, counts, STEP)
     except CutoverError as exc:
@@ -101,7 +124,7 @@ def prove_dump(
         run=run_id,
         file=dump.name,
         bytes=dump.stat().st_size,
-        sha256=sha256_of(dump),
+        sha256=hashing.result(),
         created_at=iso(utc_now()),
         server_version=server_version,
         pg_dump_major=tool_major(settings, "pg_dump", STEP),
@@ -160,9 +183,9 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
         f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
         f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
-        "count every table's rows in the same snapshot; pg_restore --list (a data entry per "
-        "table); pg_restore --file=/dev/null (every data block read and inflated); sha256; "
-        "write manifest.json",
+        "count every table's rows in the same snapshot (beside pg_dump, on a second "
+        "connection); pg_restore --list (a data entry per table); pg_restore --file=/dev/null "
+        "(every data block read and inflated) with sha256 beside it; write manifest.json",
         *describe_copy(settings),
     ]
 

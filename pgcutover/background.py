@@ -1,0 +1,36 @@
+"""Work beside the step's own: a daemon thread whose result the step collects when it needs it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Background(Generic[T]):
+    """Run fn on a daemon thread from now; result() waits for it and raises what it raised.
+
+    Daemon, and never joined on the way out of a failure: a step that fails or is interrupted
+    does not wait for work beside it (a read-only count, a hash) that nobody will use.
+    """
+
+    def __init__(self, fn: Callable[[], T], name: str) -> None:
+        self._box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(fn,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], T]) -> None:
+        try:
+            self._box["value"] = fn()
+        except BaseException as exc:  # handed to result(): the caller decides what it means
+            self._box["error"] = exc
+
+    def result(self) -> T:
+        """Wait for the work; return its value or raise its error."""
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        value: T = self._box["value"]
+        return value
