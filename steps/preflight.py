@@ -17,6 +17,7 @@ from pgcutover.offhost import reach
 from pgcutover.pgtools import tool_major
 from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from steps.restore_database import DISCARD
 
 STEP = "preflight"
 
@@ -58,6 +59,15 @@ def check_schema_state(db: Database, migration: Migration) -> str:
             STEP,
             f"schema {migration.aside_schema} already exists (left by an earlier window?): "
             "roll that run back or clean it up first",
+        )
+    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [DISCARD]):
+        # A rollback swapped the legacy schema back but never reached rollback-finish, which
+        # drops this migrated copy once the site is back; a later fast rollback would drop it
+        # inside its own downtime.
+        raise CutoverError(
+            STEP,
+            f"schema {DISCARD} is left by a rollback that did not finish: run `invoke rollback` "
+            "to finish it (it drops that schema), then start the window; nothing was changed",
         )
     return str(detail)
 

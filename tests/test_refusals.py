@@ -202,3 +202,18 @@ def test_other_roles_sessions_need_pg_signal_backend_then_are_fenced(
             app_session.query("SELECT 1")  # the fence ended it
     finally:
         app_session.close()
+
+
+def test_a_rollback_left_unfinished_is_finished_before_a_new_window(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    db = connect(legacy_url, "psycopg")
+    try:  # what a rollback killed between its swap and rollback-finish leaves behind
+        db.execute("CREATE SCHEMA cutover_discard")
+        db.execute("CREATE TABLE cutover_discard.migrated (id int)")
+    finally:
+        db.close()
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    assert_refused(proc, "preflight", "schema cutover_discard is left by a rollback")
+    assert fingerprint(legacy_url) == before
