@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -80,6 +81,20 @@ def dsn_without_password(dsn: str) -> tuple[str, str | None]:
 def literal(db: Database, value: str) -> str:
     """Quote a value server-side for the statements that take no bind parameters (COMMENT, ROLE)."""
     return str(db.query("SELECT quote_literal(%s)", [value])[0][0])
+
+
+def join_snapshot(db: Database, snapshot: str) -> None:
+    """Begin the open transaction read-only in another session's exported snapshot.
+
+    The first statements of the transaction, before any query. A snapshot id is hex digits and
+    dashes (pg_export_snapshot), refused otherwise, so it is quoted here, not by a query that
+    would come first.
+    """
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    # A utility statement takes no bind parameter: the snapshot id goes in as a literal.
+    db.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
 
 
 def describe_target(dsn: str) -> str:

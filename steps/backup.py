@@ -11,7 +11,7 @@ from typing import Any
 
 from pgcutover.background import Background
 from pgcutover.compare import BOOKKEEPING_SCHEMA
-from pgcutover.db import Database, connect, ident, literal, select_each
+from pgcutover.db import Database, connect, ident, join_snapshot, select_each
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
@@ -54,12 +54,8 @@ def count_in_snapshot(settings: Settings, snapshot: str, app_name: str) -> dict[
     """Count every table's rows on a connection of its own, in the exported snapshot."""
     db = connect(settings.database_url, settings.db_driver, application_name=app_name, step=STEP)
     try:
-        # A utility statement takes no bind parameter: the snapshot id goes in as a literal, quoted
-        # by the server before the transaction (SET TRANSACTION SNAPSHOT must come first in it).
-        quoted = literal(db, snapshot)
         with db.transaction():
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            db.execute(f"SET TRANSACTION SNAPSHOT {quoted}")
+            join_snapshot(db, snapshot)
             return count_rows(db)
     finally:
         db.close()

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pgcutover.apply_sql import set_run_parameters
-from pgcutover.db import DB_ERRORS, Database, connect, error_text, ident
+from pgcutover.db import DB_ERRORS, Database, connect, error_text, ident, join_snapshot
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration, ReconciledTable
 from pgcutover.progress import Progress
@@ -103,9 +103,7 @@ def reconcile(
         )
         try:
             with db.transaction():
-                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                # A utility statement takes no bind parameter: the snapshot id goes in as a literal.
-                db.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
+                join_snapshot(db, snapshot)
                 set_run_parameters(ctx, db)
                 raise_memory(db, ctx.settings.window_memory)
                 db.execute(f"SET LOCAL search_path = pg_catalog, {ident(migration.app_schema)}")
