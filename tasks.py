@@ -53,6 +53,9 @@ def sandbox(c: Context, users: str | None = None, down: bool = False, debug: boo
         "and rollback commands (default: rollback)",
         "until": "stop cleanly after this window step (journaled as paused; continue with "
         "--resume, or roll back) (default: run to maintenance-off)",
+        "jobs": "connections the window's data work may use (verify's tables side by side, "
+        "processes per index build), 1 to 64 (default: this machine's cores, bounded by the "
+        "server's free connections)",
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
     },
@@ -65,6 +68,7 @@ def migrate_offline(
     resume: bool = False,
     on_failure: str = "rollback",
     until: str | None = None,
+    jobs: str | None = None,
     env: str | None = None,
     debug: bool = False,
 ) -> None:
@@ -76,6 +80,7 @@ def migrate_offline(
         resume=resume,
         on_failure=on_failure,
         until=until,
+        jobs=jobs,
     )
 
 
@@ -169,6 +174,7 @@ def status(c: Context, env: str | None = None, debug: bool = False) -> None:
         "forecast": "forecast the window of profile NAME's database (read only, never changed) "
         "from this rehearsal: RUNS_DIR/<run-id>/forecast.md and .json with BUDGET_ lines "
         "(default: no forecast)",
+        "jobs": "the windows' --jobs: give the production window's (default: as migrate-offline)",
         "yes": YES_HELP,
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
@@ -180,6 +186,7 @@ def rehearse(
     clone: bool = False,
     keep: bool = False,
     forecast: str | None = None,
+    jobs: str | None = None,
     yes: bool = False,
     env: str | None = None,
     debug: bool = False,
@@ -191,6 +198,7 @@ def rehearse(
         keep=keep,
         yes=yes,
         forecast_for=named_settings("--forecast", forecast),
+        jobs=jobs,
     )
 
 
@@ -200,7 +208,8 @@ def rehearse(
         "scale": "also time the window, fast rollback and peak RSS at N x SCALE users; 1 skips "
         "that part (default: 10; at the default N that is 1,000,000 users: about an hour on "
         "2 cores and some 35 GB of free disk)",
-        "jobs": "pg_restore jobs for the restore-path pair, 1 to 64 (default: the number of cores)",
+        "jobs": "the window's --jobs and pg_restore's jobs for the restore-path pair, 1 to 64 "
+        "(default: the number of cores)",
         "out": "the JSON report (default: RUNS_DIR/bench-<UTC timestamp>.json; RUNS_DIR from "
         ".env or the environment, default runs/)",
         "debug": DEBUG_HELP,

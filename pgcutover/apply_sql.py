@@ -12,6 +12,7 @@ from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext
 from pgcutover.session_memory import raise_memory
+from pgcutover.window_jobs import set_index_workers, window_jobs
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:
@@ -72,6 +73,7 @@ def apply_in_one_transaction(
     with db.transaction():
         set_run_parameters(ctx, db)
         raise_memory(db, ctx.settings.window_memory)
+        set_index_workers(db, window_jobs(ctx, step))
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction

@@ -16,6 +16,7 @@ from pgcutover.run import RunContext
 from pgcutover.run_record import rollback_progress, run_to_resume, write_run_page
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import Timeline, say
+from pgcutover.window_jobs import parse_window_jobs
 from steps.backup_offhost import usable_backup
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
@@ -35,10 +36,12 @@ def migrate_offline(
     resume: bool = False,
     on_failure: str = "rollback",
     until: str | None = None,
+    jobs: object = None,
     ask: Confirm | None = None,
 ) -> str:
     """Run the window (through step `until` only, if given); return the run id, or raise
-    CutoverError naming the failed step."""
+    CutoverError naming the failed step. jobs: the connections its data work may use."""
+    asked_jobs = parse_window_jobs(jobs)
     if on_failure not in ON_FAILURE:
         raise CutoverError("config", f"--on-failure must be rollback or pause, not {on_failure!r}")
     if until is not None and until not in STEP_NAMES:
@@ -57,6 +60,7 @@ def migrate_offline(
         settings, "migrate-offline", "migrate-offline (maintenance window)", yes=yes, ask=ask
     )
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
+    ctx.state["options"] = {"jobs": asked_jobs}
     timeline = Timeline.for_steps(
         f"migrate-offline {ctx.run_id}", [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE]
     )

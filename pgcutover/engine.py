@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_bookkeeping
-from pgcutover.db import DB_ERRORS, connect, describe_target, error_text
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.faults import inject_fault
 from pgcutover.forecast_report import run_forecast
@@ -21,7 +21,7 @@ from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
 from pgcutover.lock import acquire_lock
 from pgcutover.migration import load_migration
 from pgcutover.progress import Watcher
-from pgcutover.run import RunContext, Step
+from pgcutover.run import WAL_BYTES, RunContext, Step
 from pgcutover.settings import Settings
 from pgcutover.timeline import Timeline, say
 
@@ -166,11 +166,15 @@ def run_steps(
             ctx.journal.write(step.name, "start", budget_s=budget)
             timeline.start(step.name)
             started = time.monotonic()
+            wal_at = wal_position(ctx.db)
             try:
                 with watch(ctx, step, timeline) as watcher:
                     outcome = step.run(ctx)
                 if watcher.samples:  # what watching cost, for the bench's ≤ 2 % check
                     outcome.details["progress_s"] = round(watcher.spent_s, 3)
+                written = wal_since(ctx.db, wal_at)
+                if written:
+                    outcome.details[WAL_BYTES] = written
                 inject_fault(ctx, step.name, "after")
             except CutoverError as exc:
                 _end(ctx, timeline, step.name, "failed", started, budget, error=exc.cause)
@@ -201,6 +205,30 @@ def run_steps(
                 note=outcome.note,
                 details=outcome.details,
             )
+
+
+def wal_position(db: Database) -> str | None:
+    """Return the server's WAL insert position, or None where it cannot say (a standby, a
+    lost connection): measuring must never fail a step."""
+    try:
+        return str(db.query("SELECT pg_current_wal_lsn()::text")[0][0])
+    except DB_ERRORS:
+        return None
+
+
+def wal_since(db: Database, position: str | None) -> int | None:
+    """Return the WAL bytes written server-wide since position (other sessions' too: in the
+    window, fenced, there are few), or None."""
+    if position is None:
+        return None
+    try:
+        return int(
+            db.query(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::bigint", [position]
+            )[0][0]
+        )
+    except DB_ERRORS:
+        return None
 
 
 def watch(ctx: RunContext, step: Step, timeline: Timeline) -> Watcher:

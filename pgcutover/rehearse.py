@@ -27,6 +27,7 @@ from pgcutover.redact import mask
 from pgcutover.rehearsal_report import PARTS, PartResult, RehearsalReport, write_report
 from pgcutover.settings import Settings
 from pgcutover.timeline import say, warn
+from pgcutover.window_jobs import parse_window_jobs
 
 STEP = "rehearse"
 T = TypeVar("T")
@@ -69,13 +70,16 @@ def rehearse(
     ask: Confirm | None = None,
     base_dir: Path | None = None,
     forecast_for: Settings | None = None,
+    jobs: object = None,
 ) -> RehearsalReport:
     """Migrate, roll back, prove the rollback exact, migrate again; raise naming the first failure.
 
     base_dir is where the profile file lives (default: the current directory, as the CLI loads it).
     With forecast_for (another profile's settings, only read), forecast that database's window.
+    jobs is the windows' --jobs: give the production window's, so the forecast measures it.
     """
     refuse_production(settings, base_dir)
+    asked_jobs = parse_window_jobs(jobs)
     validate(settings, STEP, deploys=not clone)
     planner = ForecastPlanner(forecast_for) if forecast_for else None
     report = RehearsalReport(target=describe_target(settings.database_url))
@@ -114,7 +118,7 @@ def rehearse(
             clone_part.outcome, clone_part.note = "ok", how
             clone_part.duration_s = round(time.monotonic() - started, 3)
             say(f"{STEP}: scratch copy {report.clone} made by {how}")
-        _rehearse_on(target, report, planner)
+        _rehearse_on(target, report, planner, asked_jobs)
     except CutoverError as exc:
         if report.failed_part is None:  # a failure outside the parts (dropping the copy …)
             report.failed_part, report.error = exc.step, mask(str(exc))
@@ -185,12 +189,12 @@ def _timed(report: RehearsalReport, name: str, fn: Callable[[], T]) -> T:
     return result
 
 
-def _window(target: Settings, report: RehearsalReport, part: str) -> None:
+def _window(target: Settings, report: RehearsalReport, part: str, jobs: int | None) -> None:
     """Run migrate-offline as a part; record its run id and the steps its journal holds."""
     before = _run_dirs(target)
     result = report.part(part)
     try:
-        _timed(report, part, lambda: commands.migrate_offline(target, yes=True))
+        _timed(report, part, lambda: commands.migrate_offline(target, yes=True, jobs=jobs))
     finally:
         new = sorted(_run_dirs(target) - before)
         if new:
@@ -200,7 +204,7 @@ def _window(target: Settings, report: RehearsalReport, part: str) -> None:
 
 
 def _rehearse_on(
-    target: Settings, report: RehearsalReport, planner: ForecastPlanner | None
+    target: Settings, report: RehearsalReport, planner: ForecastPlanner | None, jobs: int | None
 ) -> None:
     before = _timed(
         report,
@@ -211,7 +215,7 @@ def _rehearse_on(
         where = report.parts.index(report.part("migrate-offline"))
         report.parts.insert(where, PartResult("measure"))
         _timed(report, "measure", lambda: planner.measure_rehearsal(target))
-    _window(target, report, "migrate-offline")
+    _window(target, report, "migrate-offline", jobs)
     run = report.run_ids["migrate-offline"]
     since = _journal_len(target, run)
     rollback = report.part("rollback")
@@ -241,7 +245,7 @@ def _rehearse_on(
         report.part("compare").note = "identical to before the window"
 
     _timed(report, "compare", compare)
-    _window(target, report, "migrate-offline-again")
+    _window(target, report, "migrate-offline-again", jobs)
     if planner:
         report.parts.append(PartResult("forecast"))
         again = report.run_ids["migrate-offline-again"]

@@ -16,6 +16,7 @@ from pgcutover.settings import Settings
 # A step's detail: how many seconds of its time read the data (so grow with it); the forecast
 # scales that part and keeps the rest fixed.
 DATA_SECONDS = "data_s"
+WAL_BYTES = "wal_bytes"  # WAL the step wrote (an end line's details): the forecast's checkpoints
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pgcutover.offhost import reach
 from pgcutover.pgtools import tool_major
 from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from pgcutover.window_jobs import window_jobs
 from steps.restore_database import DISCARD
 
 STEP = "preflight"
@@ -207,6 +208,8 @@ def run(ctx: RunContext) -> StepOutcome:
     with read_only(db):
         check_legacy_drift(db, ctx.migration)
     space = check_backup_space(ctx.settings, db)
+    # A --jobs the server has no connections for is refused here, before anything changes.
+    jobs = window_jobs(ctx, STEP)
     audit_started = time.monotonic()
     with read_only(db):
         findings = audit(db, ctx.migration)
@@ -217,12 +220,13 @@ def run(ctx: RunContext) -> StepOutcome:
     bent = sum(f["rows"] for f in findings)
     return StepOutcome(
         note=f"server {server_major}, pg_dump {tools['pg_dump']}, {detail}; "
-        f"{bent} rows bent by rules"
+        f"{bent} rows bent by rules; {jobs} jobs"
         + (f"; reached {', '.join(reached)}" if reached else "")
         + (f"; off-host copy target {copy_to} writable" if copy_to else ""),
         details={
             "server_major": server_major,
             "tools": tools,
+            "jobs": jobs,
             **space,
             "audit": findings,
             DATA_SECONDS: data_s,

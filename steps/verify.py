@@ -13,6 +13,7 @@ from pgcutover.journal import iso, utc_now
 from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from pgcutover.window_jobs import window_jobs
 from steps.backup_proof import read_manifest
 from steps.set_aside import schema_tables
 from steps.verify_reconcile import reconcile, run_query
@@ -150,6 +151,7 @@ def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[
 def verify_database(ctx: RunContext) -> dict[str, Any]:
     """Run every check in one read-only snapshot and return the report."""
     db, migration = ctx.db, ctx.migration
+    jobs = window_jobs(ctx, STEP)  # asked here, not in the reconcile's thread: one user of db
     with db.transaction():
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         set_run_parameters(ctx, db)
@@ -157,7 +159,7 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
         # The reconcile's workers check tables in this same snapshot while the invariants run.
         snapshot = str(db.query("SELECT pg_export_snapshot()")[0][0])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile") as pool:
-            tables = pool.submit(reconcile, ctx, snapshot, ctx.progress)
+            tables = pool.submit(reconcile, ctx, snapshot, jobs=jobs, progress=ctx.progress)
             invariants = check_invariants(db, migration)
             dropped = dropped_columns(db, migration)
             reconciled = tables.result()
@@ -166,6 +168,7 @@ def verify_database(ctx: RunContext) -> dict[str, Any]:
             "migration": migration.name,
             "at": iso(utc_now()),
             "migration_ts": ctx.migration_ts,
+            "jobs": jobs,
             "invariants": invariants,
             "tables": reconciled,
             "dropped_by_design": dropped,

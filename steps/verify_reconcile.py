@@ -3,7 +3,6 @@ the tables checked side by side on read-only connections that share one snapshot
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,6 @@ from pgcutover.session_memory import raise_memory
 from steps.backup_proof import read_manifest
 
 STEP = "verify"
-MAX_VERIFY_WORKERS = 8  # more rarely helps: each scans whole tables, and the window holds a lock
 
 
 # The one content checksum of the reconcile, for every table and side: the row count, and the sum
@@ -78,7 +76,7 @@ def reconcile_query(migration: Migration, table: ReconciledTable) -> str:
 
 
 def reconcile(
-    ctx: RunContext, snapshot: str, progress: Progress | None = None
+    ctx: RunContext, snapshot: str, *, jobs: int, progress: Progress | None = None
 ) -> list[dict[str, Any]]:
     """Compare legacy and target row counts and content checksums per table, in parallel.
 
@@ -90,7 +88,7 @@ def reconcile(
     # Biggest first (by the backup's counts), so one large table does not start last.
     counts = read_counts(ctx)
     order = sorted(tables, key=lambda t: counts.get(t.name, 0), reverse=True)
-    workers = max(1, min(verify_workers(), len(tables)))
+    workers = max(1, min(jobs, len(tables)))
     done: list[dict[str, Any]] = []
     lock = threading.Lock()
 
@@ -151,11 +149,6 @@ def read_counts(ctx: RunContext) -> dict[str, int]:
     """Return the backup's row count per legacy table (empty when there is no manifest)."""
     manifest = read_manifest(ctx.backup_dir)
     return manifest.schema_counts(ctx.migration.app_schema) if manifest else {}
-
-
-def verify_workers() -> int:
-    """How many connections check tables side by side: this machine's cores, capped."""
-    return max(1, min(os.cpu_count() or 1, MAX_VERIFY_WORKERS))
 
 
 def run_query(db: Database, source: str, sql: str) -> list[tuple[Any, ...]]:

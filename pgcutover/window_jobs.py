@@ -1,0 +1,79 @@
+"""How many connections the window's data work may use (`--jobs`), bounded by the server.
+
+Verify checks tables on this many read-only connections side by side, and the transform builds
+each index with this many processes (the leader and jobs − 1 parallel workers). The default is
+this machine's cores: in the sandbox and on a database host that is the server's; run from
+elsewhere, pass the server's cores. Either way it is bounded by the connections the server has
+free once the fence has ended the app's sessions, so a window never fails half-way for want of
+a connection slot.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pgcutover.db import Database
+from pgcutover.errors import CutoverError
+from pgcutover.pgtools import MAX_RESTORE_JOBS, parse_restore_jobs
+from pgcutover.run import RunContext
+
+# Connections the window holds besides its jobs: the step's own, the lock's, and one for the
+# backup's counts or a progress probe.
+OWN_CONNECTIONS = 3
+FREE_SLOTS_SQL = """
+SELECT current_setting('max_connections')::int
+       - current_setting('superuser_reserved_connections')::int
+       - count(*) FILTER (WHERE datname <> current_database()
+                          -- another role's session shows no backend_type: count it (a
+                          -- worker among them only makes the bound safer)
+                          AND coalesce(backend_type, 'client backend') = 'client backend'),
+       current_setting('max_connections')::int
+FROM pg_stat_activity
+"""
+
+
+def parse_window_jobs(raw: object) -> int | None:
+    """Parse --jobs: a whole number from 1 to 64, or None when unset (then: the default)."""
+    return parse_restore_jobs(raw, "migrate-offline")
+
+
+def default_jobs() -> int:
+    """The window's jobs when none is asked for: this machine's cores, capped."""
+    return max(1, min(os.cpu_count() or 1, MAX_RESTORE_JOBS))
+
+
+def free_connections(db: Database) -> tuple[int, int]:
+    """Return (slots the window may use, max_connections), counting the app's sessions to this
+    database as free: the fence ends them before any step that uses jobs."""
+    free, most = db.query(FREE_SLOTS_SQL)[0]
+    return int(free) - OWN_CONNECTIONS, int(most)
+
+
+def resolve_jobs(db: Database, asked: int | None, step: str) -> int:
+    """Return the jobs to use: the asked number if the server has room for it, else refuse;
+    unasked, the default bounded by the free connections (at least 1)."""
+    free, most = free_connections(db)
+    if asked is None:
+        return max(1, min(default_jobs(), free))
+    if asked > free:
+        raise CutoverError(
+            step,
+            f"--jobs {asked} needs {asked} connections but the server has {max(free, 0)} free for "
+            f"them (max_connections {most}, less reserved slots, other databases' sessions and "
+            f"the window's own {OWN_CONNECTIONS}): give --jobs {max(free, 1)} or fewer",
+        )
+    return asked
+
+
+def window_jobs(ctx: RunContext, step: str) -> int:
+    """Return this run's jobs, resolved once per process (a resumed run resolves them again)."""
+    if "jobs" not in ctx.state:
+        asked = ctx.state.get("options", {}).get("jobs")
+        ctx.state["jobs"] = resolve_jobs(ctx.db, asked, step)
+    jobs: int = ctx.state["jobs"]
+    return jobs
+
+
+def set_index_workers(db: Database, jobs: int) -> None:
+    """Inside the open transaction, build indexes with `jobs` processes (jobs − 1 workers)."""
+    db.query("SELECT set_config('max_parallel_maintenance_workers', %s, true)", [str(jobs - 1)])

@@ -1,0 +1,72 @@
+"""The window's --jobs: silly values and more than the server has room for are refused before
+anything changes; a given number is what verify and preflight used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import admin, fingerprint, make_settings, run_cli
+from test_refusals import assert_refused, cli_env
+
+from pgcutover import commands
+from pgcutover.errors import CutoverError
+from pgcutover.journal import read_journal
+from pgcutover.sandbox.cluster import LocalCluster
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "65", "abc", "2.5", "1e3", " "])
+def test_silly_jobs_is_one_line_and_changes_nothing(
+    tmp_path: Path, legacy_url: str, jobs: str
+) -> None:
+    before = fingerprint(legacy_url)
+    proc = run_cli(
+        ["migrate-offline", "--yes", "--jobs", jobs],
+        cwd=tmp_path,
+        env=cli_env(tmp_path, legacy_url),
+    )
+    assert_refused(proc, "migrate-offline", "--jobs")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert fingerprint(legacy_url) == before
+
+
+def test_more_jobs_than_free_connections_is_refused_by_preflight(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
+    before = fingerprint(legacy_url)
+    others = []
+    db = admin(cluster)
+    try:
+        most, reserved, busy = db.query(
+            "SELECT current_setting('max_connections')::int, "
+            "current_setting('superuser_reserved_connections')::int, count(*) "
+            "FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )[0]
+        # Leave room for the window's own connections but not for 64 jobs.
+        for _ in range(max(0, int(most) - int(reserved) - int(busy) - 64 - 6 + 10)):
+            others.append(admin(cluster))
+        with pytest.raises(CutoverError) as failed:
+            commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True, jobs=64)
+    finally:
+        for other in others:
+            other.close()
+        db.close()
+    assert failed.value.step == "preflight"
+    assert "--jobs 64 needs 64 connections" in str(failed.value)
+    assert fingerprint(legacy_url) == before
+
+
+def test_jobs_reach_preflight_and_verify(tmp_path: Path, legacy_url: str) -> None:
+    settings = make_settings(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True, jobs="1")
+    run_dir = settings.runs_dir / run_id
+    ends = {
+        ln["step"]: ln for ln in read_journal(run_dir / "journal.jsonl") if ln["event"] == "end"
+    }
+    assert ends["preflight"]["details"]["jobs"] == 1
+    # Each step's WAL is measured (the forecast's checkpoints): the transform writes, fence not.
+    assert ends["transform"]["details"]["wal_bytes"] > 0
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["jobs"] == 1 and report["passed"]
+    assert all(t["match"] for t in report["tables"])
