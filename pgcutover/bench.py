@@ -33,9 +33,12 @@ from pgcutover.bench_floors import (
     session,
     timed,
 )
+from pgcutover.bench_forecast import forecast_row
 from pgcutover.bench_report import WINDOW, BenchResult, build_rows, render_table
 from pgcutover.db import DB_ERRORS, error_text, ident
 from pgcutover.errors import CutoverError
+from pgcutover.forecast_profile import read_profile
+from pgcutover.forecast_report import backup_fixed_seconds
 from pgcutover.journal import iso, read_journal, utc_now
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
@@ -118,6 +121,8 @@ def run_bench(
             cluster.destroy()  # stops the server if the above could not, and removes its files
             shutil.rmtree(root, ignore_errors=True)
     result.rows = build_rows(result.sizes["n"], result.sizes.get("scaled"), scale, n_jobs)
+    if "scaled" in result.sizes:
+        result.rows.append(forecast_row(result.sizes["n"], result.sizes["scaled"], scale))
     result.finished_at = iso(utc_now())
     console.print(render_table(result))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +195,10 @@ def window_and_rollback(
 ) -> dict[str, Any]:
     """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
     with fresh_database(cluster, tpl, PREFIX + home.name, password, home) as settings:
-        run_id = commands.migrate_offline(settings, yes=True)
+        with session(settings) as db:  # what a forecast reads of it, before the window
+            profile = read_profile(db, settings.database_url, "public")
+        backup_fixed_s = backup_fixed_seconds(settings)
+        run_id = commands.migrate_offline(settings, yes=True, jobs=jobs)
         journal = settings.runs_dir / run_id / "journal.jsonl"
         window = read_journal(journal)
         with session(settings) as db:
@@ -212,6 +220,10 @@ def window_and_rollback(
                 if ln.get("event") == "end" and ln.get("step") in WINDOW
             ),
             "rollback_steps": {ln["step"]: ln["duration_s"] for ln in back},
+            # For the forecast row: this size as `rehearse --forecast` measures a rehearsal.
+            "profile": profile.as_dict(),
+            "backup_fixed_s": backup_fixed_s,
+            "window_lines": [ln for ln in window if ln.get("event") == "end"],
             "rollback_path": path,
             "target_rows": target_rows,
             "dump": str(dump),

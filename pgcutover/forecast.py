@@ -32,8 +32,9 @@ from pgcutover.forecast_profile import (
     DatabaseProfile,
     differences,
 )
+from pgcutover.forecast_regime import REGIME_MARGIN, cache_regime, wal_regime
 from pgcutover.migration import Migration
-from pgcutover.run import DATA_SECONDS
+from pgcutover.run import DATA_SECONDS, WAL_BYTES
 
 ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table
 ANALYZE = re.compile(r"^\s*ANALYZE\b", re.IGNORECASE)
@@ -225,11 +226,14 @@ def build_forecast(
     measured: dict[str, list[float]] = {}
     fixed: dict[str, list[float]] = {}
     growing: dict[str, list[float]] = {}
+    wal: list[float] = []
     for lines in windows:
+        wal.append(0.0)
         for line in lines:
             if line.get("event") != "end" or line.get("outcome") != "ok":
                 continue
             step, duration = str(line.get("step")), float(line.get("duration_s") or 0.0)
+            wal[-1] += float((line.get("details") or {}).get(WAL_BYTES) or 0.0)
             pieces = pieces_of(
                 step,
                 duration,
@@ -245,11 +249,15 @@ def build_forecast(
             fixed.setdefault(step, []).append(still)
             growing.setdefault(step, []).append(forecast - still)
     steps = {s: sum(v) / len(v) for s, v in per_step.items()}
+    ratio = growth((), staging.table_bytes, target.table_bytes)
+    crossed = cache_regime(staging, target) + wal_regime(
+        staging, target, max(wal, default=0.0), ratio
+    )
+    margin = MODEL_MARGIN + (REGIME_MARGIN if crossed else 0.0)
     spread = {
-        s: (max(v) - min(v)) / 2 + MODEL_MARGIN * sum(growing[s]) / len(growing[s])
+        s: (max(v) - min(v)) / 2 + margin * sum(growing[s]) / len(growing[s])
         for s, v in per_step.items()
     }
-    ratio = growth((), staging.table_bytes, target.table_bytes)
     return Forecast(
         steps=steps,
         spread=spread,
@@ -259,5 +267,5 @@ def build_forecast(
         # Steps' errors are not independent (one machine, one cache): add them, do not root-sum.
         window_spread_s=sum(spread.values()),
         data_ratio=ratio,
-        notes=differences(staging, target),
+        notes=differences(staging, target) + crossed,
     )

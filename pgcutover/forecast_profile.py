@@ -21,6 +21,7 @@ SETTINGS_THAT_MATTER = (
     "max_parallel_maintenance_workers",
     "effective_io_concurrency",
     "default_statistics_target",
+    "max_wal_size",
 )
 # What a piece's time grows with: data bytes, rows, ANALYZE's capped sample, or n log n (a sort).
 BYTES, ROWS, SAMPLE, SORT = "bytes", "rows", "sample", "sort"
@@ -97,7 +98,6 @@ def differences(staging: DatabaseProfile, target: DatabaseProfile) -> list[str]:
         for name in SETTINGS_THAT_MATTER
         if staging.settings.get(name) != target.settings.get(name)
     ]
-    notes += cache_regime(staging, target)
     only = sorted(set(target.table_bytes) ^ set(staging.table_bytes))
     if only:
         notes.append("tables on one side only (not scaled): " + ", ".join(only))
@@ -111,24 +111,3 @@ def size_bytes(text: str | None) -> int | None:
         return None
     power = {"B": 0, "kB": 1, "MB": 2, "GB": 3, "TB": 4}[match.group(2) or "B"]
     return int(match.group(1)) * int(1024**power)
-
-
-def cache_regime(staging: DatabaseProfile, target: DatabaseProfile) -> list[str]:
-    """Warn when the rehearsal's window fits in shared_buffers and the target's does not.
-
-    The window reads the legacy tables and writes as much again: in cache on one side and not
-    on the other, per-row work is not the same speed, and the forecast is optimistic.
-    """
-    buffers = size_bytes(staging.settings.get("shared_buffers"))
-    there = size_bytes(target.settings.get("shared_buffers")) or buffers
-    if buffers is None or there is None:
-        return []
-    before, after = (2 * sum(p.table_bytes.values()) for p in (staging, target))
-    if before <= buffers and after > there:
-        return [
-            f"the rehearsal's window ({before / 2**20:.0f} MiB read and written) fits in its "
-            f"shared_buffers ({buffers / 2**20:.0f} MiB) and the target's ({after / 2**20:.0f} "
-            f"MiB) does not fit in {there / 2**20:.0f} MiB: expect the target slower per row "
-            "than forecast; rehearse on a copy larger than shared_buffers"
-        ]
-    return []

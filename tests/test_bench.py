@@ -26,6 +26,7 @@ ROWS = [
     f"window at {SCALE}·N ({USERS * SCALE}) vs N",
     f"fast rollback at {SCALE}·N ({USERS * SCALE}) vs N",
     f"peak RSS at {SCALE}·N ({USERS * SCALE}) vs N",
+    f"forecast of the {SCALE}·N window from N",
 ]
 
 
@@ -62,6 +63,13 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
     assert peer["rows_written"] == sum(transformed.values())
     assert n["rss_mib"] > 0 and scaled["rss_mib"] > 0
     assert 0 <= n["fast"]["progress_s"] < n["fast"]["window_s"]
+    # The forecast row is made as `rehearse --forecast` makes one: N's profile and windows.
+    assert (
+        scaled["fast"]["profile"]["table_bytes"]["User"]
+        > n["fast"]["profile"]["table_bytes"]["User"]
+    )
+    forecast = data["rows"][-1]
+    assert forecast["floor"] == scaled["fast"]["window_s"] and "transform" in forecast["notes"]
 
     # Cleaned up: no bench database was left, the cluster stopped, .bench/ removed.
     assert data["databases_left"] == [] and data["cluster_stopped"] is True

@@ -260,12 +260,34 @@ def test_analyze_grows_with_its_capped_sample_not_with_the_data() -> None:
     assert forecast.steps["transform"] == pytest.approx(3.1 * 40_000 / 31_000)
 
 
-def test_a_rehearsal_in_cache_for_a_target_that_is_not_is_named() -> None:
+def test_a_rehearsal_in_cache_for_a_target_that_is_not_is_named_and_widens() -> None:
     small = DatabaseProfile({}, {"a": 10 * 2**20}, {"a": 1}, {"shared_buffers": "128MB"})
     big = DatabaseProfile({}, {"a": 100 * 2**20}, {"a": 10}, {"shared_buffers": "128MB"})
-    notes = build_forecast([[end("fence", 0.1)]], small, big, file_tables={}).notes
-    assert any("fits in its shared_buffers (128 MiB)" in n for n in notes), notes
-    assert build_forecast([[end("fence", 0.1)]], big, big, file_tables={}).notes == []
+    crossed = build_forecast([[end("verify", 1.0)]], small, big, file_tables={})
+    assert any("had 100% of it room in shared_buffers (128 MiB)" in n for n in crossed.notes)
+    assert any("will have 64%" in n for n in crossed.notes), crossed.notes
+    # The same ratio inside one regime (both far outside the cache): no note, the model's 5 %.
+    large = DatabaseProfile({}, {"a": 1000 * 2**20}, {"a": 1}, {"shared_buffers": "128MB"})
+    huge = DatabaseProfile({}, {"a": 10000 * 2**20}, {"a": 10}, {"shared_buffers": "128MB"})
+    same = build_forecast([[end("verify", 1.0)]], large, huge, file_tables={})
+    assert not any("shared_buffers" in n for n in same.notes), same.notes
+    assert same.spread["verify"] == pytest.approx(0.05 * 10)
+    # Crossing the cache: the spread allows 5 % + 20 % of the growing time.
+    assert crossed.spread["verify"] == pytest.approx(0.25 * 10)
+
+
+def test_a_target_window_past_max_wal_size_is_named() -> None:
+    settings = {"shared_buffers": "16GB", "max_wal_size": "1GB"}
+    small = DatabaseProfile({}, {"a": 10 * 2**20}, {"a": 1}, settings)
+    big = DatabaseProfile({}, {"a": 100 * 2**20}, {"a": 10}, settings)
+    window = [end("transform", 1.0, wal_bytes=200 * 2**20), end("verify", 1.0)]
+    notes = build_forecast([window], small, big, file_tables={}).notes
+    assert any("about 2,000 MiB of WAL, more than its max_wal_size (1,024 MiB" in n for n in notes)
+    # Under the limit on both sides, or over it already in the rehearsal: nothing to name.
+    window[0] = end("transform", 1.0, wal_bytes=50 * 2**20)
+    assert build_forecast([window], small, big, file_tables={}).notes == []
+    window[0] = end("transform", 1.0, wal_bytes=2000 * 2**20)
+    assert build_forecast([window], small, big, file_tables={}).notes == []
 
 
 def test_index_builds_grow_n_log_n() -> None:

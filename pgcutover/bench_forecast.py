@@ -1,0 +1,56 @@
+"""The bench's forecast row: forecast the 10·N window from the windows at N, then compare it with
+the window measured at 10·N, as `rehearse --forecast` would on a tenth of production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgcutover.bench_report import WINDOW, BenchRow
+from pgcutover.forecast import build_forecast, file_growth, transform_tables
+from pgcutover.forecast_profile import DatabaseProfile
+from pgcutover.migration import load_migration
+from pgcutover.settings import Settings
+
+CHECKED = ("backup", "transform", "verify")  # the steps the forecast's bar names
+
+
+def profile_of(raw: dict[str, Any]) -> DatabaseProfile:
+    """Rebuild a profile from the bench's JSON."""
+    return DatabaseProfile(
+        identity=raw["identity"],
+        table_bytes=raw["table_bytes"],
+        table_rows=raw["table_rows"],
+        settings=raw["settings"],
+    )
+
+
+def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> BenchRow:
+    """Forecast the scaled window from N's windows (fast and restore) and pair it with the
+    scaled window measured."""
+    windows = [n[w]["window_lines"] for w in ("fast", "restore") if w in n]
+    staging, target = profile_of(n["fast"]["profile"]), profile_of(scaled["fast"]["profile"])
+    migration = load_migration(Settings.migration_dir)
+    forecast = build_forecast(
+        windows,
+        staging,
+        target,
+        file_tables=transform_tables(migration, set(staging.table_bytes)),
+        backup_fixed_s=n["fast"]["backup_fixed_s"],
+        grows_by=file_growth(migration),
+    )
+    measured = scaled["fast"]["steps"]
+    errors = ", ".join(
+        f"{s} {100 * (forecast.steps[s] - measured[s]) / measured[s]:+.0f} %"
+        for s in CHECKED
+        if measured.get(s) and s in forecast.steps
+    )
+    spread = sum(forecast.spread.get(s, 0.0) for s in WINDOW)
+    crossed = [note.split(":")[0] for note in forecast.notes if "the spread allows" in note]
+    return BenchRow(
+        f"forecast of the {scale}·N window from N",
+        sum(forecast.steps.get(s, 0.0) for s in WINDOW),
+        scaled["fast"]["window_s"],
+        f"the window measured at {scale}·N",
+        f"± {spread:.2f} s; {errors}; the bar is ±5 % (window), ±10 % (steps)"
+        + (f"; regime crossed: {'; '.join(crossed)}" if crossed else ""),
+    )
