@@ -53,14 +53,21 @@ def resolve_jobs(db: Database, asked: int | None, step: str) -> int:
     """Return the jobs to use: the asked number if the server has room for it, else refuse;
     unasked, the default bounded by the free connections (at least 1)."""
     free, most = free_connections(db)
+    if free < 1:
+        raise CutoverError(
+            step,
+            f"the server has no connection free for the window's work (max_connections {most}, "
+            f"less reserved slots, other databases' sessions and the window's own "
+            f"{OWN_CONNECTIONS}): end sessions to other databases or raise max_connections",
+        )
     if asked is None:
-        return max(1, min(default_jobs(), free))
+        return min(default_jobs(), free)
     if asked > free:
         raise CutoverError(
             step,
-            f"--jobs {asked} needs {asked} connections but the server has {max(free, 0)} free for "
+            f"--jobs {asked} needs {asked} connections but the server has {free} free for "
             f"them (max_connections {most}, less reserved slots, other databases' sessions and "
-            f"the window's own {OWN_CONNECTIONS}): give --jobs {max(free, 1)} or fewer",
+            f"the window's own {OWN_CONNECTIONS}): give --jobs {free} or fewer",
         )
     return asked
 

@@ -14,6 +14,7 @@ from pgcutover import commands
 from pgcutover.errors import CutoverError
 from pgcutover.journal import read_journal
 from pgcutover.sandbox.cluster import LocalCluster
+from pgcutover.window_jobs import resolve_jobs
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "65", "abc", "2.5", "1e3", " "])
@@ -70,3 +71,24 @@ def test_jobs_reach_preflight_and_verify(tmp_path: Path, legacy_url: str) -> Non
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert report["jobs"] == 1 and report["passed"]
     assert all(t["match"] for t in report["tables"])
+
+
+class FreeSlots:
+    """A stand-in for the one query resolve_jobs asks: (free slots before its own, max)."""
+
+    def __init__(self, free: int, most: int = 100) -> None:
+        self.row = (free, most)
+
+    def query(self, sql: str, params: object = None) -> list[tuple[int, int]]:
+        return [self.row]
+
+
+def test_jobs_are_bounded_by_the_free_connections() -> None:
+    # 10 free, less the window's own 3: 7 for jobs.
+    assert resolve_jobs(FreeSlots(10), 7, "preflight") == 7  # type: ignore[arg-type]
+    with pytest.raises(CutoverError, match="--jobs 8 needs 8 connections .* give --jobs 7"):
+        resolve_jobs(FreeSlots(10), 8, "preflight")  # type: ignore[arg-type]
+    # Unasked: this machine's cores, never more than the room.
+    assert resolve_jobs(FreeSlots(4), None, "preflight") == 1  # type: ignore[arg-type]
+    with pytest.raises(CutoverError, match="no connection free for the window's work"):
+        resolve_jobs(FreeSlots(3), None, "preflight")  # type: ignore[arg-type]

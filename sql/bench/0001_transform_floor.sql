@@ -6,7 +6,8 @@
 -- It ignores the finer rules on purpose: personal-organization ids are a plain md5 of the user id
 -- (R3's collision check skipped), names are not trimmed of Unicode whitespace (R3), team
 -- organizations get maxMembers 10 without counting members (R2), timestamps are now() instead of
--- the run's migration timestamp, no ON CONFLICT (no re-run safety), no ANALYZE afterwards.
+-- the run's migration timestamp, no anti-join skipping rows already there (no re-run safety), no
+-- ANALYZE afterwards.
 -- It must still give every target table the same number of rows as the transform step does: the
 -- bench compares the counts and fails when they differ.
 -- Requires: the legacy schema renamed to "cutover_legacy" and the empty target tables of

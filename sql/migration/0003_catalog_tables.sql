@@ -18,9 +18,9 @@ SELECT s."id", s."name", s."iconPath", s."transportType"::text::public."Transpor
        s."oauthProvider", s."oauthScopes", s."serverType"::text::public."ServerType", s."createdBy",
        s."visibility"::text::public."McpServerVisibility", s."organizationId", s."isPublic", s."createdAt", s."updatedAt"
 FROM cutover_legacy."McpServer" s
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."McpServer" there WHERE there."id" = s."id");
 
 INSERT INTO public."Tool" ("id", "name", "description", "inputSchema", "isEnabled", "mcpServerId", "createdAt", "updatedAt")
 SELECT t."id", t."name", t."description", t."inputSchema", t."isEnabled", t."mcpServerId", t."createdAt", t."updatedAt"
 FROM cutover_legacy."Tool" t
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."Tool" there WHERE there."id" = t."id");

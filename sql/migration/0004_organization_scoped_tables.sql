@@ -10,13 +10,13 @@ SELECT c."id", c."name", c."description", c."envVars", c."oauthConnection", c."m
        coalesce(c."organizationId", p.org_id), c."createdAt", c."updatedAt"
 FROM cutover_legacy."UserMcpServerConfig" c
 JOIN cutover_personal p ON p.user_id = c."userId"
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."UserMcpServerConfig" there WHERE there."id" = c."id");
 
 INSERT INTO public."UserToolGroup" ("id", "name", "description", "isEnabled", "organizationId", "createdAt", "updatedAt")
 SELECT g."id", g."name", g."description", g."isEnabled", coalesce(g."organizationId", p.org_id), g."createdAt", g."updatedAt"
 FROM cutover_legacy."UserToolGroup" g
 JOIN cutover_personal p ON p.user_id = g."userId"
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."UserToolGroup" there WHERE there."id" = g."id");
 
 INSERT INTO public."UserMcpServerInstance" ("id", "name", "description", "iconPath", "serverStatus", "serverType",
                                             "toolGroupId", "authType", "organizationId", "displayOrder", "createdAt",
@@ -27,19 +27,24 @@ SELECT i."id", i."name", i."description", i."iconPath", i."serverStatus"::text::
        coalesce(i."organizationId", p.org_id), i."displayOrder", i."createdAt", i."updatedAt", i."deletedAt"
 FROM cutover_legacy."UserMcpServerInstance" i
 JOIN cutover_personal p ON p.user_id = i."userId"
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."UserMcpServerInstance" there WHERE there."id" = i."id");
 
 DROP FUNCTION pg_temp.cutover_auth_type(text); -- R6's last use: the session keeps nothing of it
 
 INSERT INTO public."UserToolGroupTool" ("userMcpServerConfigId", "toolGroupId", "toolId", "sortOrder", "createdAt")
 SELECT j."userMcpServerConfigId", j."toolGroupId", j."toolId", j."sortOrder", j."createdAt"
 FROM cutover_legacy."UserToolGroupTool" j
-ON CONFLICT ("toolGroupId", "userMcpServerConfigId", "toolId") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."UserToolGroupTool" there
+                  WHERE there."toolGroupId" = j."toolGroupId"
+                    AND there."userMcpServerConfigId" = j."userMcpServerConfigId"
+                    AND there."toolId" = j."toolId");
 
 INSERT INTO public."UserMcpServerInstanceToolGroup" ("mcpServerInstanceId", "toolGroupId", "sortOrder", "createdAt")
 SELECT j."mcpServerInstanceId", j."toolGroupId", j."sortOrder", j."createdAt"
 FROM cutover_legacy."UserMcpServerInstanceToolGroup" j
-ON CONFLICT ("mcpServerInstanceId", "toolGroupId") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."UserMcpServerInstanceToolGroup" there
+                  WHERE there."mcpServerInstanceId" = j."mcpServerInstanceId"
+                    AND there."toolGroupId" = j."toolGroupId");
 
 -- R8: API keys kept; userId dropped by design.
 INSERT INTO public."McpApiKey" ("id", "name", "apiKey", "apiKeyHash", "isActive", "lastUsedAt", "expiresAt",
@@ -47,4 +52,4 @@ INSERT INTO public."McpApiKey" ("id", "name", "apiKey", "apiKeyHash", "isActive"
 SELECT k."id", k."name", k."apiKey", k."apiKeyHash", k."isActive", k."lastUsedAt", k."expiresAt",
        k."userMcpServerInstanceId", k."createdAt", k."updatedAt"
 FROM cutover_legacy."McpApiKey" k
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."McpApiKey" there WHERE there."id" = k."id");

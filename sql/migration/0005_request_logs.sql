@@ -11,7 +11,7 @@ SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::p
        coalesce(l."organizationId", i."organizationId"), l."userAgent", l."createdAt"
 FROM cutover_legacy."McpServerRequestLog" l
 JOIN public."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."McpServerRequestLog" there WHERE there."id" = l."id");
 
 INSERT INTO public."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
                                            "originalInputSize", "originalOutputSize", "compressedInputSize",
@@ -19,4 +19,4 @@ INSERT INTO public."McpServerRequestData" ("id", "requestLogId", "inputDataCompr
 SELECT d."id", d."requestLogId", d."inputDataCompressed", d."outputDataCompressed", d."originalInputSize",
        d."originalOutputSize", d."compressedInputSize", d."compressedOutputSize", d."compressionRatio", d."createdAt"
 FROM cutover_legacy."McpServerRequestData" d
-ON CONFLICT ("id") DO NOTHING;
+WHERE NOT EXISTS (SELECT 1 FROM public."McpServerRequestData" there WHERE there."id" = d."id");
