@@ -79,7 +79,7 @@ def rehearse(
     jobs is the windows' --jobs: give the production window's, so the forecast measures it.
     """
     refuse_production(settings, base_dir)
-    asked_jobs = parse_window_jobs(jobs)
+    asked_jobs = parse_window_jobs(jobs, STEP)
     validate(settings, STEP, deploys=not clone)
     planner = ForecastPlanner(forecast_for) if forecast_for else None
     report = RehearsalReport(target=describe_target(settings.database_url))

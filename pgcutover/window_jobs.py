@@ -32,9 +32,9 @@ FROM pg_stat_activity
 """
 
 
-def parse_window_jobs(raw: object) -> int | None:
+def parse_window_jobs(raw: object, step: str = "migrate-offline") -> int | None:
     """Parse --jobs: a whole number from 1 to 64, or None when unset (then: the default)."""
-    return parse_restore_jobs(raw, "migrate-offline")
+    return parse_restore_jobs(raw, step)
 
 
 def default_jobs() -> int:

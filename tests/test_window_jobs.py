@@ -92,3 +92,12 @@ def test_jobs_are_bounded_by_the_free_connections() -> None:
     assert resolve_jobs(FreeSlots(4), None, "preflight") == 1  # type: ignore[arg-type]
     with pytest.raises(CutoverError, match="no connection free for the window's work"):
         resolve_jobs(FreeSlots(3), None, "preflight")  # type: ignore[arg-type]
+
+
+def test_rehearse_refuses_silly_jobs_naming_itself(tmp_path: Path, legacy_url: str) -> None:
+    before = fingerprint(legacy_url)
+    proc = run_cli(
+        ["rehearse", "--yes", "--jobs", "abc"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url)
+    )
+    assert_refused(proc, "rehearse", "--jobs 'abc' is not a whole number")
+    assert fingerprint(legacy_url) == before
