@@ -46,11 +46,14 @@ def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> Bench
     )
     spread = sum(forecast.spread.get(s, 0.0) for s in WINDOW)
     crossed = [note.split(":")[0] for note in forecast.notes if "the spread allows" in note]
+    window = sum(forecast.steps.get(s, 0.0) for s in WINDOW)
+    inside = abs(window - scaled["fast"]["window_s"]) <= spread
     return BenchRow(
         f"forecast of the {scale}·N window from N",
-        sum(forecast.steps.get(s, 0.0) for s in WINDOW),
+        window,
         scaled["fast"]["window_s"],
         f"the window measured at {scale}·N",
-        f"± {spread:.2f} s; {errors}; the bar is ±5 % (window), ±10 % (steps)"
+        f"± {spread:.2f} s (the measured window is {'inside' if inside else 'OUTSIDE'} it); "
+        f"{errors}; the bar is ±5 % (window), ±10 % (steps)"
         + (f"; regime crossed: {'; '.join(crossed)}" if crossed else ""),
     )

@@ -66,6 +66,7 @@ class Forecast:
     window_spread_s: float
     data_ratio: float
     notes: list[str] = field(default_factory=list)
+    wal_bytes: float = 0.0  # WAL the target's window will write (pg_wal, archive, replicas)
 
     def budgets(self) -> dict[str, int]:
         """Return BUDGET_<STEP> values: the forecast's upper end with headroom, whole seconds."""
@@ -85,6 +86,7 @@ class Forecast:
             "fixed_s": {k: round(v, 3) for k, v in self.fixed.items()},
             "measured_s": self.measured,
             "data_ratio": round(self.data_ratio, 4),
+            "wal_bytes": round(self.wal_bytes),
             "budgets": self.budgets(),
             "notes": self.notes,
         }
@@ -268,4 +270,5 @@ def build_forecast(
         window_spread_s=sum(spread.values()),
         data_ratio=ratio,
         notes=differences(staging, target) + crossed,
+        wal_bytes=max(wal, default=0.0) * ratio,
     )

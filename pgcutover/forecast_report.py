@@ -106,6 +106,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"{doc['rehearsal_identity'].get('target')}; made {doc['made_at']}",
         f"- legacy data: {doc['data_ratio']:.2f}× the rehearsal's bytes",
         f"- **whole window: {doc['window_s']:.1f} s ± {doc['window_spread_s']:.1f} s**",
+        *wal_line(doc),
         "",
         "| step | rehearsal s | fixed s | forecast s | ± s |",
         "|---|---:|---:|---:|---:|",
@@ -119,8 +120,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += [
         "",
         "How sure: ± is half the spread between the rehearsal's two windows plus 5 % of the part",
-        "that grows with the data. Fixed costs (connecting, catalog work, DDL, process start-up)",
-        "are not scaled; the rest is scaled per table by its bytes.",
+        "that grows with the data (25 % when a cache or checkpoint regime is crossed: see",
+        "below). Fixed costs (connecting, catalog work, DDL, process start-up) are not scaled;",
+        "the rest is scaled per table by what pays for it: the dump by bytes, row work by rows,",
+        "loads and index builds by n log n, ANALYZE by its capped sample.",
         "",
         "## Budgets to paste into the profile",
         "",
@@ -131,6 +134,18 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc["notes"]:
         lines += ["", "## What makes it less sure", ""] + [f"- {n}" for n in doc["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def wal_line(doc: dict[str, Any]) -> list[str]:
+    """Say how much WAL the window will write: pg_wal's room, the archive, replicas' catch-up."""
+    wal = float(doc.get("wal_bytes") or 0.0)
+    if not wal:
+        return []
+    limit = (doc.get("target") or {}).get("settings", {}).get("max_wal_size", "?")
+    return [
+        f"- WAL the window will write: about {wal / 2**20:,.0f} MiB (max_wal_size there: {limit}); "
+        "room in pg_wal and the archive, and replicas replay it after the window"
+    ]
 
 
 def write_forecast(run_dir: Path, doc: dict[str, Any], forecast_runs_dir: Path) -> list[Path]:

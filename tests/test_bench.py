@@ -70,6 +70,7 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
     )
     forecast = data["rows"][-1]
     assert forecast["floor"] == scaled["fast"]["window_s"] and "transform" in forecast["notes"]
+    assert "the measured window is " in forecast["notes"]
 
     # Cleaned up: no bench database was left, the cluster stopped, .bench/ removed.
     assert data["databases_left"] == [] and data["cluster_stopped"] is True

@@ -170,6 +170,11 @@ def test_rehearse_forecasts_another_database_and_never_changes_it(
         logs = "McpServerRequestLog"
         assert doc["target"]["table_bytes"][logs] > 2 * doc["rehearsal"]["table_bytes"][logs]
         assert "BUDGET_BACKUP=" in (run_dir / "forecast.md").read_text()
+        # The windows' WAL was measured, and the target's forecast from it.
+        assert (
+            doc["wal_bytes"] > 0
+            and "WAL the window will write" in (run_dir / "forecast.md").read_text()
+        )
         assert app_password not in (run_dir / "forecast.json").read_text()
         # The copy where prod's runs live is found by prod's identity, not by staging's.
         assert find_forecast(prod.runs_dir, doc["target_identity"]) == on_disk
@@ -281,8 +286,11 @@ def test_a_target_window_past_max_wal_size_is_named() -> None:
     small = DatabaseProfile({}, {"a": 10 * 2**20}, {"a": 1}, settings)
     big = DatabaseProfile({}, {"a": 100 * 2**20}, {"a": 10}, settings)
     window = [end("transform", 1.0, wal_bytes=200 * 2**20), end("verify", 1.0)]
-    notes = build_forecast([window], small, big, file_tables={}).notes
-    assert any("about 2,000 MiB of WAL, more than its max_wal_size (1,024 MiB" in n for n in notes)
+    forecast = build_forecast([window], small, big, file_tables={})
+    assert any(
+        "about 2,000 MiB of WAL, more than its max_wal_size (1,024 MiB" in n for n in forecast.notes
+    )
+    assert forecast.wal_bytes == pytest.approx(2000 * 2**20)  # the rehearsal's × the data's ratio
     # Under the limit on both sides, or over it already in the rehearsal: nothing to name.
     window[0] = end("transform", 1.0, wal_bytes=50 * 2**20)
     assert build_forecast([window], small, big, file_tables={}).notes == []
