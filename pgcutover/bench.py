@@ -40,6 +40,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.forecast_profile import read_profile
 from pgcutover.forecast_report import backup_fixed_seconds
 from pgcutover.journal import iso, read_journal, utc_now
+from pgcutover.pgtools import MAX_RESTORE_JOBS, default_restore_jobs
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
 from pgcutover.settings import KNOWN, PROJECT_ROOT, default_pg_bindir, load_settings
@@ -48,7 +49,6 @@ from steps.backup import count_rows
 
 DEFAULT_USERS = 100_000
 DEFAULT_SCALE = 10
-MAX_JOBS = 64
 BENCH_DIR = ".bench"
 # The window as the site sees it: maintenance on to maintenance off (preflight runs before).
 
@@ -86,9 +86,9 @@ def run_bench(
         raise CutoverError(
             STEP, f"--scale must be 1 or more, --users × --scale {MAX_USERS} at most"
         )
-    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
-        raise CutoverError(STEP, f"--jobs must be 1 to {MAX_JOBS}, not {jobs}")
-    n_jobs = jobs or max(1, min(os.cpu_count() or 1, MAX_JOBS))  # as rollback: the cores
+    if jobs is not None and not 1 <= jobs <= MAX_RESTORE_JOBS:
+        raise CutoverError(STEP, f"--jobs must be 1 to {MAX_RESTORE_JOBS}, not {jobs}")
+    n_jobs = jobs or default_restore_jobs()  # as the window and rollback: the cores
     # RUNS_DIR as every task resolves it (.env, the environment, default runs/).
     out = out or load_settings(None, base_dir=base_dir).runs_dir / (
         f"bench-{utc_now():%Y%m%dT%H%M%SZ}.json"
@@ -195,9 +195,14 @@ def window_and_rollback(
 ) -> dict[str, Any]:
     """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
     with fresh_database(cluster, tpl, PREFIX + home.name, password, home) as settings:
-        with session(settings) as db:  # what a forecast reads of it, before the window
-            profile = read_profile(db, settings.database_url, "public")
-        backup_fixed_s = backup_fixed_seconds(settings)
+        forecast_inputs: dict[str, Any] = {}
+        if not from_backup:  # once per size: what a forecast reads of it, before the window
+            with session(settings) as db:
+                profile = read_profile(db, settings.database_url, "public")
+            forecast_inputs = {
+                "profile": profile.as_dict(),
+                "backup_fixed_s": backup_fixed_seconds(settings),
+            }
         run_id = commands.migrate_offline(settings, yes=True, jobs=jobs)
         journal = settings.runs_dir / run_id / "journal.jsonl"
         window = read_journal(journal)
@@ -221,8 +226,7 @@ def window_and_rollback(
             ),
             "rollback_steps": {ln["step"]: ln["duration_s"] for ln in back},
             # For the forecast row: this size as `rehearse --forecast` measures a rehearsal.
-            "profile": profile.as_dict(),
-            "backup_fixed_s": backup_fixed_s,
+            **forecast_inputs,
             "window_lines": [ln for ln in window if ln.get("event") == "end"],
             "rollback_path": path,
             "target_rows": target_rows,

@@ -14,21 +14,12 @@ from pgcutover.settings import Settings
 CHECKED = ("backup", "transform", "verify")  # the steps the forecast's bar names
 
 
-def profile_of(raw: dict[str, Any]) -> DatabaseProfile:
-    """Rebuild a profile from the bench's JSON."""
-    return DatabaseProfile(
-        identity=raw["identity"],
-        table_bytes=raw["table_bytes"],
-        table_rows=raw["table_rows"],
-        settings=raw["settings"],
-    )
-
-
 def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> BenchRow:
     """Forecast the scaled window from N's windows (fast and restore) and pair it with the
     scaled window measured."""
     windows = [n[w]["window_lines"] for w in ("fast", "restore") if w in n]
-    staging, target = profile_of(n["fast"]["profile"]), profile_of(scaled["fast"]["profile"])
+    staging = DatabaseProfile(**n["fast"]["profile"])  # as_dict() gave the fields by name
+    target = DatabaseProfile(**scaled["fast"]["profile"])
     migration = load_migration(Settings.migration_dir)
     forecast = build_forecast(
         windows,
@@ -45,7 +36,7 @@ def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> Bench
         if measured.get(s) and s in forecast.steps
     )
     spread = sum(forecast.spread.get(s, 0.0) for s in WINDOW)
-    crossed = [note.split(":")[0] for note in forecast.notes if "the spread allows" in note]
+    crossed = [note.split(":")[0] for note in forecast.regimes]
     window = sum(forecast.steps.get(s, 0.0) for s in WINDOW)
     inside = abs(window - scaled["fast"]["window_s"]) <= spread
     return BenchRow(

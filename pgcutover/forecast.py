@@ -66,6 +66,7 @@ class Forecast:
     window_spread_s: float
     data_ratio: float
     notes: list[str] = field(default_factory=list)
+    regimes: list[str] = field(default_factory=list)  # the crossings among notes: the wider ±
     wal_bytes: float = 0.0  # WAL the target's window will write (pg_wal, archive, replicas)
 
     def budgets(self) -> dict[str, int]:
@@ -252,9 +253,8 @@ def build_forecast(
             growing.setdefault(step, []).append(forecast - still)
     steps = {s: sum(v) / len(v) for s, v in per_step.items()}
     ratio = growth((), staging.table_bytes, target.table_bytes)
-    crossed = cache_regime(staging, target) + wal_regime(
-        staging, target, max(wal, default=0.0), ratio
-    )
+    rehearsal_wal = max(wal, default=0.0)
+    crossed = cache_regime(staging, target) + wal_regime(staging, target, rehearsal_wal, ratio)
     margin = MODEL_MARGIN + (REGIME_MARGIN if crossed else 0.0)
     spread = {
         s: (max(v) - min(v)) / 2 + margin * sum(growing[s]) / len(growing[s])
@@ -270,5 +270,6 @@ def build_forecast(
         window_spread_s=sum(spread.values()),
         data_ratio=ratio,
         notes=differences(staging, target) + crossed,
-        wal_bytes=max(wal, default=0.0) * ratio,
+        regimes=crossed,
+        wal_bytes=rehearsal_wal * ratio,
     )

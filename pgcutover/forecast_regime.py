@@ -23,9 +23,13 @@ REGIME_MARGIN = 0.20  # the spread's extra share of the growing time when a regi
 CACHE_GAP = 0.25  # a crossing: the share of the window's data in cache differs by this much
 
 
-def cached_share(profile: DatabaseProfile, buffers: int) -> float:
-    """Return the share of the window's reads and writes (twice the legacy data) that fits."""
-    moved = 2 * sum(profile.table_bytes.values())
+def moved_bytes(profile: DatabaseProfile) -> int:
+    """Return what the window reads and writes: twice the legacy data."""
+    return 2 * sum(profile.table_bytes.values())
+
+
+def cached_share(moved: int, buffers: int) -> float:
+    """Return the share of moved bytes that shared_buffers holds."""
     return 1.0 if moved <= 0 else min(1.0, buffers / moved)
 
 
@@ -35,10 +39,10 @@ def cache_regime(staging: DatabaseProfile, target: DatabaseProfile) -> list[str]
     there = size_bytes(target.settings.get("shared_buffers")) or buffers
     if buffers is None or there is None:
         return []
-    before, after = cached_share(staging, buffers), cached_share(target, there)
+    moved = moved_bytes(staging), moved_bytes(target)
+    before, after = cached_share(moved[0], buffers), cached_share(moved[1], there)
     if before - after < CACHE_GAP:
         return []
-    moved = 2 * sum(staging.table_bytes.values()), 2 * sum(target.table_bytes.values())
     return [
         f"the rehearsal's window ({mib(moved[0])} read and written) had {before:.0%} of it room "
         f"in shared_buffers ({mib(buffers)}), the target's ({mib(moved[1])}) will have "

@@ -10,11 +10,9 @@ a connection slot.
 
 from __future__ import annotations
 
-import os
-
 from pgcutover.db import Database
 from pgcutover.errors import CutoverError
-from pgcutover.pgtools import MAX_RESTORE_JOBS, parse_restore_jobs
+from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs
 from pgcutover.run import RunContext
 
 # Connections the window holds besides its jobs: the step's own, the lock's, and one for the
@@ -37,11 +35,6 @@ def parse_window_jobs(raw: object, step: str = "migrate-offline") -> int | None:
     return parse_restore_jobs(raw, step)
 
 
-def default_jobs() -> int:
-    """The window's jobs when none is asked for: this machine's cores, capped."""
-    return max(1, min(os.cpu_count() or 1, MAX_RESTORE_JOBS))
-
-
 def free_connections(db: Database) -> tuple[int, int]:
     """Return (slots the window may use, max_connections), counting the app's sessions to this
     database as free: the fence ends them before any step that uses jobs."""
@@ -61,7 +54,7 @@ def resolve_jobs(db: Database, asked: int | None, step: str) -> int:
             f"{OWN_CONNECTIONS}): end sessions to other databases or raise max_connections",
         )
     if asked is None:
-        return min(default_jobs(), free)
+        return min(default_restore_jobs(), free)  # pg_restore's default: this machine's cores
     if asked > free:
         raise CutoverError(
             step,
