@@ -27,6 +27,10 @@ class Background(Generic[T]):
         except BaseException as exc:  # handed to result(): the caller decides what it means
             self._box["error"] = exc
 
+    def running(self) -> bool:
+        """Tell whether the work is still going."""
+        return self._thread.is_alive()
+
     def result(self) -> T:
         """Wait for the work; return its value or raise its error."""
         self._thread.join()

@@ -39,7 +39,7 @@ from pgcutover.db import DB_ERRORS, error_text, ident
 from pgcutover.errors import CutoverError
 from pgcutover.forecast_profile import read_profile
 from pgcutover.forecast_report import backup_fixed_seconds
-from pgcutover.journal import iso, read_journal, utc_now
+from pgcutover.journal import iso, read_journal, span_seconds, utc_now
 from pgcutover.pgtools import MAX_RESTORE_JOBS, default_restore_jobs
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
@@ -218,7 +218,7 @@ def window_and_rollback(
         return {
             "run": run_id,
             "steps": steps,
-            "window_s": sum(steps[s] for s in WINDOW),
+            "window_s": span_seconds(window, WINDOW[0], WINDOW[-1]),
             "progress_s": sum(
                 float((ln.get("details") or {}).get("progress_s") or 0.0)
                 for ln in window

@@ -18,10 +18,11 @@ from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import Timeline, say
 from pgcutover.window_jobs import parse_window_jobs
 from steps.backup_offhost import usable_backup
+from steps.backup_proof import proof_pending
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.set_aside import schema_exists
-from steps.window import MIGRATE_OFFLINE, STEP_NAMES
+from steps.window import BESIDE, MIGRATE_OFFLINE, STEP_NAMES
 
 ON_FAILURE = ("rollback", "pause")
 # Where NOTIFY_CMD's window and rollback events begin and end: the plans' first and last steps.
@@ -48,7 +49,7 @@ def migrate_offline(
         raise CutoverError(
             "config", f"--until must name a window step ({', '.join(STEP_NAMES)}), not {until!r}"
         )
-    plan = MIGRATE_OFFLINE[: STEP_NAMES.index(until) + 1] if until else MIGRATE_OFFLINE
+    plan = MIGRATE_OFFLINE[: plan_end(until)] if until else MIGRATE_OFFLINE
     validate(settings, "migrate-offline", deploys=True)
     if dry:
         dry_run(settings, MIGRATE_OFFLINE)
@@ -62,7 +63,9 @@ def migrate_offline(
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
     ctx.state["options"] = {"jobs": asked_jobs}
     timeline = Timeline.for_steps(
-        f"migrate-offline {ctx.run_id}", [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE]
+        f"migrate-offline {ctx.run_id}",
+        [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE],
+        beside=BESIDE,
     )
     again = env_flag(settings)
     notifier = attach_notifier(ctx, NOTIFY_PLAN)
@@ -70,7 +73,7 @@ def migrate_offline(
         with timeline:
             run_steps(ctx, plan, timeline, resume=resume)
         if len(plan) < len(MIGRATE_OFFLINE):
-            ctx.journal.write(plan[-1].name, "paused", note="--until: stopped as asked")
+            ctx.journal.write(until or plan[-1].name, "paused", note="--until: stopped as asked")
     except Interrupted:
         set_run_status(ctx, "interrupted")
         close_run(ctx)
@@ -110,8 +113,9 @@ def migrate_offline(
         set_run_status(ctx, "paused")
         close_run(ctx)
         say(
-            f"Paused after {plan[-1].name} as asked (--until). Resume: invoke migrate-offline "
-            f"--resume --yes{again}   Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
+            f"Paused after {until or plan[-1].name} as asked (--until). Resume: invoke "
+            f"migrate-offline --resume --yes{again}   Roll back: invoke rollback "
+            f"--run {ctx.run_id} --yes{again}",
             "bold yellow",
         )
         return ctx.run_id
@@ -123,6 +127,15 @@ def migrate_offline(
         "bold green",
     )
     return ctx.run_id
+
+
+def plan_end(until: str) -> int:
+    """Return where a window cut after step `until` ends: past the steps that run beside it
+    (--until backup ends with the backup proven)."""
+    end = STEP_NAMES.index(until) + 1
+    while end < len(MIGRATE_OFFLINE) and MIGRATE_OFFLINE[end].beside_until:
+        end += 1
+    return end
 
 
 def after_rollback(settings: Settings, ctx: RunContext, failure: CutoverError) -> CutoverError:
@@ -186,8 +199,11 @@ def rollback(
 
 
 def require_intact_backup(settings: Settings, run_id: str, step: str) -> None:
-    """Refuse unless the run's dump, here or off the host, still matches its manifest."""
+    """Refuse unless the run's dump, here or off the host, still matches its manifest, or is
+    written whole with its proof never ended (the restore proves it before it moves anything)."""
     where, why = usable_backup(settings, run_id, step=step)  # the restore fetches an off-host one
+    if not where and proof_pending(settings.backup_dir / run_id):
+        return
     if not where:
         raise CutoverError(
             step,

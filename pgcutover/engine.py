@@ -11,9 +11,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from pgcutover.beside import BesideSteps
 from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_bookkeeping
-from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
-from pgcutover.errors import CutoverError, Interrupted
+from pgcutover.checkpoints import as_step_error, write_end
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target
+from pgcutover.errors import Interrupted
 from pgcutover.faults import inject_fault
 from pgcutover.forecast_report import run_forecast
 from pgcutover.identity import database_identity, read_run_meta, require_same_database
@@ -140,71 +142,94 @@ def done_earlier(ctx: RunContext, step: Step, earlier: dict[str, dict[str, Any]]
 def run_steps(
     ctx: RunContext, steps: Sequence[Step], timeline: Timeline, *, resume: bool = False
 ) -> None:
-    """Run steps in plan order as journaled checkpoints; resume skips what the world shows done."""
+    """Run steps in plan order as journaled checkpoints; resume skips what the world shows done.
+
+    A step the plan runs beside the others starts on its own thread and is joined before the step
+    it names; the loop never leaves (failed, interrupted or done) with such a thread still running.
+    """
     earlier = completed_steps(ctx.journal.lines()) if resume else {}
+    beside = BesideSteps(ctx, timeline)
     with _StopSignal() as stop:
-        for step in steps:
-            if not step.read_only:  # done() reads the bookkeeping; a resumed run may predate it
-                ensure_bookkeeping(ctx)
-            if resume and done_earlier(ctx, step, earlier):
-                note = earlier.get(step.name, {}).get("note") or "its work is in the database"
-                timeline.finish(step.name, "done earlier", str(note))
-                continue
-            if stop.received:
-                ctx.journal.write(step.name, "start", budget_s=step.budget(ctx.settings))
-                ctx.journal.write(
-                    step.name,
-                    "end",
-                    outcome="interrupted",
-                    duration_s=0.0,
-                    error=f"stopped by {stop.received} before this step started",
-                )
-                timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
-                raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
-            inject_fault(ctx, step.name, "before")
-            budget = step.budget(ctx.settings)
-            ctx.journal.write(step.name, "start", budget_s=budget)
-            timeline.start(step.name)
-            started = time.monotonic()
-            wal_at = wal_position(ctx.db)
+        try:
+            for step in steps:
+                _join(beside, step.name)
+                _run_step(ctx, step, timeline, beside, stop, earlier if resume else None)
+            beside.join_all()  # a plan cut short (--until) still ends with its proof
+        finally:
             try:
-                with watch(ctx, step, timeline) as watcher:
-                    outcome = step.run(ctx)
-                if watcher.samples:  # what watching cost, for the bench's ≤ 2 % check
-                    outcome.details["progress_s"] = round(watcher.spent_s, 3)
-                written = wal_since(ctx.db, wal_at)
-                if written:
-                    outcome.details[WAL_BYTES] = written
-                inject_fault(ctx, step.name, "after")
-            except CutoverError as exc:
-                _end(ctx, timeline, step.name, "failed", started, budget, error=exc.cause)
-                raise
-            except DB_ERRORS as exc:
-                err = CutoverError(step.name, error_text(exc))
-                _end(ctx, timeline, step.name, "failed", started, budget, error=err.cause)
-                raise err from exc
-            except KeyboardInterrupt:
-                _end(ctx, timeline, step.name, "interrupted", started, budget, error="interrupted")
-                raise Interrupted(
-                    step.name, "interrupted while running; its work was rolled back or is resumable"
-                ) from None
-            except (
-                Exception
-            ) as exc:  # a bug or an OS error is still a step failure: end line, policy
-                err = CutoverError(step.name, f"unexpected {type(exc).__name__}: {exc}")
-                _end(ctx, timeline, step.name, "failed", started, budget, error=err.cause)
-                raise err from exc
-            ctx.state.setdefault(step.name, {}).update(outcome.details)
-            _end(
-                ctx,
-                timeline,
-                step.name,
-                "skipped" if outcome.skipped else "ok",
-                started,
-                budget,
-                note=outcome.note,
-                details=outcome.details,
-            )
+                beside.wait_quietly()
+            except KeyboardInterrupt:  # "now": leave the read-only work; resume runs it again
+                pass
+
+
+def _join(beside: BesideSteps, name: str) -> None:
+    """Wait for the steps joined before step `name`; a second Ctrl-C while waiting stops the run."""
+    try:
+        beside.join_before(name)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            name, "interrupted while waiting for the work beside the window; resume runs it again"
+        ) from None
+
+
+def _run_step(
+    ctx: RunContext,
+    step: Step,
+    timeline: Timeline,
+    beside: BesideSteps,
+    stop: _StopSignal,
+    earlier: dict[str, dict[str, Any]] | None,
+) -> None:
+    """Run one step of the plan (or start it beside the others), unless it was done earlier."""
+    if not step.read_only:  # done() reads the bookkeeping; a resumed run may predate it
+        ensure_bookkeeping(ctx)
+    if earlier is not None and done_earlier(ctx, step, earlier):
+        note = earlier.get(step.name, {}).get("note") or "its work is in the database"
+        timeline.finish(step.name, "done earlier", str(note))
+        return
+    if stop.received:
+        ctx.journal.write(step.name, "start", budget_s=step.budget(ctx.settings))
+        ctx.journal.write(
+            step.name,
+            "end",
+            outcome="interrupted",
+            duration_s=0.0,
+            error=f"stopped by {stop.received} before this step started",
+        )
+        timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
+        raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
+    if step.beside_until:
+        beside.start(step)
+        return
+    inject_fault(ctx, step.name, "before")
+    budget = step.budget(ctx.settings)
+    ctx.journal.write(step.name, "start", budget_s=budget)
+    timeline.start(step.name)
+    started = time.monotonic()
+    wal_at = wal_position(ctx.db)
+    try:
+        with watch(ctx, step, timeline) as watcher:
+            outcome = step.run(ctx)
+        if watcher.samples:  # what watching cost, for the bench's ≤ 2 % check
+            outcome.details["progress_s"] = round(watcher.spent_s, 3)
+        written = wal_since(ctx.db, wal_at)
+        if written:
+            outcome.details[WAL_BYTES] = written
+        inject_fault(ctx, step.name, "after")
+    except KeyboardInterrupt:
+        write_end(ctx, timeline, step.name, "interrupted", started, budget, error="interrupted")
+        raise Interrupted(
+            step.name, "interrupted while running; its work was rolled back or is resumable"
+        ) from None
+    except Exception as exc:  # a bug or an OS error is still a step failure: end line, policy
+        err = as_step_error(step.name, exc)
+        write_end(ctx, timeline, step.name, "failed", started, budget, error=err.cause)
+        raise err from (None if err is exc else exc)
+    ctx.state.setdefault(step.name, {}).update(outcome.details)
+    state = "skipped" if outcome.skipped else "ok"
+    write_end(
+        ctx, timeline, step.name, state, started, budget, note=outcome.note, details=outcome.details
+    )
 
 
 def wal_position(db: Database) -> str | None:
@@ -243,30 +268,3 @@ def watch(ctx: RunContext, step: Step, timeline: Timeline) -> Watcher:
         probe=(lambda: probe(ctx)) if probe else None,
         forecast_s=float(seconds) if isinstance(seconds, (int, float)) else None,
     )
-
-
-def _end(
-    ctx: RunContext,
-    timeline: Timeline,
-    name: str,
-    outcome: str,
-    started: float,
-    budget: float,
-    *,
-    note: str = "",
-    error: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    duration = round(time.monotonic() - started, 3)
-    ctx.journal.write(
-        name,
-        "end",
-        outcome=outcome,
-        duration_s=duration,
-        budget_s=budget,
-        over_budget=duration > budget,
-        note=note or None,
-        error=error,
-        details=details or None,
-    )
-    timeline.finish(name, outcome, note or error or "")

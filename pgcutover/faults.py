@@ -8,18 +8,25 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 from pgcutover.errors import CutoverError
 from pgcutover.run import RunContext
 
 
 def inject_fault(ctx: RunContext, step: str, point: str) -> None:
-    """Test-only hook: CUTOVER_FAULT=step:point:kind (kind error or kill) fails there on purpose."""
-    if not ctx.settings.fault:
-        return
-    f_step, _, rest = ctx.settings.fault.partition(":")
-    f_point, _, kind = rest.partition(":")
-    if f_step != step or f_point != point:
+    """Test-only hook: CUTOVER_FAULT=step:point:kind[,step:point:kind…] acts there on purpose."""
+    for fault in ctx.settings.fault.split(",") if ctx.settings.fault else ():
+        f_step, _, rest = fault.strip().partition(":")
+        f_point, _, kind = rest.partition(":")
+        if f_step == step and f_point == point:
+            _act(step, point, kind)
+
+
+def _act(step: str, point: str, kind: str) -> None:
+    """Do one fault: kill, term, restart, oserror, sleep (2 s: hold a step mid-way) or error."""
+    if kind == "sleep":  # keeps work beside the window running while another step fails
+        time.sleep(2.0)
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)

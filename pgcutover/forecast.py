@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,8 @@ from pgcutover.forecast_profile import (
 )
 from pgcutover.forecast_regime import REGIME_MARGIN, cache_regime, wal_regime
 from pgcutover.migration import Migration
-from pgcutover.run import DATA_SECONDS, WAL_BYTES
+from pgcutover.run import DATA_SECONDS, WAL_BYTES, Step
+from steps.window import MIGRATE_OFFLINE
 
 ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table
 ANALYZE = re.compile(r"^\s*ANALYZE\b", re.IGNORECASE)
@@ -215,6 +217,27 @@ def scale(pieces: list[Piece], staging: DatabaseProfile, target: DatabaseProfile
     )
 
 
+def beside_steps(plan: Sequence[Step]) -> dict[str, list[str]]:
+    """Map each step the plan runs beside the others to the steps it overlaps (to its join)."""
+    names = [s.name for s in plan]
+    out: dict[str, list[str]] = {}
+    for i, step in enumerate(plan):
+        if step.beside_until in names:
+            end = names.index(step.beside_until)
+            out[step.name] = [s.name for s in plan[i + 1 : end] if not s.beside_until]
+    return out
+
+
+def window_seconds(steps: dict[str, float], plan: Sequence[Step]) -> float:
+    """Add the window's steps up; a step beside them adds only what outlasts the steps it
+    overlaps (the wait at its join)."""
+    beside = beside_steps(plan)
+    total = sum(s for name, s in steps.items() if name not in beside)
+    for name, overlapped in beside.items():
+        total += max(steps.get(name, 0.0) - sum(steps.get(o, 0.0) for o in overlapped), 0.0)
+    return total
+
+
 def build_forecast(
     windows: list[list[dict[str, Any]]],
     staging: DatabaseProfile,
@@ -265,7 +288,7 @@ def build_forecast(
         spread=spread,
         measured=measured,
         fixed={s: sum(v) / len(v) for s, v in fixed.items()},
-        window_s=sum(steps.values()),
+        window_s=window_seconds(steps, MIGRATE_OFFLINE),
         # Steps' errors are not independent (one machine, one cache): add them, do not root-sum.
         window_spread_s=sum(spread.values()),
         data_ratio=ratio,

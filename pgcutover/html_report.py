@@ -111,6 +111,7 @@ def _attempts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append(a)
         budget = _num(line.get("budget_s"))
         a["budget"] = a["budget"] if budget is None else budget
+        a["beside"] = line.get("beside_until") or a.get("beside")
         if event == "start":
             running[step] = a
             continue
@@ -133,6 +134,9 @@ def _ending(
         return f"{what}{last['state']} at {last['step']}", "failed"
     if all(final.get(s) in DONE for s in plan):
         return done
+    failed = [s for s in plan if final.get(s) == "failed"]  # a step beside the others, joined
+    if failed:
+        return f"{what}failed at {failed[0]}", "failed"
     return f"{what}stopped after {last['step']}, not finished", "failed"
 
 
@@ -175,6 +179,8 @@ def _rows(attempts: list[dict[str, Any]], forecast: dict[str, float]) -> list[di
     for i, r in enumerate(rows):
         tries[r["step"]] += 1
         r["label"] = r["step"] + (f" (try {tries[r['step']]})" if tries[r["step"]] > 1 else "")
+        if r.get("beside"):  # its bar overlaps the steps after it, up to its join
+            r["label"] += " (beside)"
         after = r["step"] not in STEP_NAMES
         r["group_start"] = after and i > 0 and rows[i - 1]["step"] in STEP_NAMES
         d, f = r["duration"], None if after else forecast.get(r["step"])

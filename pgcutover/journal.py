@@ -97,6 +97,10 @@ class Journal:
         """Copy pending lines into the bookkeeping schema; the file stays the truth if it cannot."""
         if self.mirror is None:
             return
+        with self._lock:  # a step beside the window writes its lines from its own thread
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
         while self._pending:
             try:
                 self.mirror(self._pending[0])
@@ -131,6 +135,17 @@ def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         elif line.get("event") == "end":
             done.pop(line["step"], None)
     return done
+
+
+def span_seconds(lines: list[dict[str, Any]], first: str, last: str) -> float:
+    """Return the wall-clock seconds from step first's last start line to step last's last end
+    line: a window's time, with steps beside it and the waits between steps counted once."""
+    starts = [ln["at"] for ln in lines if ln.get("step") == first and ln.get("event") == "start"]
+    ends = [ln["at"] for ln in lines if ln.get("step") == last and ln.get("event") == "end"]
+    if not starts or not ends:
+        return 0.0
+    at = [datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in (starts[-1], ends[-1])]
+    return round((at[1] - at[0]).total_seconds(), 3)
 
 
 def runs_newest_first(runs_dir: Path) -> list[Path]:

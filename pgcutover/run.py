@@ -46,6 +46,9 @@ class Step:
     # What only the system sees while the step runs (a file growing, a relation, an index build),
     # read by the progress watcher's thread: never through the step's own connection.
     probe: Callable[[RunContext], Reading | None] | None = None
+    # Set on a step that reads only frozen data: it runs on a thread of its own beside the steps
+    # after it, and the window waits for it (and fails if it failed) before the step named here.
+    beside_until: str | None = None
 
     def budget(self, settings: Settings) -> float:
         """The step's time budget: the operator's BUDGET_<STEP> setting, else its own."""

@@ -46,6 +46,7 @@ class Row:
     note: str = ""
     fraction: float | None = None  # how far a running step is, when it says
     said_at: float = 0.0  # when its progress was last printed (no TTY)
+    beside: bool = False  # runs beside the other steps: its budget overlaps theirs
 
 
 def _clock(seconds: float) -> str:
@@ -63,8 +64,10 @@ class Timeline:
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def for_steps(cls, title: str, budgets: list[tuple[str, float]]) -> Timeline:
-        return cls(title, [Row(n, b) for n, b in budgets])
+    def for_steps(
+        cls, title: str, budgets: list[tuple[str, float]], beside: frozenset[str] = frozenset()
+    ) -> Timeline:
+        return cls(title, [Row(n, b, beside=n in beside) for n, b in budgets])
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -85,7 +88,8 @@ class Timeline:
         r = self.row(name)
         r.state, r.started, r.note = "running", time.monotonic(), ""
         if self.live is None:
-            say(f"+ {name} .. started (budget {_clock(r.budget_s)})")
+            beside = " beside the steps after it" if r.beside else ""
+            say(f"+ {name} .. started{beside} (budget {_clock(r.budget_s)})")
 
     def progress(self, name: str, text: str, fraction: float | None) -> None:
         """Show how far a running step is: in its row on a TTY, else a line every 10 s at most."""
@@ -112,7 +116,7 @@ class Timeline:
 
     def table(self) -> Table:
         total = time.monotonic() - self.started
-        budget = sum(r.budget_s for r in self.rows)
+        budget = sum(r.budget_s for r in self.rows if not r.beside)
         t = Table(
             title=f"{self.title} — window {_clock(total)} of {_clock(budget)} budgeted",
             title_justify="left",
@@ -134,7 +138,7 @@ class Timeline:
                 bar = ProgressBar(total=1.0, completed=min(max(r.fraction, 0.0), 1.0), width=24)
                 note = Group(bar, note)
             t.add_row(
-                r.name,
+                f"{r.name} (beside)" if r.beside else r.name,
                 Text(r.state, style=STYLE.get(r.state, "")),
                 Text(when + (" over" if over else ""), style="bold red" if over else ""),
                 note,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pgcutover.db import Database, ident
 from pgcutover.errors import some_of
-from steps.backup_proof import Manifest
 
 
 def has_seal_tables(db: Database) -> bool:
@@ -18,7 +17,7 @@ def has_seal_tables(db: Database) -> bool:
 
 
 def seal_problems(
-    db: Database, run_id: str, app_schema: str, aside_schema: str, manifest: Manifest | None
+    db: Database, run_id: str, app_schema: str, aside_schema: str, dumped: dict[str, int] | None
 ) -> list[str]:
     """Say how the set-aside schema differs from its seal ([] if it holds); reads no table rows."""
     if not has_seal_tables(db):
@@ -51,18 +50,17 @@ def seal_problems(
             "catalog changed since reset: "
             + some_of(5, [f"{kind} {obj} {how}" for kind, obj, how in changed])
         )
-    if manifest is not None:
+    if dumped is not None:  # the tables the backup step counted in the dump's snapshot
         tables = {
             str(r[0])
             for r in db.query(
                 "SELECT table_name FROM pgcutover.set_aside_table WHERE run = %s", [run_id]
             )
         }
-        want = set(manifest.schema_counts(app_schema))
+        want = set(dumped)
         if tables != want:
             problems.append(
-                "the sealed tables are not the backup manifest's: "
-                + some_of(5, sorted(tables ^ want))
+                "the sealed tables are not the dumped ones: " + some_of(5, sorted(tables ^ want))
             )
     return problems
 

@@ -1,11 +1,13 @@
-"""Step 4, backup: pg_dump to BACKUP_DIR/<run-id>/, proven; nothing destructive runs without it.
+"""Step 4, backup: pg_dump to BACKUP_DIR/<run-id>/; no step past unfence runs until it is proven.
 
-What proves a dump (its manifest, and checking it again later) is in steps/backup_proof.py.
+This step writes the dump, counts every table in its snapshot and checks its table of contents;
+steps/prove_backup.py reads it back beside the window. What proves a dump is steps/backup_proof.py.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +18,16 @@ from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
 from pgcutover.pgtools import pg_dump, tool_major
-from pgcutover.progress import Reading, read_position
+from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup_offhost import copied, copy_backup
 from steps.backup_proof import (
-    Manifest,
+    DUMP_RECORD,
+    Dumped,
     check_backup,
-    read_back,
-    require_proven,
-    sha256_of,
-    write_manifest,
+    check_toc,
+    dumped_intact,
+    write_json_atomically,
 )
 
 STEP = "backup"
@@ -63,8 +64,8 @@ def count_in_snapshot(settings: Settings, snapshot: str, app_name: str) -> dict[
 
 def dump_database(
     settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str
-) -> Manifest:
-    """Dump the database (bookkeeping excluded) and write a manifest that proves the dump."""
+) -> Dumped:
+    """Dump the database (bookkeeping excluded), check its TOC, and record it for the proof."""
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest_dir.chmod(0o700)  # the dump holds every row of production: only its owner may read it
@@ -95,84 +96,60 @@ def dump_database(
     with partial.open("rb") as fh:
         os.fsync(fh.fileno())
     partial.rename(final)
-    manifest = prove_dump(
-        settings,
-        final,
-        run_id=run_id,
-        counts=counts,
-        server_version=str(db.query("SHOW server_version")[0][0]),
-    )
-    write_manifest(dest_dir, manifest)
-    return manifest
-
-
-def prove_dump(
-    settings: Settings, dump: Path, *, run_id: str, counts: dict[str, int], server_version: str
-) -> Manifest:
-    """Read the whole archive back, then hash it: only a dump that reads back in full is proven."""
-    # The hash reads the file while pg_restore reads it back: two cores, one pass of time.
-    hashing = Background(lambda: sha256_of(dump), name="backup sha256")
+    # The TOC alone (milliseconds): an archive that is not one, or lacks a table's data, stops
+    # the window here, before reset. Reading every block back is the proof's, beside the window.
     try:
-        toc = read_back(settings, dump, counts, STEP)
+        toc = check_toc(settings, final, counts, STEP)
     except CutoverError as exc:
-        raise CutoverError(STEP, f"{exc.cause}: the backup is not proven") from None
-    return Manifest(
+        raise CutoverError(STEP, f"{exc.cause}: the backup is not usable") from None
+    dumped = Dumped(
         run=run_id,
-        file=dump.name,
-        bytes=dump.stat().st_size,
-        sha256=hashing.result(),
+        file=final.name,
+        bytes=final.stat().st_size,
         created_at=iso(utc_now()),
-        server_version=server_version,
+        server_version=str(db.query("SHOW server_version")[0][0]),
         pg_dump_major=tool_major(settings, "pg_dump", STEP),
         row_counts=counts,
         toc_entries=len(toc.entries),
     )
+    write_json_atomically(dest_dir / DUMP_RECORD, asdict(dumped))
+    return dumped
 
 
 def run(ctx: RunContext) -> StepOutcome:
-    # A run's proven dump is never taken again: a resumed window may be past reset, and only the
-    # off-host copy (done() says) may be missing.
-    kept = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
-    manifest = kept.manifest if kept.proven and kept.manifest else None
-    manifest = manifest or dump_database(
+    # A run's dump is never taken again: a resumed window may be past reset.
+    kept = dumped_intact(ctx.backup_dir) or proven_dump(ctx)
+    dumped = kept or dump_database(
         ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump"
     )
-    rows = sum(manifest.row_counts.values())
+    rows = sum(dumped.row_counts.values())
     details: dict[str, Any] = {
         "dir": str(ctx.backup_dir),
-        "bytes": manifest.bytes,
-        "sha256": manifest.sha256,
-        "tables": len(manifest.row_counts),
+        "bytes": dumped.bytes,
+        "tables": len(dumped.row_counts),
         "rows": rows,
     }
-    copy_note = ""
-    if ctx.settings.backup_copy_to is not None:  # only a proven dump leaves the host
-        where = copy_backup(
-            ctx.settings,
-            ctx.backup_dir,
-            manifest,
-            step=STEP,
-            on_bytes=lambda n, total: ctx.progress.update(
-                n, total, unit="bytes", label="copying off the host"
-            ),
-        )
-        details["copied_to"] = where
-        copy_note = f"; copied to {where} and checked there (size, sha256)"
     return StepOutcome(
-        note=f"{manifest.bytes / 2**20:.1f} MiB, {rows} rows in "
-        f"{len(manifest.row_counts)} tables, sha256 {manifest.sha256[:12]}…, "
-        f"every data block read back{copy_note}",
+        note=f"{dumped.bytes / 2**20:.1f} MiB, {rows} rows in {len(dumped.row_counts)} tables, "
+        f"a data entry for each; {'kept from earlier' if kept else 'written'}, "
+        "its proof runs beside the window",
         details=details,
     )
 
 
+def proven_dump(ctx: RunContext) -> Dumped | None:
+    """Return a proven backup's record (a run from before dump.json existed), or None."""
+    check = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
+    m = check.manifest if check.proven else None
+    if m is None:
+        return None
+    return Dumped(m.run, m.file, m.bytes, m.created_at, m.server_version, m.pg_dump_major,
+                  m.row_counts, m.toc_entries)  # fmt: skip
+
+
 def done(ctx: RunContext) -> bool:
-    try:
-        manifest = require_proven(ctx, STEP)
-    except CutoverError:
-        return False
-    # A resumed window must not go on with a backup that never left the host when it should have.
-    return ctx.settings.backup_copy_to is None or copied(ctx.settings, ctx.backup_dir, manifest)
+    """Ask the backup directory whether this run's dump is written whole (proven or not yet)."""
+    return dumped_intact(ctx.backup_dir) is not None or proven_dump(ctx) is not None
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
@@ -180,21 +157,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
         f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
         "count every table's rows in the same snapshot (beside pg_dump, on a second "
-        "connection); pg_restore --list (a data entry per table); pg_restore --file=/dev/null "
-        "(every data block read and inflated) with sha256 beside it; write manifest.json",
-        *describe_copy(settings),
-    ]
-
-
-def describe_copy(settings: Settings) -> list[str]:
-    """Say where the proven dump is copied, if anywhere (the dry run's plan)."""
-    target = settings.backup_copy_to
-    if target is None:
-        return []
-    there = "sha256sum on the host" if target.host else "read back there"
-    return [
-        f"copy the dump, then manifest.json, to {target.where('<run-id>')}; check size and "
-        f"sha256 ({there}) before renaming them into place"
+        "connection); pg_restore --list (a data entry per table); write dump.json",
     ]
 
 
@@ -231,13 +194,8 @@ def probe(ctx: RunContext) -> Reading | None:
             written = partial.stat().st_size
             return Reading(written, ctx.state["_dump_expected"], "bytes", "pg_dump writing")
         if final.exists():
-            if ctx.progress.read() is not None:  # the off-host copy counts its own bytes
-                return None
             size = final.stat().st_size
-            read = read_position(final)  # pg_restore reading it back, if it is at it
-            if read is None:
-                return Reading(size, size, "bytes", "dump written; proving it")
-            return Reading(read, size, "bytes", "reading every block back (proof)")
+            return Reading(size, size, "bytes", "dump written; checking its table of contents")
     except OSError:  # renamed between the two calls: the next sample sees the new name
         return None
     return None

@@ -23,6 +23,8 @@ from steps.backup_proof import (
     MANIFEST_NAME,
     Manifest,
     check_backup,
+    proof_pending,
+    prove_dump,
     read_manifest,
     require_proven,
     sha256_of,
@@ -85,7 +87,8 @@ def recorded_sha256(settings: Settings, run_id: str) -> str | None:
     found = None
     for line in read_journal(settings.runs_dir / run_id / "journal.jsonl"):
         details = line.get("details") or {}
-        if line.get("step") == "backup" and line.get("outcome") == "ok" and details.get("sha256"):
+        ok = line.get("outcome") == "ok" and details.get("sha256")
+        if line.get("step") in ("backup", "backup-proof") and ok:  # older runs proved in backup
             found = str(details["sha256"])
     return found
 
@@ -156,6 +159,10 @@ def proven_here(ctx: RunContext, *, step: str, on_bytes: OnBytes) -> tuple[Manif
     Each path hashes the dump once: a large dump is not read twice before a restore.
     """
     settings = ctx.settings
+    if proof_pending(ctx.backup_dir):
+        # The window stopped while the dump's proof ran beside it: prove it now, or refuse.
+        warn(f"{step}: run {ctx.run_id}'s dump was never proven; reading every block back first")
+        prove_dump(settings, ctx.backup_dir, step)
     if settings.backup_copy_to is None:
         return require_proven(ctx, step), ""
     local = check_backup(settings, ctx.backup_dir, full_read=False)

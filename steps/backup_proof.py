@@ -1,8 +1,11 @@
 """What proves a backup: its manifest (sha256, row counts), and checking a dump against it.
 
-A backup is proven when its manifest exists: the backup step writes it only after the whole archive
-read back. Every destructive step asks require_proven first; `invoke backups` and `rollback
---from-backup` ask check_backup.
+Two records, two moments. The backup step writes dump.json once the dump is on disk, fsynced, and
+its table of contents names a data entry for every table it counted: reset may set the legacy
+schema aside (sealed, kept until cleanup) from then on. The backup-proof step, running beside the
+window, reads every data block back and hashes the file, then writes manifest.json: a backup is
+proven when its manifest exists. The window never passes unfence without it, and cleanup, the
+restore path and `invoke backups` ask check_backup for it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from pgcutover.background import Background
 from pgcutover.errors import CutoverError
 from pgcutover.pgtools import ArchiveToc, pg_restore_list, pg_restore_read_all
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 
 MANIFEST_NAME = "manifest.json"
+DUMP_RECORD = "dump.json"
+
+
+@dataclass(frozen=True)
+class Dumped:
+    """What the backup step knows of its dump before the proof: the file, its size, row counts."""
+
+    run: str
+    file: str
+    bytes: int
+    created_at: str
+    server_version: str
+    pg_dump_major: int
+    row_counts: dict[str, int]
+    toc_entries: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,13 @@ def read_back(
     settings: Settings, dump: Path, tables: Iterable[str], step: str = "backup"
 ) -> ArchiveToc:
     """Require a data entry for every table in the TOC, then read and inflate every data block."""
+    toc = check_toc(settings, dump, tables, step)
+    read_every_block(settings, dump, step)
+    return toc
+
+
+def check_toc(settings: Settings, dump: Path, tables: Iterable[str], step: str) -> ArchiveToc:
+    """Require a readable, compressed archive whose TOC has a data entry for every table."""
     try:
         toc = pg_restore_list(settings, dump, step)
     except CutoverError as exc:
@@ -75,20 +101,82 @@ def read_back(
     missing = [t for t in tables if " ".join(t.split(".", 1)) not in data]
     if missing:
         raise CutoverError(step, f"{dump.name} has no data for {', '.join(missing[:5])}")
+    return toc
+
+
+def read_every_block(settings: Settings, dump: Path, step: str) -> None:
+    """Read and inflate every data block of the archive (each block's zlib checksum checked)."""
     try:
         pg_restore_read_all(settings, dump, step)
     except CutoverError as exc:
         raise CutoverError(
             step, f"a data block of {dump.name} is unreadable: {exc.cause}"
         ) from None
-    return toc
+
+
+def prove_dump(settings: Settings, backup_dir: Path, step: str) -> Manifest:
+    """Read the recorded dump's every data block back and hash it; write and return its manifest."""
+    dumped = dumped_intact(backup_dir)
+    if dumped is None:
+        raise CutoverError(step, f"no whole dump recorded in {backup_dir}: nothing to prove")
+    dump = backup_dir / dumped.file
+    # The hash reads the file while pg_restore reads it back: two cores, one pass of time.
+    hashing = Background(lambda: sha256_of(dump), name="backup sha256")
+    try:
+        read_every_block(settings, dump, step)
+    except CutoverError as exc:
+        raise CutoverError(step, f"{exc.cause}: the backup is not proven") from None
+    manifest = Manifest(**asdict(dumped), sha256=hashing.result())
+    write_manifest(backup_dir, manifest)
+    return manifest
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    """Write a record whole or not at all: a crash never leaves half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.rename(path)
+
+
+def read_dumped(dest_dir: Path) -> Dumped | None:
+    """Read the backup step's record of its dump (None when there is none, or it is unreadable)."""
+    try:
+        return Dumped(**json.loads((dest_dir / DUMP_RECORD).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def dumped_intact(dest_dir: Path) -> Dumped | None:
+    """Return the dump record if its file is still there at the recorded size, else None."""
+    dumped = read_dumped(dest_dir)
+    if dumped is None or Path(dumped.file).name != dumped.file:
+        return None
+    try:
+        return dumped if (dest_dir / dumped.file).stat().st_size == dumped.bytes else None
+    except OSError:
+        return None
+
+
+def proof_pending(dest_dir: Path) -> bool:
+    """Tell whether a dump is written whole but was never proven (no manifest at all)."""
+    return not (dest_dir / MANIFEST_NAME).exists() and dumped_intact(dest_dir) is not None
+
+
+def dumped_counts(dest_dir: Path, schema: str) -> dict[str, int] | None:
+    """Return one schema's row counts in the dump's snapshot (the manifest's, else the record's)."""
+    try:
+        record: Manifest | Dumped | None = read_manifest(dest_dir) or read_dumped(dest_dir)
+    except (OSError, ValueError, TypeError):
+        record = read_dumped(dest_dir)
+    if record is None:
+        return None
+    prefix = schema + "."
+    return {k[len(prefix) :]: n for k, n in record.row_counts.items() if k.startswith(prefix)}
 
 
 def write_manifest(dest_dir: Path, manifest: Manifest) -> None:
     """Write the manifest atomically: its presence is what "proven" means."""
-    tmp = dest_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
-    tmp.rename(dest_dir / MANIFEST_NAME)
+    write_json_atomically(dest_dir / MANIFEST_NAME, asdict(manifest))
 
 
 def read_manifest(dest_dir: Path) -> Manifest | None:
@@ -192,3 +280,14 @@ def require_proven(ctx: RunContext, step: str) -> Manifest:
             f"({check.reason}): refusing to go on",
         )
     return check.manifest
+
+
+def require_dumped(ctx: RunContext, step: str) -> None:
+    """Refuse unless this run's dump is proven, or written whole with its proof still to come.
+
+    Enough for reset, which destroys nothing: the legacy schema stays, sealed, until cleanup, and
+    the window cannot pass unfence before the proof ends.
+    """
+    if dumped_intact(ctx.backup_dir) is not None:
+        return
+    require_proven(ctx, step)

@@ -20,7 +20,7 @@ from pgcutover.timeline import warn
 from steps.aside_seal import has_seal_tables, seal_problems
 from steps.backup import count_rows
 from steps.backup_offhost import proven_here
-from steps.backup_proof import Manifest, read_manifest
+from steps.backup_proof import Manifest, dumped_counts
 from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, schema_exists, schema_tables
 
 STEP = "restore-database"
@@ -49,7 +49,7 @@ class _SealBroken(Exception):
 
 
 def swap_back(
-    db: Database, run_id: str, app_schema: str, aside_schema: str, manifest: Manifest | None
+    db: Database, run_id: str, app_schema: str, aside_schema: str, dumped: dict[str, int] | None
 ) -> list[str]:
     """Swap the set-aside schema back if its seal holds (one transaction); return why not, or []."""
     try:
@@ -58,7 +58,7 @@ def swap_back(
             if tables:  # nobody can write or alter between the check and the swap
                 names = ", ".join(f"{ident(aside_schema)}.{ident(t)}" for t in tables)
                 db.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
-            problems = seal_problems(db, run_id, app_schema, aside_schema, manifest)
+            problems = seal_problems(db, run_id, app_schema, aside_schema, dumped)
             if problems:
                 raise _SealBroken(problems)
             for table in tables:  # the catalog goes back to exactly what it was before the window
@@ -204,7 +204,7 @@ def restore_database(ctx: RunContext) -> StepOutcome:
     options: dict[str, Any] = ctx.state.get("options", {})
     # Before anything moves: a bad --jobs must not leave the app schema empty.
     jobs = restore_jobs(options.get("jobs"))
-    manifest = read_manifest(ctx.backup_dir)
+    dumped = dumped_counts(ctx.backup_dir, m.app_schema)
     state = db.query(m.schema_state.text)[0][0] if schema_exists(db, m.app_schema) else "missing"
     aside = schema_exists(db, m.aside_schema)
     refused: list[str] = []
@@ -216,7 +216,7 @@ def restore_database(ctx: RunContext) -> StepOutcome:
                 details={"path": "none"},
             )
         refused = (
-            swap_back(db, ctx.run_id, m.app_schema, m.aside_schema, manifest)
+            swap_back(db, ctx.run_id, m.app_schema, m.aside_schema, dumped)
             if aside
             else [f"schema {m.aside_schema} is gone"]
         )
@@ -253,10 +253,10 @@ def probe(ctx: RunContext) -> Reading | None:
     if not isinstance(entries, RestoreEntries):
         return None  # the fast path is a catalog swap: nothing to count
     reading = Reading(float(entries.done), float(entries.total), "entries", "pg_restore")
-    manifest = read_manifest(ctx.backup_dir)
-    if manifest is None:
+    dumped = dumped_counts(ctx.backup_dir, ctx.migration.app_schema)
+    if dumped is None:
         return reading
-    total = sum(manifest.schema_counts(ctx.migration.app_schema).values())
+    total = sum(dumped.values())
     db = connect(
         ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
     )

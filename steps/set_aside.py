@@ -14,7 +14,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup_proof import require_proven
+from steps.backup_proof import require_dumped
 
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for
@@ -182,8 +182,10 @@ def run(ctx: RunContext) -> StepOutcome:
             details=details,
             skipped=True,
         )
-    # The one rule that is never bent: no destructive step without a proven backup.
-    require_proven(ctx, STEP)
+    # Never without the run's dump, written whole. Its proof may still be running beside the
+    # window: reset destroys nothing (the legacy schema stays, sealed, until cleanup), and the
+    # window cannot pass unfence until the proof ends.
+    require_dumped(ctx, STEP)
     grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema)
     return StepOutcome(
         note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
@@ -200,7 +202,7 @@ def done(ctx: RunContext) -> bool:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
-        "require the run's proven backup (manifest sha256 matches)",
+        "require the run's dump, written whole (proven, or its proof running beside)",
         f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
         f"{migration.aside_schema}; CREATE SCHEMA {migration.app_schema} (same owner, grants "
         f"and comment); a guard trigger refusing writes on every {migration.aside_schema} "

@@ -14,7 +14,7 @@ from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.window_jobs import window_jobs
-from steps.backup_proof import read_manifest
+from steps.backup_proof import dumped_counts
 from steps.set_aside import schema_tables
 from steps.verify_reconcile import reconcile, run_query
 from steps.verify_report import write_report
@@ -134,11 +134,14 @@ def missing_results(
 
 
 def check_against_backup(ctx: RunContext, tables: list[dict[str, Any]]) -> list[str]:
-    """Check legacy row counts against the backup manifest (data set aside = data dumped)."""
-    manifest = read_manifest(ctx.backup_dir)
-    if manifest is None:
-        return ["no backup manifest to check the legacy row counts against"]
-    problems, counts = [], manifest.schema_counts(ctx.migration.app_schema)
+    """Check legacy row counts against the dump's (data set aside = data dumped).
+
+    The dump's record is enough: its proof may still be running beside the window.
+    """
+    counts = dumped_counts(ctx.backup_dir, ctx.migration.app_schema)
+    if counts is None:
+        return ["no backup record to check the legacy row counts against"]
+    problems = []
     for t in tables:
         dumped = counts.get(t["table"])
         if dumped != t["legacy_rows"]:

@@ -15,7 +15,7 @@ from pgcutover.migration import Migration, ReconciledTable
 from pgcutover.progress import Progress
 from pgcutover.run import RunContext
 from pgcutover.session_memory import raise_memory
-from steps.backup_proof import read_manifest
+from steps.backup_proof import dumped_counts
 
 STEP = "verify"
 
@@ -146,9 +146,8 @@ def check_table(db: Database, migration: Migration, t: ReconciledTable) -> dict[
 
 
 def read_counts(ctx: RunContext) -> dict[str, int]:
-    """Return the backup's row count per legacy table (empty when there is no manifest)."""
-    manifest = read_manifest(ctx.backup_dir)
-    return manifest.schema_counts(ctx.migration.app_schema) if manifest else {}
+    """Return the dump's row count per legacy table (empty when there is no backup record)."""
+    return dumped_counts(ctx.backup_dir, ctx.migration.app_schema) or {}
 
 
 def run_query(db: Database, source: str, sql: str) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ from steps.deploy_schema import DEPLOY_SCHEMA
 from steps.fence import FENCE, UNFENCE
 from steps.maintenance import MAINTENANCE_OFF, MAINTENANCE_ON
 from steps.preflight import PREFLIGHT
+from steps.prove_backup import BACKUP_PROOF
 from steps.set_aside import RESET
 from steps.smoke import SMOKE
 from steps.transform import TRANSFORM
@@ -19,6 +20,7 @@ MIGRATE_OFFLINE: tuple[Step, ...] = (
     MAINTENANCE_ON,
     FENCE,
     BACKUP,
+    BACKUP_PROOF,  # beside reset … verify: joined before unfence (Step.beside_until)
     RESET,
     DEPLOY_SCHEMA,
     TRANSFORM,
@@ -30,3 +32,5 @@ MIGRATE_OFFLINE: tuple[Step, ...] = (
 )
 
 STEP_NAMES: tuple[str, ...] = tuple(s.name for s in MIGRATE_OFFLINE)
+# Steps that run beside the others: their time overlaps the window's, it does not add to it.
+BESIDE: frozenset[str] = frozenset(s.name for s in MIGRATE_OFFLINE if s.beside_until)

@@ -225,3 +225,15 @@ def catalog(db: Database, schema: str) -> dict[str, object]:
         ),
     }
     return {k: db.query(sql, [ident(schema)]) for k, sql in q.items()}
+
+
+@pytest.fixture
+def restart_cmd(cluster) -> str:
+    ctl = cluster.bindir / "pg_ctl"
+    prefix = "runuser -u postgres -- " if os.geteuid() == 0 else ""
+    return (
+        f"cd / && {prefix}{ctl} -D {cluster.datadir} -m immediate -w stop >/dev/null && "
+        f"{prefix}{ctl} -D {cluster.datadir} -w -l {cluster.home}/server.log "
+        f"-o '-p {cluster.port} -c listen_addresses=127.0.0.1 "
+        f"-c unix_socket_directories={cluster.home}' start >/dev/null"
+    )

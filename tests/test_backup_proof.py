@@ -41,7 +41,9 @@ def journal_lines(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in journal.read_text().splitlines()]
 
 
-def test_corrupt_data_block_stops_the_window_at_backup(tmp_path: Path, legacy_url: str) -> None:
+def test_corrupt_data_block_stops_the_window_before_unfence(
+    tmp_path: Path, legacy_url: str
+) -> None:
     original = fingerprint(legacy_url)
     env = app_env(
         tmp_path,
@@ -51,9 +53,15 @@ def test_corrupt_data_block_stops_the_window_at_backup(tmp_path: Path, legacy_ur
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("backup: ") and "data block" in last and "not proven" in last, last
+    # The TOC reads fine, so the window goes on while the proof reads every block beside it;
+    # the proof fails, the window stops at its join, before unfence, and rolls back.
+    assert last.startswith("backup-proof: ") and "data block" in last and "not proven" in last
+    assert "rollback completed" in last, last
     assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
-    assert not any(ln["step"] == "reset" for ln in journal_lines(tmp_path)), "reset never starts"
+    lines = journal_lines(tmp_path)
+    assert not any(ln["step"] == "unfence" for ln in lines), "the window passed its join"
+    proof = [ln.get("outcome") for ln in lines if ln["step"] == "backup-proof"]
+    assert proof == [None, "failed"], proof
     assert app_state(tmp_path) == ("v1", False)
     # The damage is where only a full read finds it: the table of contents still reads fine.
     backup_dir = next((tmp_path / "backups").iterdir())

@@ -15,7 +15,7 @@ from pgcutover.errors import CutoverError
 
 USERS, SCALE = 200, 2
 ROWS = [
-    "backup (dump + proof)",
+    "backup (in the window)",
     "transform",
     "transform vs row-by-row peer",
     "verify",

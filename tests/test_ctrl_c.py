@@ -20,7 +20,7 @@ from pgcutover.compare import Fingerprint
 from pgcutover.hosts import LocalHost
 from pgcutover.pgtools import run_child
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
-from steps.backup_proof import MANIFEST_NAME
+from steps.backup_proof import DUMP_RECORD, MANIFEST_NAME
 
 
 def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
@@ -121,20 +121,24 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     finally:
         proc.kill()
     assert proc.returncode != 0
-    assert err.strip().splitlines()[-1].startswith("reset: stopped by SIGINT"), out + err
+    # The next step is the proof, beside the window: the stop comes before it starts.
+    assert err.strip().splitlines()[-1].startswith("backup-proof: stopped by SIGINT"), out + err
     lines = journal(tmp_path)
     assert [ln["outcome"] for ln in ends(lines, "backup")] == ["ok"], lines
-    reset = [ln for ln in lines if ln["step"] == "reset"]
-    assert [ln.get("outcome") for ln in reset] == [None, "interrupted"], reset
-    assert "before this step started" in str(reset[-1]["error"])
+    proof = [ln for ln in lines if ln["step"] == "backup-proof"]
+    assert [ln.get("outcome") for ln in proof] == [None, "interrupted"], proof
+    assert "before this step started" in str(proof[-1]["error"])
+    assert not [ln for ln in lines if ln["step"] == "reset"]
     assert data_part(fingerprint(legacy_url)) == data_part(original)
-    assert next((tmp_path / "backups").iterdir()).joinpath(MANIFEST_NAME).exists()
+    backup_dir = next((tmp_path / "backups").iterdir())
+    assert (backup_dir / DUMP_RECORD).exists() and not (backup_dir / MANIFEST_NAME).exists()
     assert not is_alive(int(pid_file.read_text().split()[0]))
 
     resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     check_rules(before, snapshot(legacy_url))
     assert app_state(tmp_path) == ("v2", False)
+    assert (backup_dir / MANIFEST_NAME).exists()  # the resumed window proved it
 
 
 def test_second_ctrl_c_abandons_the_step_and_kills_its_children(

@@ -40,7 +40,9 @@ def test_events_arrive_in_order_from_start_to_completion(tmp_path: Path, legacy_
     names = [e["event"] for e in got]
     assert names[0] == "window-start" and names[-1] == "window-complete"
     ends = [e["line"]["step"] for e in got if e["event"] == "step-end"]  # type: ignore[index]
-    assert ends == list(STEP_NAMES)
+    # The proof runs beside reset … verify: its end arrives among theirs, before unfence.
+    assert sorted(ends, key=STEP_NAMES.index) == list(STEP_NAMES)
+    assert ends.index("backup-proof") < ends.index("unfence")
     assert "failure" not in names and all(e["command"] == "migrate-offline" for e in got)
     assert all("@" in str(e["target"]) or "/" in str(e["target"]) for e in got)
     env_lines = (tmp_path / "events.jsonl.env").read_text().splitlines()
@@ -88,7 +90,8 @@ def test_until_pauses_after_the_step_and_resume_finishes(tmp_path: Path, legacy_
     run_id = commands.migrate_offline(settings, yes=True, until="backup")
     lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
     ended = [ln["step"] for ln in lines if ln["event"] == "end"]
-    assert ended == list(STEP_NAMES[: STEP_NAMES.index("backup") + 1])
+    # --until backup ends with the backup proven: its proof, beside it, is joined before pausing.
+    assert ended == list(STEP_NAMES[: STEP_NAMES.index("backup-proof") + 1])
     assert lines[-1]["event"] == "paused" and lines[-1]["step"] == "backup"
     assert events(tmp_path)[-1]["event"] == "window-paused"
     db = connect(legacy_url, "psycopg")

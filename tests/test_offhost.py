@@ -61,7 +61,7 @@ def test_ssh_copy_survives_losing_the_local_one(
     env = app_env(tmp_path, legacy_url, **extra)
     original, before = fingerprint(legacy_url), logins(lab)
     run = cli(tmp_path, env, "migrate-offline", "--yes")
-    assert end_details(tmp_path, run, "backup")["copied_to"] == f"{target}/{run}"
+    assert end_details(tmp_path, run, "backup-proof")["copied_to"] == f"{target}/{run}"
     assert logins(lab) > before  # through the lab's sshd, not a file copy on the side
     local, remote = tmp_path / "backups" / run, vault / run
     for name in (DUMP_NAME, MANIFEST_NAME):
@@ -85,20 +85,20 @@ def test_ssh_copy_survives_losing_the_local_one(
     assert check_backup(settings, local, full_read=True).proven  # back here, whole
 
 
-def test_failing_copy_fails_the_backup_step_in_one_line(
+def test_failing_copy_fails_the_window_in_one_line(
     tmp_path: Path, legacy_url: str, fresh_app_lab: AppLab
 ) -> None:
     lab = fresh_app_lab
     target = ssh_target(lab, tmp_path / "vault")
     sshd = lab.hosts[0].sshd
     assert sshd is not None
-    # Preflight reaches the host; then its sshd goes away before the backup step copies.
+    # Preflight reaches the host; then its sshd goes away before the proof copies the dump.
     env = app_env(
         tmp_path,
         legacy_url,
         BACKUP_COPY_TO=target,
         SSH_CONFIG=str(lab.ssh_config),
-        CUTOVER_FAULT="backup:before:restart",
+        CUTOVER_FAULT="backup-proof:before:restart",
         CUTOVER_FAULT_CMD=f"kill {sshd.pid}; sleep 0.5",
     )
     original = fingerprint(legacy_url)
@@ -108,7 +108,8 @@ def test_failing_copy_fails_the_backup_step_in_one_line(
         lab.reset()  # starts the sshd again for the tests after this one
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"backup: off-host copy to {target}/") and (
+    # The copy runs beside the window (after the proof): it fails the window at its join.
+    assert last.startswith(f"backup-proof: off-host copy to {target}/") and (
         "cannot connect over SSH" in last and "rollback completed" in last
     ), last
     assert_rolled_back(tmp_path, legacy_url, original)
@@ -214,14 +215,15 @@ def test_resume_copies_the_proven_dump_without_taking_it_again(
     # Preflight finds the directory writable; by the backup step it has become a file.
     broken = {
         **env,
-        "CUTOVER_FAULT": "backup:before:restart",
+        "CUTOVER_FAULT": "backup-proof:before:restart",
         "CUTOVER_FAULT_CMD": f"rm -rf {mount} && touch {mount}",
     }
     proc = run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=tmp_path, env=broken)
     run = newest_run(tmp_path)
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode != 0
-    assert last == f"backup: off-host copy to {mount}/{run} failed: {mount}/{run}: Not a directory"
+    want = f"backup-proof: off-host copy to {mount}/{run} failed: {mount}/{run}: Not a directory"
+    assert last == want
     local = tmp_path / "backups" / run
     proven = (local / MANIFEST_NAME).read_bytes()  # the dump was proven before the copy failed
     mount.unlink()

@@ -23,7 +23,7 @@ from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE
 from pgcutover.settings import default_pg_bindir
 from steps.aside_seal import seal_problems
-from steps.backup_proof import read_manifest
+from steps.backup_proof import dumped_counts
 from steps.restore_database import restore_database, swap_back, table_counts
 
 ASIDE, APP = "cutover_legacy", "public"
@@ -241,7 +241,7 @@ def test_written_aside_is_refused_and_restored_from_backup(
             only_run(tmp_path),
             APP,
             ASIDE,
-            read_manifest(tmp_path / "backups" / only_run(tmp_path)),
+            dumped_counts(tmp_path / "backups" / only_run(tmp_path), APP),
         )
     assert problems
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
@@ -255,12 +255,12 @@ def test_fast_path_reads_no_table_data(tmp_path: Path, legacy_url: str) -> None:
     original = fingerprint(legacy_url)
     env = migrate(tmp_path, legacy_url)
     run_id = only_run(tmp_path)
-    manifest = read_manifest(tmp_path / "backups" / run_id)
+    dumped = dumped_counts(tmp_path / "backups" / run_id, APP)
     oids = aside_oids(legacy_url)
     with session(legacy_url) as db:
         before = reads(legacy_url, list(oids.values()))
         started = time.monotonic()
-        assert seal_problems(db, run_id, APP, ASIDE, manifest) == []
+        assert seal_problems(db, run_id, APP, ASIDE, dumped) == []
         flush_stats(db, legacy_url)
         assert reads(legacy_url, list(oids.values())) == before, "the seal check read table data"
         # The counters do see a scan: the old row-count check would have moved them.
@@ -268,7 +268,7 @@ def test_fast_path_reads_no_table_data(tmp_path: Path, legacy_url: str) -> None:
         flush_stats(db, legacy_url)
         after_scan = reads(legacy_url, list(oids.values()))
         assert after_scan[oids["User"]] > before[oids["User"]]
-        assert swap_back(db, run_id, APP, ASIDE, manifest) == []
+        assert swap_back(db, run_id, APP, ASIDE, dumped) == []
         elapsed = time.monotonic() - started
         flush_stats(db, legacy_url)
         assert reads(legacy_url, list(oids.values())) == after_scan, "the swap read table data"

@@ -51,6 +51,7 @@ def test_plan_order_and_migration_files() -> None:
         "maintenance-on",
         "fence",
         "backup",
+        "backup-proof",
         "reset",
         "deploy-schema",
         "transform",

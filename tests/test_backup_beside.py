@@ -1,0 +1,135 @@
+"""The backup's proof beside the window, real PostgreSQL: faults in it, or beside it, end in a
+proven rollback or a correct resume (a corrupt block stopping it: tests/test_backup_proof.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from conftest import fingerprint, run_cli
+from rules import snapshot
+from test_ctrl_c import journal, start_cli, wait_for
+from test_failures import app_env, app_state, assert_migrated, assert_rolled_back
+
+from pgcutover.forecast import window_seconds
+from steps.backup_proof import DUMP_RECORD, MANIFEST_NAME
+from steps.window import MIGRATE_OFFLINE
+
+
+def backup_dir(work: Path) -> Path:
+    return next((work / "backups").iterdir())
+
+
+def lines_of(work: Path, step: str) -> list[dict[str, object]]:
+    return [ln for ln in journal(work) if ln["step"] == step]
+
+
+def test_transform_failing_while_the_proof_runs(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    # The proof sleeps 2 s first: the transform fails while it is still running.
+    fault = "backup-proof:before:sleep,transform:middle:error"
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT=fault)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("transform: injected fault"), proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+    lines = journal(tmp_path)
+    at = {(ln["step"], ln["event"]): i for i, ln in enumerate(lines)}
+    # The failure waited for the proof: its end line comes before the rollback's first.
+    proof_end = at[("backup-proof", "end")]
+    assert at[("transform", "end")] < proof_end < at[("rollback-prepare", "start")]
+    assert lines[at[("backup-proof", "end")]]["outcome"] == "ok"
+    assert (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+
+
+def test_killed_during_the_proof_then_resumed(tmp_path: Path, legacy_url: str) -> None:
+    before = snapshot(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="backup-proof:before:kill")
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0
+    assert (backup_dir(tmp_path) / DUMP_RECORD).exists()
+    assert not (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    env.pop("CUTOVER_FAULT")
+    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert_migrated(legacy_url, before)
+    assert app_state(tmp_path) == ("v2", False)
+    proof = lines_of(tmp_path, "backup-proof")
+    assert [ln.get("outcome") for ln in proof] == [None, None, "ok"], proof  # run again, whole
+    manifest = json.loads((backup_dir(tmp_path) / MANIFEST_NAME).read_text())
+    assert (
+        manifest["row_counts"]
+        == json.loads((backup_dir(tmp_path) / DUMP_RECORD).read_text())["row_counts"]
+    )
+
+
+def test_ctrl_c_with_the_proof_running(tmp_path: Path, legacy_url: str) -> None:
+    before, original = snapshot(legacy_url), fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="backup-proof:before:sleep")
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        wait_for(
+            "the proof to start",
+            lambda: any(ln["step"] == "backup-proof" for ln in journal(tmp_path)),
+            proc=proc,
+        )
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert "stopped by SIGINT" in err.strip().splitlines()[-1], out + err
+    # The stop waited for the proof: it ended, proven, before the run let go.
+    assert [ln.get("outcome") for ln in lines_of(tmp_path, "backup-proof")] == [None, "ok"]
+    assert (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    assert not lines_of(tmp_path, "unfence")
+    env.pop("CUTOVER_FAULT")
+    rolled = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+    again = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)  # a new run, same db
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_migrated(legacy_url, before)
+
+
+def test_server_restart_with_the_proof_running(
+    tmp_path: Path, legacy_url: str, restart_cmd: str
+) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(
+        tmp_path,
+        legacy_url,
+        CUTOVER_FAULT="backup-proof:before:sleep,transform:before:restart",
+        CUTOVER_FAULT_CMD=restart_cmd,
+    )
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert "rollback completed" in proc.stderr.strip().splitlines()[-1], proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+    assert [ln.get("outcome") for ln in lines_of(tmp_path, "backup-proof")] == [None, "ok"]
+
+
+def test_the_forecast_counts_a_beside_step_only_past_its_join() -> None:
+    steps = {"backup": 3.0, "reset": 0.1, "deploy-schema": 0.1, "transform": 4.0, "verify": 1.5}
+    assert window_seconds({**steps, "backup-proof": 1.0}, MIGRATE_OFFLINE) == sum(steps.values())
+    # A proof longer than reset … verify (5.7 s) holds unfence back by the difference.
+    longer = window_seconds({**steps, "backup-proof": 7.7}, MIGRATE_OFFLINE)
+    assert abs(longer - (sum(steps.values()) + 2.0)) < 1e-9
+
+
+def test_restore_path_proves_a_dump_whose_proof_never_ended(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(
+        tmp_path, legacy_url, CUTOVER_FAULT="backup-proof:before:sleep,transform:after:kill"
+    )
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0
+    assert not (backup_dir(tmp_path) / MANIFEST_NAME).exists()  # killed with the proof running
+    env.pop("CUTOVER_FAULT")
+    proc = run_cli(["rollback", "--yes", "--from-backup"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "was never proven; reading every block back first" in proc.stderr + proc.stdout
+    assert (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    assert_rolled_back(tmp_path, legacy_url, original)
