@@ -65,7 +65,8 @@ def build_rows(
                  "set-based floor: sql/bench/0001 + migration 0006, one transaction",
                  f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the floor "
                  "skips R2's count, R3's collision-proof ids and trim, the anti-joins that make a "
-                 "re-run add nothing, ANALYZE"),
+                 f"re-run add nothing; ANALYZE is step statistics, beside verify "
+                 f"({steps.get('statistics', 0.0):.2f} s)"),
         BenchRow("transform vs row-by-row peer", steps["transform"], peer["extrapolated_s"],
                  "driver read + one upsert per row, extrapolated",
                  f"peer timed on {peer['sample_users']} of {n['users']} users' share of every "

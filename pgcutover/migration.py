@@ -100,6 +100,9 @@ class Migration:
     # run in a transaction that is always rolled back (plan.toml [smoke]).
     smoke_reads: tuple[SqlFile, ...] = ()
     smoke_writes: tuple[SqlFile, ...] = ()
+    # The planner's statistics for the loaded tables, gathered beside verify (plan.toml
+    # [statistics]): read-only on the data, so off the window's critical path.
+    statistics: tuple[SqlFile, ...] = ()
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (
@@ -107,6 +110,7 @@ class Migration:
             self.drift,
             *self.deploy_schema,
             *self.transform,
+            *self.statistics,
             *self.invariants,
             self.reconcile,
             *self.audit,
@@ -275,6 +279,7 @@ def load_migration(root: Path) -> Migration:
             dropped=dropped,
             smoke_reads=files("smoke", "read_probes"),
             smoke_writes=files("smoke", "write_probes"),
+            statistics=files("statistics", "files"),
             parameters=parameters,
         )
     except (KeyError, IndexError) as exc:

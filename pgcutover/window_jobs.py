@@ -15,9 +15,9 @@ from pgcutover.errors import CutoverError
 from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs
 from pgcutover.run import RunContext
 
-# Connections the window holds besides its jobs: the step's own, the lock's, and one for the
-# backup's counts or a progress probe.
-OWN_CONNECTIONS = 3
+# Connections the window holds besides its jobs: the step's own, the lock's, one for the
+# backup's counts or a progress probe, and the statistics step's beside verify.
+OWN_CONNECTIONS = 4
 FREE_SLOTS_SQL = """
 SELECT current_setting('max_connections')::int
        - current_setting('superuser_reserved_connections')::int

@@ -12,6 +12,7 @@ from steps.preflight import PREFLIGHT
 from steps.prove_backup import BACKUP_PROOF
 from steps.set_aside import RESET
 from steps.smoke import SMOKE
+from steps.statistics import STATISTICS
 from steps.transform import TRANSFORM
 from steps.verify import VERIFY
 
@@ -24,6 +25,7 @@ MIGRATE_OFFLINE: tuple[Step, ...] = (
     RESET,
     DEPLOY_SCHEMA,
     TRANSFORM,
+    STATISTICS,  # beside verify: joined before unfence
     VERIFY,
     UNFENCE,
     DEPLOY_APP,

@@ -18,7 +18,7 @@ from conftest import make_settings
 from pgcutover import commands
 from pgcutover.errors import CutoverError
 from pgcutover.html_report import render_run_report, write_run_report
-from steps.window import STEP_NAMES
+from steps.window import BESIDE, STEP_NAMES
 
 RUN = "20261130T010000Z-abcd"
 PASSWORD = "hunter2-Secret"
@@ -371,8 +371,8 @@ def test_report_of_a_real_completed_window(tmp_path: Path, legacy_url: str) -> N
     html = write_run_report(run_dir, forecast={"steps": {"transform": 0.5}}).read_text()
     manifest = json.loads((settings.backup_dir / run_id / "manifest.json").read_text())
     assert '<span class="badge ok">completed</span>' in html
-    assert all(f">{step}<" in html for step in STEP_NAMES if step != "backup-proof")
-    assert ">backup-proof (beside)<" in html  # its bar overlaps the steps after it
+    assert all(f">{step}<" in html for step in STEP_NAMES if step not in BESIDE)
+    assert all(f">{step} (beside)<" in html for step in BESIDE)  # bars overlapping the next ones
     assert "over budget" in html and "forecast 0.5 s" in html
     assert manifest["sha256"] in html and "PASSED" in html and "not reached" not in html
 

@@ -79,7 +79,10 @@ def test_migrate_offline_satisfies_every_rule(
     at = {(j["step"], j["event"]): i for i, j in enumerate(journal)}
     assert at[("backup", "end")] < at[("backup-proof", "start")] < at[("reset", "start")]
     assert at[("backup-proof", "end")] < at[("unfence", "start")]
-    assert all(j.get("beside_until") == "unfence" for j in journal if j["step"] == "backup-proof")
+    assert all(j.get("beside_until") == "unfence" for j in journal if j["step"] in BESIDE)
+    # The statistics were gathered beside verify, after the transform committed.
+    assert at[("transform", "end")] < at[("statistics", "start")] < at[("verify", "start")]
+    assert at[("statistics", "end")] < at[("unfence", "start")]
     assert all(
         j["outcome"] in ("ok", "skipped") and "duration_s" in j
         for j in journal

@@ -55,6 +55,7 @@ def test_plan_order_and_migration_files() -> None:
         "reset",
         "deploy-schema",
         "transform",
+        "statistics",
         "verify",
         "unfence",
         "deploy-app",
