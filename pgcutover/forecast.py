@@ -111,7 +111,7 @@ def transform_tables(migration: Migration, tables: set[str]) -> dict[str, tuple[
     """Map each transform and invariant file to the legacy tables it reads or fills (by name,
     either schema)."""
     schemas = (migration.aside_schema, migration.app_schema)
-    files = (*migration.transform, *migration.invariants)
+    files = (*migration.transform, *migration.statistics, *migration.invariants)
     return {f.name: tables_named(f.text, schemas, tables) for f in files}
 
 
@@ -130,8 +130,8 @@ def statement_growth(sql: str) -> str:
 
 
 def file_growth(migration: Migration) -> dict[str, str]:
-    """Say how each transform file's time grows."""
-    return {f.name: statement_growth(f.text) for f in migration.transform}
+    """Say how each transform and statistics file's time grows."""
+    return {f.name: statement_growth(f.text) for f in (*migration.transform, *migration.statistics)}
 
 
 def pieces_of(
@@ -147,7 +147,7 @@ def pieces_of(
     if step == "backup":
         fixed = min(max(backup_fixed_s, 0.0), duration)
         return [Piece(fixed, None), Piece(duration - fixed, ALL_TABLES, BYTES)]
-    if step == "transform":
+    if step in ("transform", "statistics"):  # each file by the tables it names, as it grows
         files = [f for f in details.get("files") or [] if isinstance(f, dict)]
         pieces = [
             # A file that names no legacy table still moves data (indexes, ANALYZE): all tables.
