@@ -62,11 +62,11 @@ class BesideSteps:
         )  # fmt: skip
         return None
 
-    def join_before(self, name: str) -> None:
+    def join_before(self, name: str, waiting: str = "") -> None:
         """Wait for the steps the plan joins before step `name`; raise the first one's failure."""
         due = [r for r in self._running if r.step.beside_until == name]
         self._running = [r for r in self._running if r not in due]
-        errors = [self._wait(r, name) for r in due]
+        errors = [self._wait(r, waiting or name) for r in due]
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:
             raise failed
@@ -74,7 +74,7 @@ class BesideSteps:
     def join_all(self) -> None:
         """Wait for every step still beside the window (the plan ended before its join)."""
         for name in {r.step.beside_until or "" for r in self._running}:
-            self.join_before(name)
+            self.join_before(name, "the window, cut short before " + name + ",")
 
     def wait_quietly(self) -> None:
         """On the way out of a failure: wait for the work beside it, whatever it ends with."""
@@ -82,7 +82,7 @@ class BesideSteps:
             r.work.result()
         self._running = []
 
-    def _wait(self, r: _Running, before: str) -> CutoverError | None:
+    def _wait(self, r: _Running, waiting: str) -> CutoverError | None:
         if r.work.running():
-            say(f"  {before} waits for {r.step.name}, running beside the window")
+            say(f"  {waiting} waits for {r.step.name}, running beside the window")
         return r.work.result()
