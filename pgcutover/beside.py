@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pgcutover.background import Background
 from pgcutover.checkpoints import as_step_error, write_end
+from pgcutover.children import kill_running_children
 from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.run import RunContext, Step
@@ -75,6 +76,14 @@ class BesideSteps:
         """Wait for every step still beside the window (the plan ended before its join)."""
         for name in {r.step.beside_until or "" for r in self._running}:
             self.join_before(name, "the window, cut short before " + name + ",")
+
+    def abandon(self) -> None:
+        """End the work beside the window now (a second Ctrl-C): kill its programs, wait no more."""
+        if self._running:
+            kill_running_children()
+            names = ", ".join(r.step.name for r in self._running)
+            say(f"  abandoned {names}, beside the window: resume runs it again", "bold yellow")
+        self._running = []
 
     def wait_quietly(self) -> None:
         """On the way out of a failure: wait for the work beside it, whatever it ends with."""

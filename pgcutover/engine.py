@@ -106,6 +106,7 @@ class _StopSignal:
 
     def __init__(self) -> None:
         self.received: str | None = None
+        self.abandoned = False  # a second signal came: the step, and any work beside it, ends now
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopSignal:
@@ -115,6 +116,7 @@ class _StopSignal:
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.received:  # a second signal means "now": the step's transaction rolls back
+            self.abandoned = True
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
         say(
@@ -156,10 +158,18 @@ def run_steps(
                 _run_step(ctx, step, timeline, beside, stop, earlier if resume else None)
             beside.join_all()  # a plan cut short (--until) still ends with its proof
         finally:
-            try:
-                beside.wait_quietly()
-            except KeyboardInterrupt:  # "now": leave the read-only work; resume runs it again
-                pass
+            _leave(beside, stop)
+
+
+def _leave(beside: BesideSteps, stop: _StopSignal) -> None:
+    """Wait for the work beside the window on the way out, unless a second Ctrl-C said "now"."""
+    if stop.abandoned:
+        beside.abandon()
+        return
+    try:
+        beside.wait_quietly()
+    except KeyboardInterrupt:  # "now", while waiting: resume runs the read-only work again
+        beside.abandon()
 
 
 def _join(beside: BesideSteps, name: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from pgcutover.children import running_child
 from pgcutover.db import dsn_without_password
 from pgcutover.errors import CutoverError
 from pgcutover.redact import mask
@@ -40,7 +41,7 @@ def run_child(
     """
     if on_stderr_line is not None:
         return run_child_streaming(args, env=env, timeout_s=timeout_s, on_line=on_stderr_line)
-    with start_child(args, env, stdin_pipe=stdin is not None) as proc:
+    with start_child(args, env, stdin_pipe=stdin is not None) as proc, running_child(proc):
         try:
             stdout, stderr = proc.communicate(input=stdin, timeout=timeout_s)
         except BaseException:  # TimeoutExpired, or KeyboardInterrupt from a second Ctrl-C
@@ -86,7 +87,7 @@ def run_child_streaming(
             except Exception:  # a watcher of the output is never a reason to fail the program
                 pass
 
-    with start_child(args, env, stdin_pipe=False) as proc:
+    with start_child(args, env, stdin_pipe=False) as proc, running_child(proc):
         assert proc.stdout is not None and proc.stderr is not None
         readers = [
             threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),

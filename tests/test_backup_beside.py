@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 from conftest import fingerprint, run_cli
 from rules import snapshot
-from test_ctrl_c import journal, start_cli, wait_for
+from test_ctrl_c import group_alive, journal, start_cli, wait_for
 from test_failures import app_env, app_state, assert_migrated, assert_rolled_back
 
 from pgcutover.forecast import window_seconds
+from pgcutover.settings import default_pg_bindir
 from steps.backup_proof import DUMP_RECORD, MANIFEST_NAME
 from steps.window import MIGRATE_OFFLINE
 
@@ -132,4 +134,50 @@ def test_restore_path_proves_a_dump_whose_proof_never_ended(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "was never proven; reading every block back first" in proc.stderr + proc.stdout
     assert (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def slow_read_back_bindir(work: Path, pid_file: Path) -> Path:
+    """A PG_BINDIR whose pg_restore, reading a dump back to /dev/null, first writes its pid and
+    process group, then sleeps 60 s (the rest are the real programs)."""
+    real = default_pg_bindir()
+    assert real is not None
+    d = work / "bin"
+    d.mkdir()
+    for tool in real.iterdir():
+        if tool.name != "pg_restore":
+            (d / tool.name).symlink_to(tool)
+    script = d / "pg_restore"
+    script.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = /dev/null ] && '
+        f'{{ echo "$$ $(cut -d" " -f5 /proc/$$/stat)" > {pid_file}; sleep 60; }}; done\n'
+        f'exec {real}/pg_restore "$@"\n'
+    )
+    script.chmod(0o755)
+    return d
+
+
+def test_second_ctrl_c_ends_the_proof_beside_the_window(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    pid_file = tmp_path / "pg_restore.pid"
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(slow_read_back_bindir(tmp_path, pid_file)))
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        wait_for("the proof's pg_restore to start", pid_file.exists, proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # not the 60 s the read-back would take
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert "stopped by SIGINT" in err or "interrupted" in err, out + err
+    assert "abandoned backup-proof" in out, out
+    child, group = (int(n) for n in pid_file.read_text().split())
+    assert group == child != proc.pid
+    assert group_alive(group) == [], "the abandoned proof left pg_restore or its sleep running"
+    assert not (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    rolled = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
