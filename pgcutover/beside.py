@@ -66,8 +66,9 @@ class BesideSteps:
     def join_before(self, name: str, waiting: str = "") -> None:
         """Wait for the steps the plan joins before step `name`; raise the first one's failure."""
         due = [r for r in self._running if r.step.beside_until == name]
-        self._running = [r for r in self._running if r not in due]
         errors = [self._wait(r, waiting or name) for r in due]
+        # Only once they ended: a second Ctrl-C while waiting must still find them to abandon.
+        self._running = [r for r in self._running if r not in due]
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:
             raise failed

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from conftest import fingerprint, run_cli
 from rules import snapshot
 from test_ctrl_c import group_alive, journal, start_cli, wait_for
@@ -22,6 +23,10 @@ from steps.window import MIGRATE_OFFLINE
 
 def backup_dir(work: Path) -> Path:
     return next((work / "backups").iterdir())
+
+
+def ends_of(work: Path, step: str) -> list[dict[str, object]]:
+    return [ln for ln in lines_of(work, step) if ln["event"] == "end"]
 
 
 def lines_of(work: Path, step: str) -> list[dict[str, object]]:
@@ -158,13 +163,18 @@ def slow_read_back_bindir(work: Path, pid_file: Path) -> Path:
     return d
 
 
-def test_second_ctrl_c_ends_the_proof_beside_the_window(tmp_path: Path, legacy_url: str) -> None:
+@pytest.mark.parametrize("where", ["in a step", "at the join"])
+def test_second_ctrl_c_ends_the_proof_beside_the_window(
+    tmp_path: Path, legacy_url: str, where: str
+) -> None:
     original = fingerprint(legacy_url)
     pid_file = tmp_path / "pg_restore.pid"
     env = app_env(tmp_path, legacy_url, PG_BINDIR=str(slow_read_back_bindir(tmp_path, pid_file)))
     proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     try:
         wait_for("the proof's pg_restore to start", pid_file.exists, proc=proc)
+        if where == "at the join":  # verify ended: the window waits for the proof before unfence
+            wait_for("verify to end", lambda: bool(ends_of(tmp_path, "verify")), proc=proc)
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
