@@ -30,8 +30,8 @@ def running_child(proc: subprocess.Popen[str]) -> Iterator[None]:
             _RUNNING.discard(proc)
 
 
-def kill_running_children() -> int:
-    """SIGKILL every listed child's process group (its owner reaps it); return how many."""
+def kill_running_children() -> None:
+    """SIGKILL every listed child's process group (its owner reaps it)."""
     with _LOCK:
         running = [p for p in _RUNNING if p.returncode is None]
     for proc in running:
@@ -39,4 +39,3 @@ def kill_running_children() -> int:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    return len(running)

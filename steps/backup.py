@@ -140,11 +140,7 @@ def run(ctx: RunContext) -> StepOutcome:
 def proven_dump(ctx: RunContext) -> Dumped | None:
     """Return a proven backup's record (a run from before dump.json existed), or None."""
     check = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
-    m = check.manifest if check.proven else None
-    if m is None:
-        return None
-    return Dumped(m.run, m.file, m.bytes, m.created_at, m.server_version, m.pg_dump_major,
-                  m.row_counts, m.toc_entries)  # fmt: skip
+    return check.manifest if check.proven else None  # a manifest is a proven dump's record
 
 
 def done(ctx: RunContext) -> bool:

@@ -40,25 +40,17 @@ class Dumped:
     row_counts: dict[str, int]
     toc_entries: int
 
-
-@dataclass(frozen=True)
-class Manifest:
-    """What proves a backup: the file's sha256 and row counts taken in the dump's own snapshot."""
-
-    run: str
-    file: str
-    bytes: int
-    sha256: str
-    created_at: str
-    server_version: str
-    pg_dump_major: int
-    row_counts: dict[str, int]
-    toc_entries: int
-
     def schema_counts(self, schema: str) -> dict[str, int]:
         """The row counts of one schema's tables, keyed by bare table name."""
         prefix = schema + "."
         return {k[len(prefix) :]: n for k, n in self.row_counts.items() if k.startswith(prefix)}
+
+
+@dataclass(frozen=True)
+class Manifest(Dumped):
+    """What proves a backup: the dump's record and the file's sha256, once it all read back."""
+
+    sha256: str
 
 
 def sha256_of(path: Path) -> str:
@@ -165,13 +157,10 @@ def proof_pending(dest_dir: Path) -> bool:
 def dumped_counts(dest_dir: Path, schema: str) -> dict[str, int] | None:
     """Return one schema's row counts in the dump's snapshot (the manifest's, else the record's)."""
     try:
-        record: Manifest | Dumped | None = read_manifest(dest_dir) or read_dumped(dest_dir)
+        record = read_manifest(dest_dir) or read_dumped(dest_dir)
     except (OSError, ValueError, TypeError):
         record = read_dumped(dest_dir)
-    if record is None:
-        return None
-    prefix = schema + "."
-    return {k[len(prefix) :]: n for k, n in record.row_counts.items() if k.startswith(prefix)}
+    return None if record is None else record.schema_counts(schema)
 
 
 def write_manifest(dest_dir: Path, manifest: Manifest) -> None:
