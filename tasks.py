@@ -212,6 +212,8 @@ def rehearse(
         "(default: the number of cores)",
         "out": "the JSON report (default: RUNS_DIR/bench-<UTC timestamp>.json; RUNS_DIR from "
         ".env or the environment, default runs/)",
+        "backup-format": "the dump's format, as BACKUP_FORMAT: custom or directory (pg_dump "
+        "--jobs JOBS; its bare pg_dump too) (default: custom)",
         "debug": DEBUG_HELP,
     }
 )
@@ -222,10 +224,18 @@ def bench(
     scale: str | None = None,
     jobs: str | None = None,
     out: str | None = None,
+    backup_format: str | None = None,
     debug: bool = False,
 ) -> None:
     """Time pgcutover against its floors on a throwaway cluster of its own (.bench/, removed)."""
-    bench_mod.bench_command(users=users, scale=scale, jobs=jobs, out=out, base_dir=Path.cwd())
+    bench_mod.bench_command(
+        users=users,
+        scale=scale,
+        jobs=jobs,
+        out=out,
+        base_dir=Path.cwd(),
+        backup_format=backup_format,
+    )
 
 
 @task(

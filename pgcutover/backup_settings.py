@@ -1,4 +1,5 @@
-"""BACKUP_KEEP (retention), BACKUP_COPY_TO (the off-host copy), BACKUP_COMPRESS: parsed, checked."""
+"""BACKUP_KEEP (retention), BACKUP_COPY_TO (the off-host copy), BACKUP_COMPRESS and BACKUP_FORMAT:
+parsed, checked."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ KEEP_FORMS = "a count of backups (5), an age in days (30d), or both (5,30d)"
 # level 1, 5.4 s at 3 and 9.7 s at pg_dump's default 6, for a file 5.6 % larger than at 6; reading
 # it back took the same. The window's time first, disk second.
 DEFAULT_COMPRESS = 1
+# custom: one file, one pg_dump process. directory: a directory of files, one per table, written by
+# pg_dump --jobs (the window's --jobs) side by side: for a large database on a server with cores.
+BACKUP_FORMATS = ("custom", "directory")
 
 
 @dataclass(frozen=True)
@@ -119,3 +123,17 @@ def parse_compress(raw: str) -> int:
             f"proven by reading it back): give 1 (fastest, the default) to 9 (smallest)",
         )
     return int(text)
+
+
+def parse_format(raw: str) -> str:
+    """Parse BACKUP_FORMAT, custom (the default) or directory; anything else fails in one line."""
+    text = raw.strip().lower()
+    if not text:
+        return BACKUP_FORMATS[0]
+    if text not in BACKUP_FORMATS:
+        raise CutoverError(
+            "config",
+            f"BACKUP_FORMAT={raw!r} is not a format pgcutover proves: give custom (one file, "
+            "the default) or directory (pg_dump --jobs, for a large database)",
+        )
+    return text

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover import commands
+from pgcutover.backup_settings import BACKUP_FORMATS
 from pgcutover.bench_floors import (
     PREFIX,
     STEP,
@@ -36,6 +37,7 @@ from pgcutover.bench_floors import (
 from pgcutover.bench_forecast import forecast_row
 from pgcutover.bench_report import WINDOW, BenchResult, build_rows, render_table
 from pgcutover.db import DB_ERRORS, error_text, ident
+from pgcutover.dumpfiles import dump_bytes
 from pgcutover.errors import CutoverError
 from pgcutover.forecast_profile import read_profile
 from pgcutover.forecast_report import backup_fixed_seconds
@@ -46,6 +48,7 @@ from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
 from pgcutover.settings import KNOWN, PROJECT_ROOT, default_pg_bindir, load_settings
 from pgcutover.timeline import console, say
 from steps.backup import count_rows
+from steps.backup_proof import read_dumped
 
 DEFAULT_USERS = 100_000
 DEFAULT_SCALE = 10
@@ -64,7 +67,13 @@ def whole_number(flag: str, raw: object, default: int | None) -> int | None:
 
 
 def bench_command(
-    *, users: object, scale: object, jobs: object, out: str | None, base_dir: Path
+    *,
+    users: object,
+    scale: object,
+    jobs: object,
+    out: str | None,
+    base_dir: Path,
+    backup_format: str | None = None,
 ) -> BenchResult:
     """Parse the task's flags, then run the bench."""
     return run_bench(
@@ -73,11 +82,18 @@ def bench_command(
         jobs=whole_number("jobs", jobs, None),
         out=Path(out) if out else None,
         base_dir=base_dir,
+        backup_format=(backup_format or BACKUP_FORMATS[0]).strip().lower(),
     )
 
 
 def run_bench(
-    *, users: int, scale: int, jobs: int | None, out: Path | None, base_dir: Path
+    *,
+    users: int,
+    scale: int,
+    jobs: int | None,
+    out: Path | None,
+    base_dir: Path,
+    backup_format: str = "custom",
 ) -> BenchResult:
     """Run the bench on its own cluster; print the table, write the JSON, return the result."""
     if not MIN_USERS <= users <= MAX_USERS:
@@ -88,6 +104,10 @@ def run_bench(
         )
     if jobs is not None and not 1 <= jobs <= MAX_RESTORE_JOBS:
         raise CutoverError(STEP, f"--jobs must be 1 to {MAX_RESTORE_JOBS}, not {jobs}")
+    if backup_format not in BACKUP_FORMATS:
+        raise CutoverError(
+            STEP, f"--backup-format must be {' or '.join(BACKUP_FORMATS)}, not {backup_format!r}"
+        )
     n_jobs = jobs or default_restore_jobs()  # as the window and rollback: the cores
     # RUNS_DIR as every task resolves it (.env, the environment, default runs/).
     out = out or load_settings(None, base_dir=base_dir).runs_dir / (
@@ -101,17 +121,24 @@ def run_bench(
     if root.exists():  # left by a bench that was killed: its cluster is ours to remove
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
-    result = BenchResult(users=users, scale=scale, jobs=n_jobs, out=str(out))
+    result = BenchResult(
+        users=users, scale=scale, jobs=n_jobs, out=str(out), backup_format=backup_format
+    )
     result.started_at = iso(utc_now())
     try:
         cluster.init()
         cluster.start()
         result.machine = machine(cluster)
-        result.sizes["n"] = run_child(cluster, users=users, jobs=n_jobs, full=True, root=root)
-        if scale > 1:
-            result.sizes["scaled"] = run_child(
-                cluster, users=users * scale, jobs=n_jobs, full=False, root=root
-            )
+        for size, n_users in (("n", users), ("scaled", users * scale)):
+            if size == "n" or scale > 1:  # the scaled size: the window only, not every row
+                result.sizes[size] = run_child(
+                    cluster,
+                    users=n_users,
+                    jobs=n_jobs,
+                    full=size == "n",
+                    root=root,
+                    backup_format=backup_format,
+                )
     finally:
         try:
             result.databases_left = leftover_databases(cluster)
@@ -149,7 +176,7 @@ def machine(cluster: LocalCluster) -> dict[str, Any]:
 
 
 def run_child(
-    cluster: LocalCluster, *, users: int, jobs: int, full: bool, root: Path
+    cluster: LocalCluster, *, users: int, jobs: int, full: bool, root: Path, backup_format: str
 ) -> dict[str, Any]:
     """Measure one size in a process of its own; return what it measured, or raise its error."""
     work = root / f"u{users}"
@@ -157,7 +184,8 @@ def run_child(
     result = work / "measured.json"
     say(f"{STEP}: {users} users ({'every row' if full else 'window and fast rollback'})", "bold")
     args = [sys.executable, "-m", "pgcutover.bench", str(cluster.root), str(cluster.bindir)]
-    args += [str(users), str(jobs), str(work), str(result), *(["--full"] if full else [])]
+    args += [str(users), str(jobs), str(work), str(result), "--backup-format", backup_format]
+    args += ["--full"] if full else []
     # Only the bench's own settings reach the child: none of the operator's PG*, DATABASE_URL …
     env = {
         k: v for k, v in os.environ.items() if not (k in KNOWN or k.startswith(("PG", "BUDGET_")))
@@ -191,10 +219,18 @@ def leftover_databases(cluster: LocalCluster) -> list[str]:
 
 
 def window_and_rollback(
-    cluster: LocalCluster, tpl: str, password: str, home: Path, *, from_backup: bool, jobs: int
+    cluster: LocalCluster,
+    tpl: str,
+    password: str,
+    home: Path,
+    *,
+    from_backup: bool,
+    jobs: int,
+    backup_format: str,
 ) -> dict[str, Any]:
     """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
-    with fresh_database(cluster, tpl, PREFIX + home.name, password, home) as settings:
+    copy = fresh_database(cluster, tpl, PREFIX + home.name, password, home, backup_format)
+    with copy as settings:
         forecast_inputs: dict[str, Any] = {}
         if not from_backup:  # once per size: what a forecast reads of it, before the window
             with session(settings) as db:
@@ -214,7 +250,10 @@ def window_and_rollback(
         if path != ("backup" if from_backup else "swap"):
             raise CutoverError(STEP, f"the rollback took the {path!r} path, not the one measured")
         steps = {ln["step"]: ln["duration_s"] for ln in window if ln.get("event") == "end"}
-        dump = settings.backup_dir / run_id / "database.dump"
+        dumped = read_dumped(settings.backup_dir / run_id)
+        if dumped is None:
+            raise CutoverError(STEP, f"run {run_id} recorded no dump")
+        dump = settings.backup_dir / run_id / dumped.file
         return {
             "run": run_id,
             "steps": steps,
@@ -231,12 +270,12 @@ def window_and_rollback(
             "rollback_path": path,
             "target_rows": target_rows,
             "dump": str(dump),
-            "dump_bytes": dump.stat().st_size,
+            "dump_bytes": dump_bytes(dump),
         }
 
 
 def measure_size(
-    cluster: LocalCluster, *, users: int, jobs: int, full: bool, work: Path
+    cluster: LocalCluster, *, users: int, jobs: int, full: bool, work: Path, backup_format: str
 ) -> dict[str, Any]:
     """Measure one size: with full, every row of the table; else the window, fast rollback and
     the floor copy (transform, checksum pass, swap)."""
@@ -255,18 +294,31 @@ def measure_size(
             db.close()
         fast = work / "fast"
         out["fast"] = window_and_rollback(
-            cluster, tpl, password, fast, from_backup=False, jobs=jobs
+            cluster, tpl, password, fast, from_backup=False, jobs=jobs, backup_format=backup_format
         )
         shutil.rmtree(fast / "backups", ignore_errors=True)  # disk: one dump at a time
         if full:
             out["restore"] = window_and_rollback(
-                cluster, tpl, password, work / "restore", from_backup=True, jobs=jobs
+                cluster,
+                tpl,
+                password,
+                work / "restore",
+                from_backup=True,
+                jobs=jobs,
+                backup_format=backup_format,
             )
         # Read before the floors run: the high-water mark of generation, windows and rollbacks.
         out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         dump = Path(out["restore"]["dump"]) if full else None
         out["floors"] = f = measure_floors(
-            cluster, tpl, password, work / "floors", users=users, jobs=jobs, dump=dump
+            cluster,
+            tpl,
+            password,
+            work / "floors",
+            users=users,
+            jobs=jobs,
+            dump=dump,
+            backup_format=backup_format,
         )
         if f["floor_rows"] != out["fast"]["target_rows"]:
             raise CutoverError(
@@ -285,10 +337,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("root", "bindir", "users", "jobs", "work", "result"):
         p.add_argument(name, type=int if name in ("users", "jobs") else str)
     p.add_argument("--full", action="store_true", help="every row, not only the window")
+    p.add_argument("--backup-format", default="custom", choices=BACKUP_FORMATS)
     a = p.parse_args(argv)
     cluster = LocalCluster(Path(a.root), Path(a.bindir))
     try:
-        data = measure_size(cluster, users=a.users, jobs=a.jobs, full=a.full, work=Path(a.work))
+        data = measure_size(
+            cluster,
+            users=a.users,
+            jobs=a.jobs,
+            full=a.full,
+            work=Path(a.work),
+            backup_format=a.backup_format,
+        )
     except CutoverError as exc:
         data = {"error": str(exc)}
     except DB_ERRORS as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import Database, connect, ident
+from pgcutover.dumpfiles import dump_bytes, dump_name, remove_dump
 from pgcutover.migration import Migration, load_migration
 from pgcutover.pgtools import pg_dump, pg_restore
 from pgcutover.sandbox.cluster import LocalCluster
@@ -74,7 +75,9 @@ def admin(cluster: LocalCluster, dbname: str = "postgres") -> Database:
     return db
 
 
-def bench_settings(cluster: LocalCluster, dbname: str, password: str, home: Path) -> Settings:
+def bench_settings(
+    cluster: LocalCluster, dbname: str, password: str, home: Path, backup_format: str = "custom"
+) -> Settings:
     """Settings for one bench database: its own runs and backups, and harmless app commands."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "release").write_text("v1\n")
@@ -91,6 +94,7 @@ def bench_settings(cluster: LocalCluster, dbname: str, password: str, home: Path
         "CURRENT_VERSION_CMD": f"cat {release}",
         "DEPLOY_CMD": f"echo {{version}} > {release}",
         "DEPLOY_VERSION": "v2",
+        "BACKUP_FORMAT": backup_format,
     }
     return load_settings(None, base_dir=home, environ=environ)
 
@@ -106,7 +110,12 @@ def drop_database(cluster: LocalCluster, name: str) -> None:
 
 @contextmanager
 def fresh_database(
-    cluster: LocalCluster, template: str, name: str, password: str, home: Path
+    cluster: LocalCluster,
+    template: str,
+    name: str,
+    password: str,
+    home: Path,
+    backup_format: str = "custom",
 ) -> Iterator[Settings]:
     """Create name as a copy of template, owned by the app role, for the block; then drop it."""
     drop_database(cluster, name)
@@ -121,7 +130,7 @@ def fresh_database(
     finally:
         db.close()
     try:
-        yield bench_settings(cluster, name, password, home)
+        yield bench_settings(cluster, name, password, home, backup_format)
     finally:
         drop_database(cluster, name)
 
@@ -160,6 +169,7 @@ def measure_floors(
     users: int,
     jobs: int,
     dump: Path | None,
+    backup_format: str = "custom",
 ) -> dict[str, Any]:
     """Time the floors, each on a fresh copy of the template; without a dump only the first copy's.
 
@@ -177,15 +187,20 @@ def measure_floors(
         out["swap_s"] = timed(lambda: bare_swap(db, app, aside))
     if dump is None:
         return out
-    with fresh_database(cluster, tpl, PREFIX + "dump", password, home) as s:
-        bare = home / "bare.dump"
+    with fresh_database(cluster, tpl, PREFIX + "dump", password, home, backup_format) as s:
+        bare = home / dump_name(backup_format)  # the same format, compression and jobs
         out["dump_s"] = timed(
             lambda: pg_dump(
-                s, bare, snapshot=None, exclude_schemas=[BOOKKEEPING_SCHEMA], app_name="bench"
+                s,
+                bare,
+                snapshot=None,
+                exclude_schemas=[BOOKKEEPING_SCHEMA],
+                app_name="bench",
+                jobs=jobs,
             )
         )
-        out["dump_bytes"] = bare.stat().st_size
-        bare.unlink()
+        out["dump_bytes"] = dump_bytes(bare)
+        remove_dump(bare)
     with fresh_database(cluster, tpl, PREFIX + "peer", password, home) as s, session(s) as db:
         set_aside_and_deploy(db, migration)
         out["row_by_row"] = row_by_row(db, migration, users=users, sample=min(users, 1000))

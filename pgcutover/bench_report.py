@@ -37,6 +37,7 @@ class BenchResult:
     scale: int
     jobs: int
     out: str
+    backup_format: str = "custom"
     started_at: str = ""
     finished_at: str = ""
     machine: dict[str, Any] = field(default_factory=dict)
@@ -121,7 +122,8 @@ def render_table(result: BenchResult) -> Table:
     m = result.machine
     t = Table(
         title=f"pgcutover bench: N = {result.users} users; {m.get('nproc')} cores, "
-        f"{m.get('ram_gib')} GiB, PostgreSQL {m.get('postgresql')}",
+        f"{m.get('ram_gib')} GiB, PostgreSQL {m.get('postgresql')}; --jobs {result.jobs}, "
+        f"BACKUP_FORMAT={result.backup_format}",
         title_justify="left",
     )
     for col in ("row", "pgcutover", "floor", "ratio", "notes"):

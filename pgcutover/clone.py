@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text, ident
+from pgcutover.dumpfiles import remove_dump
 from pgcutover.errors import CutoverError
 from pgcutover.pgtools import client_env, pg_dump, run_tool
 from pgcutover.settings import Settings
@@ -209,7 +210,7 @@ def _dump_restore(settings: Settings, target: Settings, name: str) -> None:
     except CutoverError as exc:
         raise CutoverError(STEP, f"--clone: copying into {name} failed: {exc.cause}") from None
     finally:
-        dump.unlink(missing_ok=True)
+        remove_dump(dump)  # BACKUP_FORMAT=directory makes it a directory
 
 
 def _copy_database_acl(db: Database, source: str, name: str) -> None:

@@ -2,7 +2,8 @@
 
 Each run goes to <BACKUP_COPY_TO>/<run-id>/. Files arrive as NAME.partial, are checked where they
 landed (size, and sha256 computed there), and only then renamed, in the order given: the manifest
-last, so its presence means the copy is whole. What the files are is steps/backup_offhost.py's.
+last, so its presence means the copy is whole. A name may hold one directory (a directory dump's
+`database.dir/toc.dat`). What the files are is steps/backup_offhost.py's.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pgcutover.backup_settings import CopyTarget
+from pgcutover.dumpfiles import Digest, fsync_directory
 from pgcutover.errors import CutoverError
 from pgcutover.identity import RUN_ID
-from pgcutover.offhost_ssh import Digest, OnBytes, SshDestination, compare
+from pgcutover.offhost_ssh import Files, OnBytes, SshDestination, Tally, compare
 from pgcutover.settings import Settings
 
 CHUNK = 1 << 20
@@ -57,33 +59,34 @@ class LocalDestination:
             return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
         return str(exc)
 
-    def put(self, d: str, files: dict[Path, Digest], on_bytes: OnBytes | None) -> None:
+    def put(self, d: str, files: Files, on_bytes: OnBytes | None) -> None:
         """Copy each file as NAME.partial, check it read back from there, then rename in order."""
         run_dir = Path(d)
         run_dir.mkdir(parents=True, exist_ok=True)
         run_dir.chmod(0o700)  # the dump holds every row of the database: only its owner may read
-        for src, want in files.items():
-            if os.path.samefile(src.parent, run_dir):  # onto itself would truncate the original
+        tally = Tally(on_bytes, sum(want[0] for _, want in files.values()))
+        for name, (src, want) in files.items():
+            home = src.parents[name.count("/")]  # the run's directory the name is relative to
+            if os.path.samefile(home, run_dir):  # onto itself would truncate the original
                 raise OSError(f"{run_dir} is the backup's own directory")
-            partial = run_dir / (src.name + ".partial")
-            copy_file(src, partial, on_bytes)
-            compare(src.name, want, sha256_cold(partial))
-        for src in files:
-            (run_dir / (src.name + ".partial")).rename(run_dir / src.name)
-        fd = os.open(run_dir, os.O_RDONLY)  # the renames themselves survive a crash
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            partial = run_dir / (name + ".partial")
+            partial.parent.mkdir(mode=0o700, exist_ok=True)
+            copy_file(src, partial, tally.next_file())
+            compare(name, want, sha256_cold(partial))
+        for name in files:
+            (run_dir / (name + ".partial")).rename(run_dir / name)
+        for parent in {(run_dir / name).parent for name in files}:
+            fsync_directory(parent)  # the renames themselves survive a crash
 
     def digests(self, d: str, names: list[str]) -> dict[str, Digest]:
         """Return size and sha256 of the named files that exist, read from where they are."""
         return {n: sha256_cold(Path(d) / n) for n in names if (Path(d) / n).is_file()}
 
-    def get(self, d: str, names: list[str], dest: Path, on_bytes: OnBytes | None) -> None:
+    def get(self, d: str, names: list[str], dest: Path, tally: Tally) -> None:
         """Copy each file to dest as NAME.partial, then rename it into place."""
         for name in names:
-            copy_file(Path(d) / name, dest / (name + ".partial"), on_bytes)
+            (dest / name).parent.mkdir(mode=0o700, exist_ok=True)
+            copy_file(Path(d) / name, dest / (name + ".partial"), tally.next_file())
             (dest / (name + ".partial")).rename(dest / name)
 
     def remove(self, d: str) -> None:
@@ -138,12 +141,13 @@ def _open(
 def copy_files(
     settings: Settings,
     run_id: str,
-    files: dict[Path, Digest],
+    files: Files,
     *,
     step: str,
     on_bytes: OnBytes | None = None,
 ) -> str:
-    """Copy files (in order: the manifest last) off the host, checked there; return where."""
+    """Copy files (name: (path here, size and sha256); in order, the manifest last) off the
+    host, checked there; return where."""
     target = _target(settings, step)
     with _open(settings, step, "off-host copy to", run_id) as dest:
         dest.put(_run_dir(target, run_id, step), files, on_bytes)
@@ -167,13 +171,17 @@ def fetch_files(
     *,
     step: str,
     on_bytes: OnBytes | None = None,
+    total_bytes: int = 0,
 ) -> None:
-    """Fetch a run's files into dest_dir (each via NAME.partial); the caller checks them."""
+    """Fetch a run's files into dest_dir (each via NAME.partial); the caller checks them.
+
+    on_bytes hears the bytes fetched of all the files; total_bytes, when known, their sum.
+    """
     target = _target(settings, step)
     with _open(settings, step, "fetching the off-host copy from", run_id) as dest:
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest_dir.chmod(0o700)
-        dest.get(_run_dir(target, run_id, step), names, dest_dir, on_bytes)
+        dest.get(_run_dir(target, run_id, step), names, dest_dir, Tally(on_bytes, total_bytes))
 
 
 def remove_copy(settings: Settings, run_id: str, *, step: str) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.backup_settings import CopyTarget
+from pgcutover.dumpfiles import Digest
 from pgcutover.settings import Settings
 from pgcutover.ssh import SshHost, ssh_error
 
-Digest = tuple[int, str]  # size in bytes, sha256 hex
 OnBytes = Callable[[int, int], None]  # (bytes so far, bytes in all)
+Files = dict[str, tuple[Path, Digest]]  # name in the run's directory: (the file here, its digest)
 STALL_S = 120.0  # an SFTP transfer that moves nothing for this long is a dead link
 COMMAND_S = 120.0
 HASH_S = 6 * 3600.0  # sha256sum of a very large dump on a slow disk; only a hang waits this long
@@ -26,6 +27,25 @@ def compare(name: str, want: Digest, got: Digest) -> None:
         raise OSError(f"{name} arrived with {got[0]} bytes, not {want[0]}")
     if got[1] != want[1]:
         raise OSError(f"{name} arrived with sha256 {got[1][:12]}…, not {want[1][:12]}…")
+
+
+class Tally:
+    """Add up the bytes of files moved one after another, so one on_bytes hears them all."""
+
+    def __init__(self, on_bytes: OnBytes | None, total: int) -> None:
+        self.on_bytes, self.total = on_bytes, total
+        self.before = self.current = 0
+
+    def next_file(self) -> OnBytes:
+        """Return the callback for the next file's (bytes so far, its size)."""
+        self.before, self.current = self.before + self.current, 0
+
+        def heard(done: int, size: int) -> None:
+            self.current = size
+            if self.on_bytes is not None:
+                self.on_bytes(self.before + done, max(self.total, self.before + size))
+
+        return heard
 
 
 class SshDestination:
@@ -63,19 +83,22 @@ class SshDestination:
             )
         return result.stdout
 
-    def put(self, d: str, files: dict[Path, Digest], on_bytes: OnBytes | None) -> None:
+    def put(self, d: str, files: Files, on_bytes: OnBytes | None) -> None:
         """Upload each file as NAME.partial, check them all on the host, then rename in order."""
-        self.sh(f"mkdir -p -- {shlex.quote(d)} && chmod 700 -- {shlex.quote(d)}")
-        for src in files:
-            remote = posixpath.join(d, src.name + ".partial")
-            self.sftp().put(str(src), remote, callback=on_bytes, confirm=True)
-        got = self.digests(d, [src.name + ".partial" for src in files])
-        for src, want in files.items():
-            compare(src.name, want, got.get(src.name + ".partial", (-1, "")))
+        dirs = sorted({posixpath.dirname(posixpath.join(d, name)) for name in files})
+        quoted = " ".join(shlex.quote(p) for p in dirs)
+        self.sh(f"mkdir -p -- {quoted} && chmod 700 -- {quoted}")
+        tally = Tally(on_bytes, sum(want[0] for _, want in files.values()))
+        for name, (src, _) in files.items():
+            remote = posixpath.join(d, name + ".partial")
+            self.sftp().put(str(src), remote, callback=tally.next_file(), confirm=True)
+        got = self.digests(d, [name + ".partial" for name in files])
+        for name, (_, want) in files.items():
+            compare(name, want, got.get(name + ".partial", (-1, "")))
         moves = [
-            f"mv -f -- {shlex.quote(posixpath.join(d, src.name + '.partial'))} "
-            f"{shlex.quote(posixpath.join(d, src.name))}"
-            for src in files
+            f"mv -f -- {shlex.quote(posixpath.join(d, name + '.partial'))} "
+            f"{shlex.quote(posixpath.join(d, name))}"
+            for name in files
         ]
         self.sh(" && ".join(moves))
 
@@ -94,11 +117,12 @@ class SshDestination:
         sums = {line.split()[1].lstrip("*"): line.split()[0] for line in out.splitlines() if line}
         return {n: (size, sums.get(n, "")) for n, size in present}
 
-    def get(self, d: str, names: list[str], dest: Path, on_bytes: OnBytes | None) -> None:
+    def get(self, d: str, names: list[str], dest: Path, tally: Tally) -> None:
         """Download each file to dest as NAME.partial, fsynced, then rename it into place."""
         for name in names:
             partial = dest / (name + ".partial")
-            self.sftp().get(posixpath.join(d, name), str(partial), callback=on_bytes)
+            partial.parent.mkdir(mode=0o700, exist_ok=True)
+            self.sftp().get(posixpath.join(d, name), str(partial), callback=tally.next_file())
             with partial.open("rb") as fh:
                 os.fsync(fh.fileno())
             partial.rename(dest / name)

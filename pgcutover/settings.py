@@ -18,6 +18,7 @@ from pgcutover.backup_settings import (
     Keep,
     parse_compress,
     parse_copy_to,
+    parse_format,
     parse_keep,
 )
 from pgcutover.errors import CutoverError
@@ -35,6 +36,7 @@ KNOWN = (
     "BACKUP_KEEP",
     "BACKUP_COPY_TO",
     "BACKUP_COMPRESS",
+    "BACKUP_FORMAT",
     "RUNS_DIR",
     "MIGRATION_DIR",
     "PG_BINDIR",
@@ -90,6 +92,7 @@ class Settings:
     backup_keep: Keep | None = None  # None: `invoke backups --prune` refuses
     backup_copy_to: CopyTarget | None = None  # None: the dump stays on this machine only
     backup_compress: int = DEFAULT_COMPRESS  # pg_dump's gzip level
+    backup_format: str = "custom"  # pg_dump's --format: custom or directory (--jobs)
     migration_dir: Path = PROJECT_ROOT / "sql" / "migration"
     pg_bindir: Path | None = None
     maintenance_on_cmd: str = ""
@@ -235,6 +238,7 @@ def load_settings(
         backup_keep=parse_keep(values.get("BACKUP_KEEP", "")),
         window_memory=memory_settings(values),
         backup_compress=parse_compress(values.get("BACKUP_COMPRESS", "")),
+        backup_format=parse_format(values.get("BACKUP_FORMAT", "")),
         backup_copy_to=parse_copy_to(values.get("BACKUP_COPY_TO", ""), base, backup_dir),
         migration_dir=path("MIGRATION_DIR", str(PROJECT_ROOT / "sql" / "migration")),
         pg_bindir=Path(bindir) if bindir else default_pg_bindir(),

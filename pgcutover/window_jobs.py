@@ -16,7 +16,8 @@ from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs
 from pgcutover.run import RunContext
 
 # Connections the window holds besides its jobs: the step's own, the lock's, one for the
-# backup's counts or a progress probe, and the statistics step's beside verify.
+# backup's counts or a progress probe, and the statistics step's beside verify (during the
+# backup: pg_dump's, whose directory format adds one per job).
 OWN_CONNECTIONS = 4
 FREE_SLOTS_SQL = """
 SELECT current_setting('max_connections')::int

@@ -6,7 +6,6 @@ steps/prove_backup.py reads it back beside the window. What proves a dump is ste
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,14 @@ from typing import Any
 from pgcutover.background import Background
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import Database, connect, ident, join_snapshot, select_each
+from pgcutover.dumpfiles import (
+    DUMP_NAMES,
+    dump_bytes,
+    dump_name,
+    fsync_directory,
+    fsync_dump,
+    remove_dump,
+)
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
@@ -21,6 +28,7 @@ from pgcutover.pgtools import pg_dump, tool_major
 from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from pgcutover.window_jobs import window_jobs
 from steps.backup_proof import (
     DUMP_RECORD,
     Dumped,
@@ -31,7 +39,7 @@ from steps.backup_proof import (
 )
 
 STEP = "backup"
-DUMP_NAME = "database.dump"
+DUMP_NAME = DUMP_NAMES["custom"]
 
 
 def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
@@ -63,18 +71,23 @@ def count_in_snapshot(settings: Settings, snapshot: str, app_name: str) -> dict[
 
 
 def dump_database(
-    settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str
+    settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str, jobs: int = 1
 ) -> Dumped:
-    """Dump the database (bookkeeping excluded), check its TOC, and record it for the proof."""
+    """Dump the database (bookkeeping excluded), check its TOC, and record it for the proof.
+
+    jobs: pg_dump's, in the directory format (BACKUP_FORMAT); the custom format dumps with one.
+    """
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest_dir.chmod(0o700)  # the dump holds every row of production: only its owner may read it
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
-    partial, final = dest_dir / (DUMP_NAME + ".partial"), dest_dir / DUMP_NAME
-    # A fresh inode: a pg_dump orphaned by an earlier, killed attempt
-    # may still hold the old one open.
-    partial.unlink(missing_ok=True)
+    name = dump_name(settings.backup_format)
+    partial, final = dest_dir / (name + ".partial"), dest_dir / name
+    # A fresh inode: a pg_dump orphaned by an earlier, killed attempt may still hold the old one
+    # open. Both formats' leftovers go: the attempt before may have used the other one.
+    for leftover in DUMP_NAMES.values():
+        remove_dump(dest_dir / (leftover + ".partial"))
     with db.transaction():
         # One snapshot for the counts and the dump,
         # so the manifest describes exactly what was dumped.
@@ -90,12 +103,13 @@ def dump_database(
             snapshot=snapshot,
             exclude_schemas=[BOOKKEEPING_SCHEMA],
             app_name=app_name,
+            jobs=jobs,
         )
         # Still inside the exporting transaction: the snapshot must live until they imported it.
         counts = counting.result()
-    with partial.open("rb") as fh:
-        os.fsync(fh.fileno())
+    fsync_dump(partial)
     partial.rename(final)
+    fsync_directory(dest_dir)  # the rename itself survives a crash
     # The TOC alone (milliseconds): an archive that is not one, or lacks a table's data, stops
     # the window here, before reset. Reading every block back is the proof's, beside the window.
     try:
@@ -105,12 +119,13 @@ def dump_database(
     dumped = Dumped(
         run=run_id,
         file=final.name,
-        bytes=final.stat().st_size,
+        bytes=dump_bytes(final),
         created_at=iso(utc_now()),
         server_version=str(db.query("SHOW server_version")[0][0]),
         pg_dump_major=tool_major(settings, "pg_dump", STEP),
         row_counts=counts,
         toc_entries=len(toc.entries),
+        format=settings.backup_format,
     )
     write_json_atomically(dest_dir / DUMP_RECORD, asdict(dumped))
     return dumped
@@ -119,8 +134,15 @@ def dump_database(
 def run(ctx: RunContext) -> StepOutcome:
     # A run's dump is never taken again: a resumed window may be past reset.
     kept = dumped_intact(ctx.backup_dir) or proven_dump(ctx)
+    # The directory format dumps with the window's jobs: its own connections are counted apart.
+    jobs = window_jobs(ctx, STEP) if ctx.settings.backup_format == "directory" else 1
     dumped = kept or dump_database(
-        ctx.settings, ctx.db, ctx.backup_dir, run_id=ctx.run_id, app_name=f"{ctx.app_name} pg_dump"
+        ctx.settings,
+        ctx.db,
+        ctx.backup_dir,
+        run_id=ctx.run_id,
+        app_name=f"{ctx.app_name} pg_dump",
+        jobs=jobs,
     )
     rows = sum(dumped.row_counts.values())
     details: dict[str, Any] = {
@@ -128,7 +150,10 @@ def run(ctx: RunContext) -> StepOutcome:
         "bytes": dumped.bytes,
         "tables": len(dumped.row_counts),
         "rows": rows,
+        "format": dumped.format,
     }
+    if not kept and dumped.format == "directory":
+        details["jobs"] = jobs
     return StepOutcome(
         note=f"{dumped.bytes / 2**20:.1f} MiB, {rows} rows in {len(dumped.row_counts)} tables, "
         f"a data entry for each; {'kept from earlier' if kept else 'written'}, "
@@ -149,9 +174,12 @@ def done(ctx: RunContext) -> bool:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
+    fmt = settings.backup_format
+    jobs = " --jobs <--jobs>" if fmt == "directory" else ""
     return [
-        f"pg_dump --format=custom --snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
-        f"--file {settings.backup_dir}/<run-id>/{DUMP_NAME}",
+        f"pg_dump --format={fmt}{jobs} --compress={settings.backup_compress} "
+        f"--snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
+        f"--file {settings.backup_dir}/<run-id>/{dump_name(fmt)}",
         "count every table's rows in the same snapshot (beside pg_dump, on a second "
         "connection); pg_restore --list (a data entry per table); write dump.json",
     ]
@@ -184,13 +212,14 @@ def probe(ctx: RunContext) -> Reading | None:
     """Read the dump's size as pg_dump writes it (the file system; no connection)."""
     if "_dump_expected" not in ctx.state:
         ctx.state["_dump_expected"] = expected_dump_bytes(ctx)
-    partial, final = ctx.backup_dir / (DUMP_NAME + ".partial"), ctx.backup_dir / DUMP_NAME
+    name = dump_name(ctx.settings.backup_format)
+    partial, final = ctx.backup_dir / (name + ".partial"), ctx.backup_dir / name
     try:
         if partial.exists():
-            written = partial.stat().st_size
+            written = dump_bytes(partial)
             return Reading(written, ctx.state["_dump_expected"], "bytes", "pg_dump writing")
         if final.exists():
-            size = final.stat().st_size
+            size = dump_bytes(final)
             return Reading(size, size, "bytes", "dump written; checking its table of contents")
     except OSError:  # renamed between the two calls: the next sample sees the new name
         return None

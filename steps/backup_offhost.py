@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgcutover.dumpfiles import remove_dump, sha256_of
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, utc_now
 from pgcutover.offhost import copy_files, digests_at, fetch_files
@@ -23,11 +24,11 @@ from steps.backup_proof import (
     MANIFEST_NAME,
     Manifest,
     check_backup,
+    names_its_own_parts,
     proof_pending,
     prove_dump,
     read_manifest,
     require_proven,
-    sha256_of,
 )
 
 MARKER = "offhost.json"  # beside the dump: where its copy went, once checked there
@@ -45,13 +46,11 @@ class OffHostCheck:
 def copy_backup(
     settings: Settings, backup_dir: Path, manifest: Manifest, *, step: str, on_bytes: OnBytes
 ) -> str:
-    """Copy a proven dump, then its manifest, off the host, checked there; return where."""
+    """Copy a proven dump's files, then its manifest, off the host, checked there; return where."""
     assert settings.backup_copy_to is not None
-    dump, manifest_path = backup_dir / manifest.file, backup_dir / MANIFEST_NAME
-    files = {
-        dump: (manifest.bytes, manifest.sha256),
-        manifest_path: (manifest_path.stat().st_size, sha256_of(manifest_path)),
-    }
+    manifest_path = backup_dir / MANIFEST_NAME
+    files = {name: (backup_dir / name, want) for name, want in manifest.digests().items()}
+    files[MANIFEST_NAME] = (manifest_path, (manifest_path.stat().st_size, sha256_of(manifest_path)))
     where = copy_files(settings, manifest.run, files, step=step, on_bytes=on_bytes)
     marker = {
         "to": settings.backup_copy_to.raw,
@@ -116,7 +115,7 @@ def remote_manifest(settings: Settings, run_id: str, *, step: str) -> Manifest:
             manifest = read_manifest(Path(tmp))
         except (ValueError, TypeError):  # bad JSON, or keys a manifest does not have
             manifest = None
-    if manifest is None or Path(manifest.file).name != manifest.file:
+    if manifest is None or not names_its_own_parts(manifest):
         raise CutoverError(step, f"the {MANIFEST_NAME} at {where} is unreadable")
     return manifest
 
@@ -128,13 +127,16 @@ def check_off_host(settings: Settings, run_id: str, *, step: str) -> OffHostChec
     try:
         manifest = remote_manifest(settings, run_id, step=step)
         problem = trust_problem(settings, run_id, manifest)
-        got = digests_at(settings, run_id, [manifest.file], step=step).get(manifest.file)
+        want = manifest.digests()
+        got = digests_at(settings, run_id, list(want), step=step)
     except CutoverError as exc:  # unreachable or missing: a verdict, not a crash
         return OffHostCheck(False, exc.cause, where)
-    if not problem and got is None:
-        problem = f"{manifest.file} is missing"
-    elif not problem and got != (manifest.bytes, manifest.sha256):
-        problem = f"{manifest.file} there does not match its manifest (size or sha256)"
+    missing = [name for name in want if name not in got]
+    differ = [name for name in want if name in got and got[name] != want[name]]
+    if not problem and missing:
+        problem = f"{missing[0]} is missing"
+    elif not problem and differ:
+        problem = f"{differ[0]} there does not match its manifest (size or sha256)"
     if problem:
         return OffHostCheck(False, f"the copy at {where}: {problem}", where)
     return OffHostCheck(True, f"the copy at {where}: size and sha256 match the manifest", where)
@@ -172,8 +174,17 @@ def proven_here(ctx: RunContext, *, step: str, on_bytes: OnBytes) -> tuple[Manif
     warn(f"{step}: run {ctx.run_id}'s backup here is not usable ({local.reason}); fetching {where}")
     manifest = remote_manifest(settings, ctx.run_id, step=step)
     # The dump first, the manifest last: a fetch cut short never looks like a whole backup.
-    names = [manifest.file, MANIFEST_NAME]
-    fetch_files(settings, ctx.run_id, names, ctx.backup_dir, step=step, on_bytes=on_bytes)
+    names = [*manifest.digests(), MANIFEST_NAME]
+    remove_dump(ctx.backup_dir / manifest.file)  # not usable; a directory's strays would stay
+    fetch_files(
+        settings,
+        ctx.run_id,
+        names,
+        ctx.backup_dir,
+        step=step,
+        on_bytes=on_bytes,
+        total_bytes=manifest.bytes,
+    )
     check = check_backup(settings, ctx.backup_dir, full_read=False)
     problem = trust_problem(settings, ctx.run_id, check.manifest) if check.manifest else ""
     if not check.proven or check.manifest is None or problem:

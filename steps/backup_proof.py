@@ -10,26 +10,31 @@ restore path and `invoke backups` ask check_backup for it.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 from pgcutover.background import Background
+from pgcutover.dumpfiles import Digest, dump_bytes, dump_parts, dump_sha256, part_digests
 from pgcutover.errors import CutoverError
 from pgcutover.pgtools import ArchiveToc, pg_restore_list, pg_restore_read_all
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 
 MANIFEST_NAME = "manifest.json"
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # a file name, never . or .. or a path
 DUMP_RECORD = "dump.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dumped:
-    """What the backup step knows of its dump before the proof: the file, its size, row counts."""
+    """What the backup step knows of its dump before the proof: the file, its size, row counts.
+
+    file names the dump in its run's directory: a file (custom format) or a directory of files.
+    """
 
     run: str
     file: str
@@ -39,6 +44,7 @@ class Dumped:
     pg_dump_major: int
     row_counts: dict[str, int]
     toc_entries: int
+    format: str = "custom"  # records from before the directory format have none
 
     def schema_counts(self, schema: str) -> dict[str, int]:
         """The row counts of one schema's tables, keyed by bare table name."""
@@ -46,20 +52,21 @@ class Dumped:
         return {k[len(prefix) :]: n for k, n in self.row_counts.items() if k.startswith(prefix)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Manifest(Dumped):
-    """What proves a backup: the dump's record and the file's sha256, once it all read back."""
+    """What proves a backup: the dump's record and its sha256, once it all read back.
+
+    A directory dump's sha256 is its listing's; parts holds each file's size and sha256 there.
+    """
 
     sha256: str
+    parts: dict[str, list[int | str]] | None = None
 
-
-def sha256_of(path: Path) -> str:
-    """Hash a file in 1 MiB chunks (memory stays flat whatever its size)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    def digests(self) -> dict[str, Digest]:
+        """Return each part's recorded size and sha256 by its name relative to the run's dir."""
+        if self.parts is None:
+            return {self.file: (self.bytes, self.sha256)}
+        return {name: (int(size), str(sha)) for name, (size, sha) in self.parts.items()}
 
 
 def read_back(
@@ -112,13 +119,17 @@ def prove_dump(settings: Settings, backup_dir: Path, step: str) -> Manifest:
     if dumped is None:
         raise CutoverError(step, f"no whole dump recorded in {backup_dir}: nothing to prove")
     dump = backup_dir / dumped.file
-    # The hash reads the file while pg_restore reads it back: two cores, one pass of time.
-    hashing = Background(lambda: sha256_of(dump), name="backup sha256")
+    # The hash reads the dump while pg_restore reads it back: two cores, one pass of time.
+    hashing = Background(lambda: dump_sha256(dump), name="backup sha256")
     try:
         read_every_block(settings, dump, step)
     except CutoverError as exc:
         raise CutoverError(step, f"{exc.cause}: the backup is not proven") from None
-    manifest = Manifest(**asdict(dumped), sha256=hashing.result())
+    sha256, parts = hashing.result()
+    as_lists: dict[str, list[int | str]] | None = (
+        None if parts is None else {n: [size, sha] for n, (size, sha) in parts.items()}
+    )
+    manifest = Manifest(**asdict(dumped), sha256=sha256, parts=as_lists)
     write_manifest(backup_dir, manifest)
     return manifest
 
@@ -144,7 +155,7 @@ def dumped_intact(dest_dir: Path) -> Dumped | None:
     if dumped is None or Path(dumped.file).name != dumped.file:
         return None
     try:
-        return dumped if (dest_dir / dumped.file).stat().st_size == dumped.bytes else None
+        return dumped if dump_bytes(dest_dir / dumped.file) == dumped.bytes else None
     except OSError:
         return None
 
@@ -215,7 +226,7 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
         )
     if manifest is None:
         return fail("manifest missing", f"no {MANIFEST_NAME}: the dump was never proven")
-    if not manifest.file or Path(manifest.file).name != manifest.file:
+    if not names_its_own_parts(manifest):
         return fail(
             "manifest unreadable",
             f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
@@ -223,24 +234,15 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
         )
     dump = backup_dir / manifest.file
     try:
-        size = dump.stat().st_size
-        digest = sha256_of(dump) if size == manifest.bytes else ""
-    except FileNotFoundError:
+        if not dump.exists():
+            raise FileNotFoundError(dump)
+        differs = compare_dump(manifest, dump)
+    except FileNotFoundError:  # or removed while it was read
         return fail("file missing", f"{manifest.file} is missing", manifest)
     except OSError as exc:
         return fail("file missing", f"{manifest.file} cannot be read: {exc.strerror}", manifest)
-    if size != manifest.bytes:
-        return fail(
-            "size mismatch",
-            f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
-            manifest,
-        )
-    if digest != manifest.sha256:
-        return fail(
-            "sha256 mismatch",
-            f"{manifest.file} has sha256 {digest[:12]}…, the manifest says {manifest.sha256[:12]}…",
-            manifest,
-        )
+    if differs is not None:
+        return fail(*differs, manifest)
     if not full_read:
         return BackupCheck(
             backup_dir, True, "size and sha256 match the manifest", None, manifest, full_read
@@ -257,6 +259,51 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
         manifest,
         full_read,
     )
+
+
+def names_its_own_parts(manifest: Manifest) -> bool:
+    """Tell whether every name a manifest gives is its dump's, inside the run's directory.
+
+    What pg_dump writes (database.dump; database.dir/toc.dat, 3342.dat.gz …) and nothing that
+    could step outside: a fetched manifest's names become paths on this host.
+    """
+    try:
+        names = list(manifest.digests())
+    except (ValueError, TypeError, AttributeError):  # parts that are not name: [size, sha256]
+        return False
+    if not isinstance(manifest.file, str) or not PLAIN_NAME.fullmatch(manifest.file):
+        return False
+    inside = manifest.file + "/"
+    return all(
+        name == manifest.file
+        or (name.startswith(inside) and PLAIN_NAME.fullmatch(name[len(inside) :]) is not None)
+        for name in names
+    )
+
+
+def compare_dump(manifest: Manifest, dump: Path) -> tuple[Problem, str] | None:
+    """Say how a dump on disk differs from its manifest (None when it matches): its parts, its
+    size, then each part's sha256 (read only when everything else matches)."""
+    want, on_disk = manifest.digests(), dump_parts(dump)
+    missing = [name for name in want if name not in on_disk]
+    if missing:
+        return "file missing", f"{missing[0]} is missing"
+    extra = [name for name in on_disk if name not in want]
+    if extra:
+        return "size mismatch", f"{extra[0]} is not in the manifest"
+    size = sum(path.stat().st_size for path in on_disk.values())
+    if size != manifest.bytes:
+        return (
+            "size mismatch",
+            f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
+        )
+    for name, (_, sha) in part_digests(dump).items():
+        if sha != want[name][1]:
+            return (
+                "sha256 mismatch",
+                f"{name} has sha256 {sha[:12]}…, the manifest says {want[name][1][:12]}…",
+            )
+    return None
 
 
 def require_proven(ctx: RunContext, step: str) -> Manifest:

@@ -1,6 +1,6 @@
 """Step backup-proof: read every block of the run's dump back and hash it, beside the window.
 
-Once the legacy schema is fenced and set aside nothing writes to it, and the dump is a file: its
+Once the legacy schema is fenced and set aside nothing writes to it, and the dump is on disk: its
 proof needs no database session, so it runs on a thread beside reset, deploy-schema, transform and
 verify. The plan joins it before unfence: the window never unfences, deploys or goes live on an
 unproven backup, and a failed proof fails the window there (rollback takes the sealed set-aside

@@ -9,10 +9,11 @@ from pathlib import Path
 from conftest import fingerprint, make_settings, run_cli
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
+from pgcutover.dumpfiles import sha256_of
 from pgcutover.pgtools import pg_dump, pg_restore_list
 from pgcutover.settings import default_pg_bindir
 from steps.backup import DUMP_NAME
-from steps.backup_proof import MANIFEST_NAME, check_backup, sha256_of
+from steps.backup_proof import MANIFEST_NAME, check_backup
 
 # Overwrite 32 bytes at 3/4 of the archive: past the table of contents (written first), inside the
 # data blocks that follow it, so `pg_restore --list` still reads the archive.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pgcutover.bench import run_bench
+from pgcutover.bench import bench_command, run_bench
 from pgcutover.errors import CutoverError
 
 USERS, SCALE = 200, 2
@@ -92,3 +92,13 @@ def test_bad_flags_are_refused_before_a_cluster_starts(
     with pytest.raises(CutoverError, match=error):
         run_bench(users=users, scale=scale, jobs=jobs, out=tmp_path / "x.json", base_dir=tmp_path)
     assert not (tmp_path / ".bench").exists() and not (tmp_path / "x.json").exists()
+
+
+def test_an_unknown_backup_format_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    with pytest.raises(
+        CutoverError, match="--backup-format must be custom or directory, not 'tar'"
+    ):
+        bench_command(
+            users=1000, scale=1, jobs=None, out=None, base_dir=tmp_path, backup_format="tar"
+        )
+    assert not (tmp_path / ".bench").exists()

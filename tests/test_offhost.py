@@ -163,13 +163,28 @@ def test_ssh_copy_is_checked_on_the_host(tmp_path: Path, app_lab: AppLab) -> Non
     dump = tmp_path / DUMP_NAME
     dump.write_bytes(os.urandom(3 << 20))
     good = (dump.stat().st_size, hashlib.sha256(dump.read_bytes()).hexdigest())
-    copy_files(settings, RUN, {dump: good}, step="backup")
+    part = tmp_path / "database.dir" / "toc.dat"  # a directory dump's part: a name with a folder
+    part.parent.mkdir()
+    part.write_bytes(os.urandom(5000))
+    part_good = (5000, hashlib.sha256(part.read_bytes()).hexdigest())
+    heard: list[tuple[int, int]] = []
+    files = {DUMP_NAME: (dump, good), "database.dir/toc.dat": (part, part_good)}
+    copy_files(settings, RUN, files, step="backup", on_bytes=lambda n, t: heard.append((n, t)))
     assert (vault / RUN / DUMP_NAME).read_bytes() == dump.read_bytes()
-    assert digests_at(settings, RUN, [DUMP_NAME, "absent"], step="backup") == {DUMP_NAME: good}
+    assert (vault / RUN / "database.dir" / "toc.dat").read_bytes() == part.read_bytes()
+    assert (vault / RUN / "database.dir").stat().st_mode & 0o777 == 0o700
+    total = good[0] + 5000
+    assert heard[-1] == (total, total) and all(t == total for _, t in heard), heard[-3:]
+    assert [n for n, _ in heard] == sorted(n for n, _ in heard)  # one count over both files
+    names = [DUMP_NAME, "database.dir/toc.dat", "absent"]
+    assert digests_at(settings, RUN, names, step="backup") == {
+        DUMP_NAME: good,
+        "database.dir/toc.dat": part_good,
+    }
 
     other = RUN[:-4] + "cafe"
     with pytest.raises(CutoverError, match=r"arrived with sha256 [0-9a-f]{12}…, not 000000000000…"):
-        copy_files(settings, other, {dump: (good[0], "0" * 64)}, step="backup")
+        copy_files(settings, other, {DUMP_NAME: (dump, (good[0], "0" * 64))}, step="backup")
     assert not (vault / other / DUMP_NAME).exists()  # never renamed into place
     remove_copy(settings, RUN, step="backups")
     assert not (vault / RUN).exists() and (vault / other).exists()

@@ -154,8 +154,12 @@ def test_clone_leaves_the_source_unchanged(
         assert databases(cluster) == dbs_before
 
 
-def test_clone_by_dump_when_the_source_is_in_use(tmp_path: Path, cluster, legacy_url: str) -> None:
-    settings = make_settings(tmp_path, legacy_url)
+@pytest.mark.parametrize("backup_format", ["custom", "directory"])
+def test_clone_by_dump_when_the_source_is_in_use(
+    tmp_path: Path, cluster, legacy_url: str, backup_format: str
+) -> None:
+    # The copy goes through a dump in BACKUP_FORMAT; the rehearsal's window dumps in it too.
+    settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT=backup_format)
     before = database_fingerprint(legacy_url, "psycopg")
     dbs_before = databases(cluster)
     busy = connect(legacy_url, "psycopg", application_name="the app")  # a session on the source
@@ -172,6 +176,7 @@ def test_clone_by_dump_when_the_source_is_in_use(tmp_path: Path, cluster, legacy
     assert "pg_dump" in report.part("clone").note
     assert database_fingerprint(legacy_url, "psycopg") == before
     assert databases(cluster) == dbs_before
+    assert not list(tmp_path.rglob("clone.dump"))  # the copy's dump, file or directory, is gone
 
 
 def test_fingerprint_covers_the_catalog_and_skips_bookkeeping(legacy_url: str) -> None:

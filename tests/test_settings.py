@@ -61,6 +61,21 @@ def test_a_backup_compression_other_than_a_gzip_level_is_refused(tmp_path: Path,
         load_settings(None, base_dir=tmp_path, environ={"BACKUP_COMPRESS": raw})
 
 
+@pytest.mark.parametrize("raw", ["tar", "plain", "dir", "custom,directory", "1"])
+def test_a_backup_format_other_than_custom_or_directory_is_refused(
+    tmp_path: Path, raw: str
+) -> None:
+    # plain and tar are pg_dump's too, but have no compressed blocks to prove by reading back.
+    with pytest.raises(CutoverError, match=f"^config: BACKUP_FORMAT='{re.escape(raw)}' is not"):
+        load_settings(None, base_dir=tmp_path, environ={"BACKUP_FORMAT": raw})
+
+
+def test_the_backup_is_one_custom_file_unless_told(tmp_path: Path) -> None:
+    assert load_settings(None, base_dir=tmp_path, environ={}).backup_format == "custom"
+    told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_FORMAT": " Directory "})
+    assert told.backup_format == "directory"
+
+
 def test_the_backup_compresses_at_the_measured_level_unless_told(tmp_path: Path) -> None:
     assert load_settings(None, base_dir=tmp_path, environ={}).backup_compress == 1
     told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_COMPRESS": " 9 "})
