@@ -3,18 +3,15 @@
 It never touches the operator's databases: a LocalCluster under BASE/.bench/ gets the demo data
 generated once per size into a template database, and every measurement runs on a fresh
 `CREATE DATABASE … TEMPLATE` copy, so both sides of a pair see the same data. Each size runs in a
-child process (`python -m pgcutover.bench`), so each peak RSS is that size's own. The databases,
-the cluster and .bench/ are removed at the end; the table is printed and written as JSON.
+child process (`python -m pgcutover.bench_sizes`), so each peak RSS is that size's own. The
+databases, the cluster and .bench/ are removed at the end; the table is printed and written as JSON.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import resource
-import secrets
 import shutil
 import subprocess
 import sys
@@ -22,33 +19,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pgcutover import commands
 from pgcutover.backup_settings import BACKUP_FORMATS
 from pgcutover.bench_floors import (
-    PREFIX,
     STEP,
     admin,
-    drop_database,
-    fresh_database,
-    measure_floors,
-    session,
-    timed,
 )
 from pgcutover.bench_forecast import forecast_row
-from pgcutover.bench_report import WINDOW, BenchResult, build_rows, render_table
-from pgcutover.db import DB_ERRORS, error_text, ident
-from pgcutover.dumpfiles import dump_bytes
+from pgcutover.bench_report import BenchResult, build_rows, render_table
+from pgcutover.db import ident
 from pgcutover.errors import CutoverError
-from pgcutover.forecast_profile import read_profile
-from pgcutover.forecast_report import backup_fixed_seconds
-from pgcutover.journal import iso, read_journal, span_seconds, utc_now
+from pgcutover.journal import iso, utc_now
 from pgcutover.pgtools import MAX_RESTORE_JOBS, default_restore_jobs
 from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS, create_legacy_database
+from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS
 from pgcutover.settings import KNOWN, PROJECT_ROOT, default_pg_bindir, load_settings
 from pgcutover.timeline import console, say
-from steps.backup import count_rows
-from steps.backup_proof import read_dumped
 
 DEFAULT_USERS = 100_000
 DEFAULT_SCALE = 10
@@ -183,7 +168,7 @@ def run_child(
     work.mkdir(parents=True, exist_ok=True)
     result = work / "measured.json"
     say(f"{STEP}: {users} users ({'every row' if full else 'window and fast rollback'})", "bold")
-    args = [sys.executable, "-m", "pgcutover.bench", str(cluster.root), str(cluster.bindir)]
+    args = [sys.executable, "-m", "pgcutover.bench_sizes", str(cluster.root), str(cluster.bindir)]
     args += [str(users), str(jobs), str(work), str(result), "--backup-format", backup_format]
     args += ["--full"] if full else []
     # Only the bench's own settings reach the child: none of the operator's PG*, DATABASE_URL …
@@ -216,146 +201,3 @@ def leftover_databases(cluster: LocalCluster) -> list[str]:
         ]
     finally:
         db.close()
-
-
-def window_and_rollback(
-    cluster: LocalCluster,
-    tpl: str,
-    password: str,
-    home: Path,
-    *,
-    from_backup: bool,
-    jobs: int,
-    backup_format: str,
-) -> dict[str, Any]:
-    """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
-    copy = fresh_database(cluster, tpl, PREFIX + home.name, password, home, backup_format)
-    with copy as settings:
-        forecast_inputs: dict[str, Any] = {}
-        if not from_backup:  # once per size: what a forecast reads of it, before the window
-            with session(settings) as db:
-                profile = read_profile(db, settings.database_url, "public")
-            forecast_inputs = {
-                "profile": profile.as_dict(),
-                "backup_fixed_s": backup_fixed_seconds(settings),
-            }
-        run_id = commands.migrate_offline(settings, yes=True, jobs=jobs)
-        journal = settings.runs_dir / run_id / "journal.jsonl"
-        window = read_journal(journal)
-        with session(settings) as db:
-            target_rows = count_rows(db, "public")
-        commands.rollback(settings, run_id=run_id, from_backup=from_backup, jobs=jobs, yes=True)
-        back = [ln for ln in read_journal(journal)[len(window) :] if ln.get("event") == "end"]
-        path = next(ln["details"]["path"] for ln in back if ln["step"] == "restore-database")
-        if path != ("backup" if from_backup else "swap"):
-            raise CutoverError(STEP, f"the rollback took the {path!r} path, not the one measured")
-        steps = {ln["step"]: ln["duration_s"] for ln in window if ln.get("event") == "end"}
-        dumped = read_dumped(settings.backup_dir / run_id)
-        if dumped is None:
-            raise CutoverError(STEP, f"run {run_id} recorded no dump")
-        dump = settings.backup_dir / run_id / dumped.file
-        return {
-            "run": run_id,
-            "steps": steps,
-            "window_s": span_seconds(window, WINDOW[0], WINDOW[-1]),
-            "progress_s": sum(
-                float((ln.get("details") or {}).get("progress_s") or 0.0)
-                for ln in window
-                if ln.get("event") == "end" and ln.get("step") in WINDOW
-            ),
-            "rollback_steps": {ln["step"]: ln["duration_s"] for ln in back},
-            # For the forecast row: this size as `rehearse --forecast` measures a rehearsal.
-            **forecast_inputs,
-            "window_lines": [ln for ln in window if ln.get("event") == "end"],
-            "rollback_path": path,
-            "target_rows": target_rows,
-            "dump": str(dump),
-            "dump_bytes": dump_bytes(dump),
-        }
-
-
-def measure_size(
-    cluster: LocalCluster, *, users: int, jobs: int, full: bool, work: Path, backup_format: str
-) -> dict[str, Any]:
-    """Measure one size: with full, every row of the table; else the window, fast rollback and
-    the floor copy (transform, checksum pass, swap)."""
-    password = secrets.token_urlsafe(12)
-    tpl = f"{PREFIX}tpl_{users}"
-    out: dict[str, Any] = {"users": users, "full": full}
-    say(f"{STEP}: generating {users} users into the template database {tpl}")
-    out["generate_s"] = timed(
-        lambda: create_legacy_database(cluster, dbname=tpl, users=users, password=password)
-    )
-    try:
-        db = admin(cluster, tpl)
-        try:  # copies then need no autovacuum, and their first reads set no hint bits
-            db.execute("VACUUM (FREEZE, ANALYZE)")
-        finally:
-            db.close()
-        fast = work / "fast"
-        out["fast"] = window_and_rollback(
-            cluster, tpl, password, fast, from_backup=False, jobs=jobs, backup_format=backup_format
-        )
-        shutil.rmtree(fast / "backups", ignore_errors=True)  # disk: one dump at a time
-        if full:
-            out["restore"] = window_and_rollback(
-                cluster,
-                tpl,
-                password,
-                work / "restore",
-                from_backup=True,
-                jobs=jobs,
-                backup_format=backup_format,
-            )
-        # Read before the floors run: the high-water mark of generation, windows and rollbacks.
-        out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        dump = Path(out["restore"]["dump"]) if full else None
-        out["floors"] = f = measure_floors(
-            cluster,
-            tpl,
-            password,
-            work / "floors",
-            users=users,
-            jobs=jobs,
-            dump=dump,
-            backup_format=backup_format,
-        )
-        if f["floor_rows"] != out["fast"]["target_rows"]:
-            raise CutoverError(
-                STEP,
-                "the transform floor (sql/bench) gave other row counts than the transform step: "
-                f"{f['floor_rows']} vs {out['fast']['target_rows']}",
-            )
-    finally:
-        drop_database(cluster, tpl)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Measure one size in this process, for run_bench; write what it measured as JSON."""
-    p = argparse.ArgumentParser(prog="python -m pgcutover.bench", description=main.__doc__)
-    for name in ("root", "bindir", "users", "jobs", "work", "result"):
-        p.add_argument(name, type=int if name in ("users", "jobs") else str)
-    p.add_argument("--full", action="store_true", help="every row, not only the window")
-    p.add_argument("--backup-format", default="custom", choices=BACKUP_FORMATS)
-    a = p.parse_args(argv)
-    cluster = LocalCluster(Path(a.root), Path(a.bindir))
-    try:
-        data = measure_size(
-            cluster,
-            users=a.users,
-            jobs=a.jobs,
-            full=a.full,
-            work=Path(a.work),
-            backup_format=a.backup_format,
-        )
-    except CutoverError as exc:
-        data = {"error": str(exc)}
-    except DB_ERRORS as exc:
-        data = {"error": f"{STEP}: {error_text(exc)}"}
-    Path(a.result).write_text(json.dumps(data, indent=2) + "\n")
-    return 1 if "error" in data else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

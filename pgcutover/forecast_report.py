@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.db import DB_ERRORS, connect, error_text
+from pgcutover.dumpfiles import dump_name
 from pgcutover.errors import CutoverError
 from pgcutover.forecast import Forecast, build_forecast, file_growth, transform_tables
 from pgcutover.forecast_profile import DatabaseProfile, read_profile
@@ -55,14 +56,14 @@ def backup_fixed_seconds(settings: Settings) -> float:
     """Time a schema-only dump and its read-back: the backup's cost that does not grow with data."""
     conninfo, env = client_env(settings.database_url, "pgcutover forecast")
     with tempfile.TemporaryDirectory(prefix="pgcutover-forecast-") as tmp:
-        dump = Path(tmp) / "schema.dump"
+        dump = Path(tmp) / dump_name(settings.backup_format)  # the window's format
         started = time.monotonic()
         run_tool(
             STEP,
             [
                 settings.tool("pg_dump"),
                 "--schema-only",
-                "--format=custom",
+                f"--format={settings.backup_format}",
                 "--no-password",
                 "--file",
                 str(dump),

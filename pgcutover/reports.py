@@ -77,13 +77,19 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     return findings
 
 
-def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, str]]:
-    """Fold journal lines into one row per step: state, time against budget, note or error."""
+def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, str, str]]:
+    """Fold journal lines into one row per step: its name, how to show it, state, time against
+    budget, note or error. A step run beside the others shows so, and the step it was joined before.
+    """
     rows: dict[str, tuple[str, str, str, str]] = {}
+    shown: dict[str, str] = {}
     for line in lines:
         step = str(line["step"])
         if line["event"] == "start":
-            rows[step] = (step, "running (or stopped here)", f"since {line['at']}", "")
+            until = line.get("beside_until")
+            shown[step] = f"{step} (beside, joined before {until})" if until else step
+            state = "running beside the window (or stopped)" if until else "running (or stopped here)"
+            rows[step] = (step, state, f"since {line['at']}", "")
         elif line["event"] == "progress" and step in rows:
             rows[step] = (*rows[step][:3], f"{progress_text(line)} at {line['at']}")
         elif line["event"] == "end":
@@ -94,7 +100,7 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
                 f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
                 str(line.get("error") or line.get("note") or ""),
             )
-    return list(rows.values())
+    return [(step, shown.get(step, step), *row[1:]) for step, row in rows.items()]
 
 
 def releases_from_journal(lines: list[dict[str, object]]) -> dict[str, dict[str, object]]:
@@ -202,13 +208,13 @@ def status(settings: Settings) -> None:
     for col in ("step", "state", "time / budget", *(["forecast"] if forecast else []), "note"):
         table.add_column(col)
     steps = (forecast or {}).get("steps") or {}
-    for step, state, timing, note in step_summary(lines):
+    for step, label, state, timing, note in step_summary(lines):
         if forecast:
             guess = steps.get(step)
             shown = f"{guess:.3g}s" if isinstance(guess, (int, float)) else ""
-            table.add_row(step, state, timing, shown, note)
+            table.add_row(label, state, timing, shown, note)
         else:
-            table.add_row(step, state, timing, note)
+            table.add_row(label, state, timing, note)
     console.print(table)
     if forecast:
         say(

@@ -58,8 +58,16 @@ def test_killed_during_the_proof_then_resumed(tmp_path: Path, legacy_url: str) -
     assert (backup_dir(tmp_path) / DUMP_RECORD).exists()
     assert not (backup_dir(tmp_path) / MANIFEST_NAME).exists()
     env.pop("CUTOVER_FAULT")
+    wide = {**env, "COLUMNS": "400"}  # one table row per line
+    stopped = run_cli(["status"], cwd=tmp_path, env=wide).stdout
+    row = next(ln for ln in stopped.splitlines() if "backup-proof" in ln)
+    assert "backup-proof (beside, joined before unfence)" in row, stopped
+    assert "running beside the window (or stopped)" in row, row
     resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    status = run_cli(["status"], cwd=tmp_path, env=wide).stdout
+    row = next(ln for ln in status.splitlines() if "backup-proof" in ln)
+    assert "(beside, joined before unfence)" in row and " ok " in row, status
     assert_migrated(legacy_url, before)
     assert app_state(tmp_path) == ("v2", False)
     proof = lines_of(tmp_path, "backup-proof")
