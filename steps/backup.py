@@ -6,6 +6,7 @@ steps/prove_backup.py reads it back beside the window. What proves a dump is ste
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ from steps.backup_proof import (
 
 STEP = "backup"
 DUMP_NAME = DUMP_NAMES["custom"]
+PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
+
+
+def partial_dumps(dest_dir: Path) -> list[Path]:
+    """List the dumps pg_dump is writing, or was when an attempt died, in a run's directory."""
+    starts = tuple(name + PARTIAL for name in DUMP_NAMES.values())
+    return sorted(p for p in dest_dir.glob("database.*") if p.name.startswith(starts))
 
 
 def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
@@ -83,11 +91,13 @@ def dump_database(
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
     name = dump_name(settings.backup_format)
-    partial, final = dest_dir / (name + ".partial"), dest_dir / name
-    # A fresh inode: a pg_dump orphaned by an earlier, killed attempt may still hold the old one
-    # open. Both formats' leftovers go: the attempt before may have used the other one.
-    for leftover in DUMP_NAMES.values():
-        remove_dump(dest_dir / (leftover + ".partial"))
+    # A path of this attempt's own: a pg_dump orphaned by an earlier, killed attempt (in a session
+    # of its own, the kill missed it) may still be writing, and in the directory format it opens
+    # each table's file by path. Every earlier attempt's leftover goes, in either format.
+    for leftover in partial_dumps(dest_dir):
+        remove_dump(leftover)
+    partial = dest_dir / f"{name}{PARTIAL}{secrets.token_hex(4)}"
+    final = dest_dir / name
     with db.transaction():
         # One snapshot for the counts and the dump,
         # so the manifest describes exactly what was dumped.
@@ -212,11 +222,11 @@ def probe(ctx: RunContext) -> Reading | None:
     """Read the dump's size as pg_dump writes it (the file system; no connection)."""
     if "_dump_expected" not in ctx.state:
         ctx.state["_dump_expected"] = expected_dump_bytes(ctx)
-    name = dump_name(ctx.settings.backup_format)
-    partial, final = ctx.backup_dir / (name + ".partial"), ctx.backup_dir / name
+    final = ctx.backup_dir / dump_name(ctx.settings.backup_format)
     try:
-        if partial.exists():
-            written = dump_bytes(partial)
+        partials = partial_dumps(ctx.backup_dir)  # this attempt's alone, once pg_dump started
+        if partials:
+            written = dump_bytes(partials[-1])
             return Reading(written, ctx.state["_dump_expected"], "bytes", "pg_dump writing")
         if final.exists():
             size = dump_bytes(final)

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgcutover.dumpfiles import remove_dump, sha256_of
+from pgcutover.dumpfiles import dump_parts, sha256_of
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, read_journal, utc_now
 from pgcutover.offhost import copy_files, digests_at, fetch_files
@@ -175,7 +175,6 @@ def proven_here(ctx: RunContext, *, step: str, on_bytes: OnBytes) -> tuple[Manif
     manifest = remote_manifest(settings, ctx.run_id, step=step)
     # The dump first, the manifest last: a fetch cut short never looks like a whole backup.
     names = [*manifest.digests(), MANIFEST_NAME]
-    remove_dump(ctx.backup_dir / manifest.file)  # not usable; a directory's strays would stay
     fetch_files(
         settings,
         ctx.run_id,
@@ -185,6 +184,10 @@ def proven_here(ctx: RunContext, *, step: str, on_bytes: OnBytes) -> tuple[Manif
         on_bytes=on_bytes,
         total_bytes=manifest.bytes,
     )
+    # Fetched whole: a file the manifest does not name goes (the local dump stayed until now).
+    for name, path in dump_parts(ctx.backup_dir / manifest.file).items():
+        if name not in names:
+            path.unlink()
     check = check_backup(settings, ctx.backup_dir, full_read=False)
     problem = trust_problem(settings, ctx.run_id, check.manifest) if check.manifest else ""
     if not check.proven or check.manifest is None or problem:
