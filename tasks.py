@@ -212,8 +212,8 @@ def rehearse(
         "(default: the number of cores)",
         "out": "the JSON report (default: RUNS_DIR/bench-<UTC timestamp>.json; RUNS_DIR from "
         ".env or the environment, default runs/)",
-        "backup-format": "the dump's format, as BACKUP_FORMAT: custom or directory (pg_dump "
-        "--jobs JOBS; its bare pg_dump too) (default: custom)",
+        "backup-format": "the dump's format, as BACKUP_FORMAT: directory (pg_dump --jobs JOBS) "
+        "or custom, for the window and its bare pg_dump alike (default: directory)",
         "debug": DEBUG_HELP,
     }
 )

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pgcutover.backup_settings import BACKUP_FORMATS
+from pgcutover.backup_settings import BACKUP_FORMATS, DEFAULT_FORMAT
 from pgcutover.bench_floors import (
     STEP,
     admin,
@@ -67,7 +67,7 @@ def bench_command(
         jobs=whole_number("jobs", jobs, None),
         out=Path(out) if out else None,
         base_dir=base_dir,
-        backup_format=(backup_format or BACKUP_FORMATS[0]).strip().lower(),
+        backup_format=(backup_format or DEFAULT_FORMAT).strip().lower(),
     )
 
 
@@ -78,7 +78,7 @@ def run_bench(
     jobs: int | None,
     out: Path | None,
     base_dir: Path,
-    backup_format: str = "custom",
+    backup_format: str = DEFAULT_FORMAT,
 ) -> BenchResult:
     """Run the bench on its own cluster; print the table, write the JSON, return the result."""
     if not MIN_USERS <= users <= MAX_USERS:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pgcutover.backup_settings import DEFAULT_FORMAT
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import Database, connect, ident
 from pgcutover.dumpfiles import dump_bytes, dump_name, remove_dump
@@ -76,7 +77,11 @@ def admin(cluster: LocalCluster, dbname: str = "postgres") -> Database:
 
 
 def bench_settings(
-    cluster: LocalCluster, dbname: str, password: str, home: Path, backup_format: str = "custom"
+    cluster: LocalCluster,
+    dbname: str,
+    password: str,
+    home: Path,
+    backup_format: str = DEFAULT_FORMAT,
 ) -> Settings:
     """Settings for one bench database: its own runs and backups, and harmless app commands."""
     home.mkdir(parents=True, exist_ok=True)
@@ -115,7 +120,7 @@ def fresh_database(
     name: str,
     password: str,
     home: Path,
-    backup_format: str = "custom",
+    backup_format: str = DEFAULT_FORMAT,
 ) -> Iterator[Settings]:
     """Create name as a copy of template, owned by the app role, for the block; then drop it."""
     drop_database(cluster, name)
@@ -169,7 +174,7 @@ def measure_floors(
     users: int,
     jobs: int,
     dump: Path | None,
-    backup_format: str = "custom",
+    backup_format: str = DEFAULT_FORMAT,
 ) -> dict[str, Any]:
     """Time the floors, each on a fresh copy of the template; without a dump only the first copy's.
 

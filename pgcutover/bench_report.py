@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from pgcutover.backup_settings import DEFAULT_FORMAT
 from steps.window import BESIDE, STEP_NAMES
 
 # The window from maintenance on to off: what the bench times against the three floors.
@@ -37,7 +38,7 @@ class BenchResult:
     scale: int
     jobs: int
     out: str
-    backup_format: str = "custom"
+    backup_format: str = DEFAULT_FORMAT
     started_at: str = ""
     finished_at: str = ""
     machine: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover import commands
-from pgcutover.backup_settings import BACKUP_FORMATS
+from pgcutover.backup_settings import BACKUP_FORMATS, DEFAULT_FORMAT
 from pgcutover.bench_floors import (
     PREFIX,
     STEP,
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("root", "bindir", "users", "jobs", "work", "result"):
         p.add_argument(name, type=int if name in ("users", "jobs") else str)
     p.add_argument("--full", action="store_true", help="every row, not only the window")
-    p.add_argument("--backup-format", default="custom", choices=BACKUP_FORMATS)
+    p.add_argument("--backup-format", default=DEFAULT_FORMAT, choices=BACKUP_FORMATS)
     a = p.parse_args(argv)
     cluster = LocalCluster(Path(a.root), Path(a.bindir))
     try:

@@ -88,7 +88,9 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
         if line["event"] == "start":
             until = line.get("beside_until")
             shown[step] = f"{step} (beside, joined before {until})" if until else step
-            state = "running beside the window (or stopped)" if until else "running (or stopped here)"
+            state = (
+                "running beside the window (or stopped)" if until else "running (or stopped here)"
+            )
             rows[step] = (step, state, f"since {line['at']}", "")
         elif line["event"] == "progress" and step in rows:
             rows[step] = (*rows[step][:3], f"{progress_text(line)} at {line['at']}")

@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 from pgcutover.app_host_settings import HostEntry, parse_app_hosts, url_template
 from pgcutover.backup_settings import (
     DEFAULT_COMPRESS,
+    DEFAULT_FORMAT,
     CopyTarget,
     Keep,
     parse_compress,
@@ -92,7 +93,7 @@ class Settings:
     backup_keep: Keep | None = None  # None: `invoke backups --prune` refuses
     backup_copy_to: CopyTarget | None = None  # None: the dump stays on this machine only
     backup_compress: int = DEFAULT_COMPRESS  # pg_dump's gzip level
-    backup_format: str = "custom"  # pg_dump's --format: custom or directory (--jobs)
+    backup_format: str = DEFAULT_FORMAT  # pg_dump's --format: directory (--jobs) or custom
     migration_dir: Path = PROJECT_ROOT / "sql" / "migration"
     pg_bindir: Path | None = None
     maintenance_on_cmd: str = ""

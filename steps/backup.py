@@ -40,7 +40,6 @@ from steps.backup_proof import (
 )
 
 STEP = "backup"
-DUMP_NAME = DUMP_NAMES["custom"]
 PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 from conftest import fingerprint, make_settings, run_cli
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
-from pgcutover.dumpfiles import sha256_of
+from pgcutover.dumpfiles import DUMP_NAMES, sha256_of
 from pgcutover.pgtools import pg_dump, pg_restore_list
 from pgcutover.settings import default_pg_bindir
-from steps.backup import DUMP_NAME
 from steps.backup_proof import MANIFEST_NAME, check_backup
 
 # Overwrite 32 bytes at 3/4 of the archive: past the table of contents (written first), inside the
@@ -23,6 +22,8 @@ size=$(stat -c %s "$2")
 printf 'CORRUPT-CORRUPT-CORRUPT-CORRUPT-' |
   dd of="$2" bs=1 seek=$((size * 3 / 4)) conv=notrunc status=none
 """
+
+DUMP_NAME = DUMP_NAMES["custom"]  # these tests take the one-file format apart
 
 
 def real_bindir() -> Path:
@@ -49,6 +50,7 @@ def test_corrupt_data_block_stops_the_window_before_unfence(
     env = app_env(
         tmp_path,
         legacy_url,
+        BACKUP_FORMAT="custom",
         PG_BINDIR=str(fake_bindir(tmp_path, CORRUPT_BODY.format(real=real_bindir()))),
     )
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
@@ -77,10 +79,10 @@ def test_corrupt_data_block_stops_the_window_before_unfence(
 
 
 def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
-    env = app_env(tmp_path, legacy_url)
+    env = app_env(tmp_path, legacy_url, BACKUP_FORMAT="custom")
     done = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    settings = make_settings(tmp_path, legacy_url)
+    settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT="custom")
     backup_dir = next((tmp_path / "backups").iterdir())
     dump, manifest_path = backup_dir / DUMP_NAME, backup_dir / MANIFEST_NAME
     good = check_backup(settings, backup_dir, full_read=True)

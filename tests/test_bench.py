@@ -96,7 +96,7 @@ def test_bad_flags_are_refused_before_a_cluster_starts(
 
 def test_an_unknown_backup_format_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
     with pytest.raises(
-        CutoverError, match="--backup-format must be custom or directory, not 'tar'"
+        CutoverError, match="--backup-format must be directory or custom, not 'tar'"
     ):
         bench_command(
             users=1000, scale=1, jobs=None, out=None, base_dir=tmp_path, backup_format="tar"

@@ -199,7 +199,7 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
     cleaned = fingerprint(legacy_url)
     assert "cutover_legacy" in migrated["schemas"] and "cutover_legacy" not in cleaned["schemas"]
     assert cleaned == without_schema(migrated, "cutover_legacy")  # only the set-aside copy went
-    assert (tmp_path / "backups" / run_id / "database.dump").exists()
+    assert (tmp_path / "backups" / run_id / "database.dir" / "toc.dat").exists()  # the default
     again = run_cli(
         ["cleanup", "--run", run_id, "--yes"], cwd=tmp_path, env=env
     )  # twice: nothing more
@@ -241,19 +241,23 @@ def fake_bindir(tmp_path: Path, dump_body: str) -> Path:
     return d
 
 
+@pytest.mark.parametrize("backup_format", ["directory", "custom"])
 @pytest.mark.parametrize("case", ["pg_dump fails", "corrupt dump", "disk full"])
-def test_backup_cannot_be_skipped(tmp_path: Path, legacy_url: str, case: str) -> None:
+def test_backup_cannot_be_skipped(
+    tmp_path: Path, legacy_url: str, case: str, backup_format: str
+) -> None:
     original = fingerprint(legacy_url)
-    env = app_env(tmp_path, legacy_url)
+    env = app_env(tmp_path, legacy_url, BACKUP_FORMAT=backup_format)
     limit = None
     if case == "pg_dump fails":
         env["PG_BINDIR"] = str(
             fake_bindir(tmp_path, 'echo "pg_dump: error: connection lost" >&2; exit 1\n')
         )
-    elif case == "corrupt dump":
-        body = (
-            'while [ "$1" != "--file" ]; do shift; done; head -c 4096 /dev/urandom > "$2"; exit 0\n'
-        )
+    elif case == "corrupt dump":  # random bytes where the archive should be: the file, or toc.dat
+        body = 'while [ "$1" != "--file" ]; do shift; done; out="$2"\n'
+        if backup_format == "directory":
+            body += 'mkdir "$out"; out="$out/toc.dat"\n'
+        body += 'head -c 4096 /dev/urandom > "$out"; exit 0\n'
         env["PG_BINDIR"] = str(fake_bindir(tmp_path, body))
     else:
         limit = 256 * 1024  # a file size limit: the dump cannot grow past 256 KiB, like a full disk

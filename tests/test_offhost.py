@@ -15,15 +15,17 @@ from test_failures import app_env, app_state, assert_rolled_back, without_bookke
 
 from pgcutover.backups import verify_backup
 from pgcutover.compare import diff_fingerprints
+from pgcutover.dumpfiles import DUMP_NAMES
 from pgcutover.errors import CutoverError
 from pgcutover.journal import read_journal
 from pgcutover.offhost import copy_files, digests_at, reach, remove_copy
 from pgcutover.retention import prune
 from pgcutover.settings import load_settings
-from steps.backup import DUMP_NAME
 from steps.backup_proof import MANIFEST_NAME, check_backup
 
 RUN = "20260101T000000Z-beef"
+
+DUMP_NAME = DUMP_NAMES["custom"]  # these tests take the one-file format apart
 
 
 def newest_run(tmp_path: Path) -> str:
@@ -57,7 +59,8 @@ def test_ssh_copy_survives_losing_the_local_one(
 ) -> None:
     lab, vault = fresh_app_lab, tmp_path / "vault"
     target = ssh_target(lab, vault)
-    extra = {"BACKUP_COPY_TO": target, "SSH_CONFIG": str(lab.ssh_config)}
+    # One file: test_backup_directory.py copies and fetches a directory dump over SSH.
+    extra = {"BACKUP_COPY_TO": target, "SSH_CONFIG": str(lab.ssh_config), "BACKUP_FORMAT": "custom"}
     env = app_env(tmp_path, legacy_url, **extra)
     original, before = fingerprint(legacy_url), logins(lab)
     run = cli(tmp_path, env, "migrate-offline", "--yes")
@@ -119,8 +122,10 @@ def test_directory_copy_is_checked_before_use_and_pruned_with_the_local_one(
     tmp_path: Path, legacy_url: str
 ) -> None:
     mount = tmp_path / "mount"
-    env = app_env(tmp_path, legacy_url, BACKUP_COPY_TO=str(mount))
-    settings = make_settings(tmp_path, legacy_url, BACKUP_COPY_TO=str(mount))
+    env = app_env(tmp_path, legacy_url, BACKUP_COPY_TO=str(mount), BACKUP_FORMAT="custom")
+    settings = make_settings(
+        tmp_path, legacy_url, BACKUP_COPY_TO=str(mount), BACKUP_FORMAT="custom"
+    )
     original = fingerprint(legacy_url)
     first = cli(tmp_path, env, "migrate-offline", "--yes")
     verify_backup(settings, first)  # every block read back here; size and sha256 there
@@ -225,7 +230,7 @@ def test_resume_copies_the_proven_dump_without_taking_it_again(
     tmp_path: Path, legacy_url: str
 ) -> None:
     mount = tmp_path / "mount"
-    env = app_env(tmp_path, legacy_url, BACKUP_COPY_TO=str(mount))
+    env = app_env(tmp_path, legacy_url, BACKUP_COPY_TO=str(mount), BACKUP_FORMAT="custom")
     original = fingerprint(legacy_url)
     # Preflight finds the directory writable; by the backup step it has become a file.
     broken = {

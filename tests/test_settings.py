@@ -70,10 +70,10 @@ def test_a_backup_format_other_than_custom_or_directory_is_refused(
         load_settings(None, base_dir=tmp_path, environ={"BACKUP_FORMAT": raw})
 
 
-def test_the_backup_is_one_custom_file_unless_told(tmp_path: Path) -> None:
-    assert load_settings(None, base_dir=tmp_path, environ={}).backup_format == "custom"
-    told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_FORMAT": " Directory "})
-    assert told.backup_format == "directory"
+def test_the_backup_is_a_directory_dump_unless_told(tmp_path: Path) -> None:
+    assert load_settings(None, base_dir=tmp_path, environ={}).backup_format == "directory"
+    told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_FORMAT": " Custom "})
+    assert told.backup_format == "custom"
 
 
 def test_the_backup_compresses_at_the_measured_level_unless_told(tmp_path: Path) -> None:
