@@ -14,8 +14,8 @@ from pgcutover.journal import utc_now
 from pgcutover.retention import STEP, plan, run_state, size_of
 from pgcutover.settings import Settings
 from pgcutover.timeline import console, say
+from steps.backup_check import check_backup
 from steps.backup_offhost import check_off_host, copy_record
-from steps.backup_proof import check_backup
 
 
 def age_text(started: datetime, now: datetime) -> str:

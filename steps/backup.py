@@ -30,10 +30,10 @@ from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.window_jobs import window_jobs
+from steps.backup_check import check_backup
 from steps.backup_proof import (
     DUMP_RECORD,
     Dumped,
-    check_backup,
     check_toc,
     dumped_intact,
     write_json_atomically,

@@ -20,15 +20,14 @@ from pgcutover.offhost_ssh import OnBytes
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 from pgcutover.timeline import warn
+from steps.backup_check import check_backup, require_proven
 from steps.backup_proof import (
     MANIFEST_NAME,
     Manifest,
-    check_backup,
     names_its_own_parts,
     proof_pending,
     prove_dump,
     read_manifest,
-    require_proven,
 )
 
 MARKER = "offhost.json"  # beside the dump: where its copy went, once checked there

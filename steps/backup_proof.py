@@ -1,11 +1,11 @@
-"""What proves a backup: its manifest (sha256, row counts), and checking a dump against it.
+"""What proves a backup: its records (dump.json, manifest.json) and reading every block back.
 
 Two records, two moments. The backup step writes dump.json once the dump is on disk, fsynced, and
 its table of contents names a data entry for every table it counted: reset may set the legacy
 schema aside (sealed, kept until cleanup) from then on. The backup-proof step, running beside the
-window, reads every data block back and hashes the file, then writes manifest.json: a backup is
+window, reads every data block back and hashes the dump, then writes manifest.json: a backup is
 proven when its manifest exists. The window never passes unfence without it, and cleanup, the
-restore path and `invoke backups` ask check_backup for it.
+restore path and `invoke backups` ask steps/backup_check.py whether it still matches.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 from pgcutover.background import Background
-from pgcutover.dumpfiles import Digest, dump_bytes, dump_parts, dump_sha256, part_digests
+from pgcutover.dumpfiles import Digest, dump_bytes, dump_sha256
 from pgcutover.errors import CutoverError
 from pgcutover.pgtools import ArchiveToc, pg_restore_list, pg_restore_read_all
-from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 
 MANIFEST_NAME = "manifest.json"
@@ -186,81 +184,6 @@ def read_manifest(dest_dir: Path) -> Manifest | None:
     return Manifest(**json.loads(path.read_text()))
 
 
-Problem = Literal[
-    "manifest missing",
-    "manifest unreadable",
-    "file missing",
-    "size mismatch",
-    "sha256 mismatch",
-    "unreadable",
-]
-
-
-@dataclass(frozen=True)
-class BackupCheck:
-    """The verdict on one backup directory: proven or not, and why, in one line."""
-
-    backup_dir: Path
-    proven: bool
-    reason: str
-    problem: Problem | None = None
-    manifest: Manifest | None = None
-    full_read: bool = False
-
-
-def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> BackupCheck:
-    """Check a backup against its manifest: size and sha256, and with full_read every data block.
-
-    Needs no run and no database: settings only say where pg_restore is (for full_read).
-    """
-
-    def fail(problem: Problem, reason: str, manifest: Manifest | None = None) -> BackupCheck:
-        return BackupCheck(backup_dir, False, reason, problem, manifest, full_read)
-
-    try:
-        manifest = read_manifest(backup_dir)
-    except (OSError, ValueError, TypeError) as exc:  # ValueError: bad JSON; TypeError: bad keys
-        return fail(
-            "manifest unreadable",
-            f"{MANIFEST_NAME} is unreadable: {getattr(exc, 'strerror', None) or exc}",
-        )
-    if manifest is None:
-        return fail("manifest missing", f"no {MANIFEST_NAME}: the dump was never proven")
-    if not names_its_own_parts(manifest):
-        return fail(
-            "manifest unreadable",
-            f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
-            manifest,
-        )
-    dump = backup_dir / manifest.file
-    try:
-        if not dump.exists():
-            raise FileNotFoundError(dump)
-        differs = compare_dump(manifest, dump)
-    except FileNotFoundError:  # or removed while it was read
-        return fail("file missing", f"{manifest.file} is missing", manifest)
-    except OSError as exc:
-        return fail("file missing", f"{manifest.file} cannot be read: {exc.strerror}", manifest)
-    if differs is not None:
-        return fail(*differs, manifest)
-    if not full_read:
-        return BackupCheck(
-            backup_dir, True, "size and sha256 match the manifest", None, manifest, full_read
-        )
-    try:
-        read_back(settings, dump, manifest.row_counts)
-    except CutoverError as exc:
-        return fail("unreadable", exc.cause, manifest)
-    return BackupCheck(
-        backup_dir,
-        True,
-        "size and sha256 match the manifest; every data block reads back",
-        None,
-        manifest,
-        full_read,
-    )
-
-
 def names_its_own_parts(manifest: Manifest) -> bool:
     """Tell whether every name a manifest gives is its dump's, inside the run's directory.
 
@@ -279,51 +202,3 @@ def names_its_own_parts(manifest: Manifest) -> bool:
         or (name.startswith(inside) and PLAIN_NAME.fullmatch(name[len(inside) :]) is not None)
         for name in names
     )
-
-
-def compare_dump(manifest: Manifest, dump: Path) -> tuple[Problem, str] | None:
-    """Say how a dump on disk differs from its manifest (None when it matches): its parts, its
-    size, then each part's sha256 (read only when everything else matches)."""
-    want, on_disk = manifest.digests(), dump_parts(dump)
-    missing = [name for name in want if name not in on_disk]
-    if missing:
-        return "file missing", f"{missing[0]} is missing"
-    extra = [name for name in on_disk if name not in want]
-    if extra:
-        return "size mismatch", f"{extra[0]} is not in the manifest"
-    size = sum(path.stat().st_size for path in on_disk.values())
-    if size != manifest.bytes:
-        return (
-            "size mismatch",
-            f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
-        )
-    for name, (_, sha) in part_digests(dump).items():
-        if sha != want[name][1]:
-            return (
-                "sha256 mismatch",
-                f"{name} has sha256 {sha[:12]}…, the manifest says {want[name][1][:12]}…",
-            )
-    return None
-
-
-def require_proven(ctx: RunContext, step: str) -> Manifest:
-    """Refuse a destructive step unless this run's backup exists and still matches its manifest."""
-    check = check_backup(ctx.settings, ctx.backup_dir, full_read=False)
-    if not check.proven or check.manifest is None:
-        raise CutoverError(
-            step,
-            f"no proven backup for run {ctx.run_id} in {ctx.backup_dir} "
-            f"({check.reason}): refusing to go on",
-        )
-    return check.manifest
-
-
-def require_dumped(ctx: RunContext, step: str) -> None:
-    """Refuse unless this run's dump is proven, or written whole with its proof still to come.
-
-    Enough for reset, which destroys nothing: the legacy schema stays, sealed, until cleanup, and
-    the window cannot pass unfence before the proof ends.
-    """
-    if dumped_intact(ctx.backup_dir) is not None:
-        return
-    require_proven(ctx, step)

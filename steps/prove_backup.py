@@ -15,8 +15,9 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from steps.backup_check import check_backup, require_proven
 from steps.backup_offhost import copied, copy_backup
-from steps.backup_proof import check_backup, prove_dump, require_proven
+from steps.backup_proof import prove_dump
 
 STEP = "backup-proof"
 JOINED_BEFORE = "unfence"

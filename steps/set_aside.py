@@ -14,7 +14,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
-from steps.backup_proof import require_dumped
+from steps.backup_check import require_dumped
 
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for

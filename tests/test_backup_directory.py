@@ -16,11 +16,11 @@ from test_offhost import end_details, newest_run, ssh_target
 
 from pgcutover.dumpfiles import listing_sha256, sha256_of
 from pgcutover.pgtools import pg_dump, pg_restore_list
+from steps.backup_check import check_backup
 from steps.backup_proof import (
     DUMP_RECORD,
     MANIFEST_NAME,
     Dumped,
-    check_backup,
     prove_dump,
     write_json_atomically,
 )

@@ -12,7 +12,8 @@ from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 from pgcutover.dumpfiles import DUMP_NAMES, sha256_of
 from pgcutover.pgtools import pg_dump, pg_restore_list
 from pgcutover.settings import default_pg_bindir
-from steps.backup_proof import MANIFEST_NAME, check_backup
+from steps.backup_check import check_backup
+from steps.backup_proof import MANIFEST_NAME
 
 # Overwrite 32 bytes at 3/4 of the archive: past the table of contents (written first), inside the
 # data blocks that follow it, so `pg_restore --list` still reads the archive.

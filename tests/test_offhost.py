@@ -21,7 +21,8 @@ from pgcutover.journal import read_journal
 from pgcutover.offhost import copy_files, digests_at, reach, remove_copy
 from pgcutover.retention import prune
 from pgcutover.settings import load_settings
-from steps.backup_proof import MANIFEST_NAME, check_backup
+from steps.backup_check import check_backup
+from steps.backup_proof import MANIFEST_NAME
 
 RUN = "20260101T000000Z-beef"
 

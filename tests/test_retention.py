@@ -17,7 +17,7 @@ from pgcutover.journal import utc_now
 from pgcutover.retention import plan, prune
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import load_settings
-from steps.backup_proof import check_backup
+from steps.backup_check import check_backup
 
 NO_JOURNAL = "20000101T000000Z-dead"  # a backup whose run RUNS_DIR knows nothing about
 
