@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pgcutover.dumpfiles import dump_parts, part_digests
+from pgcutover.dumpfiles import dump_parts, sha256_of
 from pgcutover.errors import CutoverError
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
@@ -116,7 +116,8 @@ def compare_dump(manifest: Manifest, dump: Path) -> tuple[Problem, str] | None:
             "size mismatch",
             f"{manifest.file} is {size} bytes, the manifest says {manifest.bytes}",
         )
-    for name, (_, sha) in part_digests(dump).items():
+    for name, path in on_disk.items():  # listed and sized above: hash each, stop at the first
+        sha = sha256_of(path)
         if sha != want[name][1]:
             return (
                 "sha256 mismatch",
