@@ -7,8 +7,6 @@ step and the restore path use, without the proofs around them.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.backup_settings import DEFAULT_FORMAT
+from pgcutover.bench_peer import add_primary_keys, row_by_row
 from pgcutover.compare import BOOKKEEPING_SCHEMA
 from pgcutover.db import Database, connect, ident
 from pgcutover.dumpfiles import dump_bytes, dump_name, remove_dump
@@ -37,25 +36,6 @@ FLOOR_FILES = (
     PROJECT_ROOT / "sql" / "bench" / "0001_transform_floor.sql",
     MIGRATION_DIR / "0006_target_indexes_and_foreign_keys.sql",
 )
-# The legacy tables the row-by-row peer migrates, parents first; _ToolToUserMcpServerConfig is
-# dropped by design (R10). R5 gives these three their personal organization.
-PEER_TABLES = (
-    "User",
-    "Organization",
-    "OrganizationMember",
-    "McpServer",
-    "Tool",
-    "UserMcpServerConfig",
-    "UserToolGroup",
-    "UserMcpServerInstance",
-    "UserToolGroupTool",
-    "UserMcpServerInstanceToolGroup",
-    "McpApiKey",
-    "McpServerRequestLog",
-    "McpServerRequestData",
-)
-OWNED = ("UserMcpServerConfig", "UserToolGroup", "UserMcpServerInstance")
-Row = dict[str, Any]
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -208,6 +188,7 @@ def measure_floors(
         remove_dump(bare)
     with fresh_database(cluster, tpl, PREFIX + "peer", password, home) as s, session(s) as db:
         set_aside_and_deploy(db, migration)
+        add_primary_keys(db, migration)  # a script upserts on them; not timed
         out["row_by_row"] = row_by_row(db, migration, users=users, sample=min(users, 1000))
     with fresh_database(cluster, "template0", PREFIX + "empty", password, home) as s:
         out["restore_s"] = timed(
@@ -242,132 +223,3 @@ def bare_swap(db: Database, app_schema: str, aside_schema: str) -> None:
         db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(DISCARD)}")
         db.execute(f"ALTER SCHEMA {ident(aside_schema)} RENAME TO {ident(app_schema)}")
         db.execute(f"DROP SCHEMA {ident(DISCARD)} CASCADE")
-
-
-# --- the row-by-row peer: what a hand-written migration script does -----------------------------
-
-
-def row_by_row(db: Database, migration: Migration, *, users: int, sample: int) -> dict[str, Any]:
-    """Time a row-by-row migration of sample/users of every legacy table, extrapolated to users.
-
-    Each legacy row is read through the driver and written with one upsert, all in one
-    transaction (kinder to the peer than a commit per row), into the primary-key-only tables
-    deploy-schema makes (kinder again: no other index or key is maintained, or built afterwards).
-    """
-    legacy, app = migration.aside_schema, migration.app_schema
-    share = {
-        t: math.ceil(
-            int(db.query(f"SELECT count(*) FROM {ident(legacy)}.{ident(t)}")[0][0]) * sample / users
-        )
-        for t in PEER_TABLES
-    }
-    reads = {t: reader(db, legacy, t) for t in PEER_TABLES}
-    writes = {t: upserter(db, app, t) for t in PEER_TABLES}
-    written = 0
-
-    def run() -> None:
-        nonlocal written
-        with db.transaction():
-            for table in PEER_TABLES:
-                names, sql = reads[table]
-                for values in db.query(sql, [share[table]]):
-                    for target, row in target_rows(
-                        db, legacy, table, dict(zip(names, values, strict=True))
-                    ):
-                        cols, upsert = writes[target]
-                        db.execute(upsert, [row[c] for c in cols])
-                        written += 1
-
-    seconds = timed(run)
-    return {
-        "sample_users": sample,
-        "seconds": seconds,
-        "rows_read": sum(share.values()),
-        "rows_written": written,
-        "extrapolated_s": seconds * users / sample,
-    }
-
-
-def personal_org(user_id: str) -> str:
-    """A user's personal organization id, as the floor's SQL makes it."""
-    return "porg_" + hashlib.md5(user_id.encode("utf-8")).hexdigest()
-
-
-def target_rows(db: Database, legacy: str, table: str, row: Row) -> list[tuple[str, Row]]:
-    """What one legacy row becomes in the target, computed in the script as such scripts do."""
-    if row.get("authType") == "BOTH":  # R6
-        row = {**row, "authType": "OAUTH"}
-    if table in OWNED and row["organizationId"] is None:  # R5
-        row = {**row, "organizationId": personal_org(row["userId"])}
-    if table == "User":  # R1, R3
-        org, now = personal_org(row["id"]), row["updatedAt"]
-        name = (row["name"] or row["email"] or "User") + "'s Workspace"
-        return [
-            ("User", {**row, "defaultOrganizationId": org}),
-            ("Organization", {"id": org, "name": name, "description": "Personal workspace",
-                              "logoUrl": None, "isDeleted": False, "isPersonal": True,
-                              "maxMembers": 1, "createdBy": row["id"], "createdAt": now,
-                              "updatedAt": now}),
-            ("OrganizationMember", {"id": "pmem_" + org[5:], "organizationId": org,
-                                    "userId": row["id"], "isAdmin": True, "createdAt": now,
-                                    "updatedAt": now}),
-        ]  # fmt: skip
-    if table == "Organization":  # R2, with the one count query per row such scripts make
-        members = db.query(
-            f'SELECT count(*) FROM {ident(legacy)}."OrganizationMember" '
-            'WHERE "organizationId" = %s',
-            [row["id"]],
-        )[0][0]
-        row = {**row, "isPersonal": False, "maxMembers": max(int(members), 10)}
-    if table == "McpServerRequestLog" and row["organizationId"] is None:  # R7: a lookup per log
-        org, user = db.query(
-            f'SELECT "organizationId", "userId" FROM {ident(legacy)}."UserMcpServerInstance" '
-            "WHERE id = %s",
-            [row["mcpServerInstanceId"]],
-        )[0]
-        row = {**row, "organizationId": org or personal_org(user)}
-    return [(table, row)]
-
-
-def columns(db: Database, schema: str, table: str) -> list[tuple[str, str, bool]]:
-    """List a table's columns in order: name, SQL type, part of the primary key."""
-    return [
-        (str(name), str(kind), bool(key))
-        for name, kind, key in db.query(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), EXISTS (SELECT 1 FROM "
-            "pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
-            "a.attnum = ANY (i.indkey)) FROM pg_attribute a WHERE a.attrelid = %s::regclass "
-            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            [f"{ident(schema)}.{ident(table)}"],
-        )
-    ]
-
-
-def reader(db: Database, legacy: str, table: str) -> tuple[list[str], str]:
-    """The SELECT reading the first rows of a legacy table in key order, and its column names."""
-    cols = columns(db, legacy, table)
-    # jsonb arrives as a dict, which the driver will not send back as it is: read it as text.
-    exprs = ", ".join(
-        ident(c) + ("::text" if kind in ("json", "jsonb") else "") for c, kind, _ in cols
-    )
-    order = ", ".join(ident(c) for c, _, key in cols if key)
-    sql = f"SELECT {exprs} FROM {ident(legacy)}.{ident(table)} ORDER BY {order} LIMIT %s"
-    return [c for c, _, _ in cols], sql
-
-
-def upserter(db: Database, schema: str, table: str) -> tuple[list[str], str]:
-    """The one-row INSERT ... ON CONFLICT DO UPDATE of a target table, and its column names."""
-    cols = columns(db, schema, table)
-    names = ", ".join(ident(c) for c, _, _ in cols)
-    # A cast per bound value: the driver sends text where the table wants enums, jsonb, arrays.
-    values = ", ".join(f"CAST(%s AS {kind})" for _, kind, _ in cols)
-    key = ", ".join(ident(c) for c, _, is_key in cols if is_key)
-    rest = [ident(c) for c, _, is_key in cols if not is_key]
-    action = (
-        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest) if rest else "DO NOTHING"
-    )
-    sql = (
-        f"INSERT INTO {ident(schema)}.{ident(table)} ({names}) VALUES ({values}) "
-        f"ON CONFLICT ({key}) {action}"
-    )
-    return [c for c, _, _ in cols], sql

@@ -34,6 +34,12 @@ HEADER_LINES = 2  # what each copy of the shared spec adds to its source: the "C
 NOT_SOURCE = {".git", ".sandbox", ".venv", "runs", "backups", "node_modules"}
 # A target column the reconcile does not compare: new in the target, its rule checked by 0001.
 NOT_RECONCILED = {("User", "defaultOrganizationId")}  # R3
+# A spec table with its primary key inline, as statements() collapses it; 0006 adds the key.
+INLINE_KEY = re.compile(
+    r'(?P<table>CREATE TABLE (?P<name>"public"\."\w+") \(.*?), '
+    r'CONSTRAINT (?P<key>"\w+") PRIMARY KEY (?P<cols>\([^)]*\)) \)'
+)
+KEYS_AND_INDEXES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE")
 SPACES = {c for c in range(0x110000) if chr(c).isspace()}
 SURROGATES = (0xD800, 0xDFFF)  # no chr() in a UTF8 database, and never str.isspace()
 
@@ -63,13 +69,36 @@ def holders() -> dict[str, set[Path]]:
     return out
 
 
+def keys_after_load(spec: list[str]) -> list[str]:
+    """Return the spec's statements as 0001 + 0006 deploy them: each table's inline primary key
+    becomes an ALTER TABLE … ADD CONSTRAINT (same name, same columns) before the first index."""
+    tables: list[str] = []
+    keys: list[str] = []
+    for s in spec:
+        match = INLINE_KEY.fullmatch(s)
+        if match is None:
+            tables.append(s)
+            continue
+        tables.append(match["table"] + " )")
+        keys.append(
+            f"ALTER TABLE {match['name']} ADD CONSTRAINT {match['key']} PRIMARY KEY {match['cols']}"
+        )
+    first = next(i for i, s in enumerate(tables) if s.startswith(KEYS_AND_INDEXES))
+    return tables[:first] + keys + tables[first:]
+
+
 def test_the_deployed_target_schema_is_the_spec_split_in_two() -> None:
     deployed = statements(TABLES) + statements(INDEXES)
-    assert deployed == statements(TARGET), "0001 + 0006 drifted from sql/spec/target-schema.sql"
+    spec = statements(TARGET)
+    assert deployed == keys_after_load(spec), "0001 + 0006 drifted from sql/spec/target-schema.sql"
+    assert sum(s.startswith("CREATE TABLE") for s in spec) == sum(
+        " PRIMARY KEY " in s for s in statements(INDEXES)
+    ), "every table's primary key is added by 0006"
     assert not any(
         s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE"))
         for s in statements(TABLES)
     ), "0001 holds tables only: indexes and keys in 0006"
+    assert not any("PRIMARY KEY" in s for s in statements(TABLES)), "0001 loads unindexed tables"
 
 
 @pytest.mark.parametrize(
@@ -117,8 +146,10 @@ def test_the_sandbox_and_the_tests_load_the_one_legacy_spec() -> None:
 
 def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
     where = holders()
-    for s in statements(TARGET):
-        assert where[s] - {TARGET} in ({TABLES}, {INDEXES}), s
+    for s in statements(TARGET):  # a table's statement is the spec's own: 0001's lacks its key
+        assert where[s] - {TARGET} in (set(), {TABLES}, {INDEXES}), s
+    for s in keys_after_load(statements(TARGET)):
+        assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}), s
 
 
 def test_r3_whitespace_is_str_isspace_in_shared_rule_and_verify(cluster: LocalCluster) -> None:

@@ -1,9 +1,50 @@
--- Copied from sql/spec/target-schema.sql (indexes and foreign keys); schema, enums and tables in
--- 0001. tests/test_sql_layout.py fails when the two drift from the spec.
--- Target schema, part 2: the indexes and foreign keys of the spec, built after the
--- transform has loaded the data (one index build per index instead of row-by-row maintenance, and one
--- validation pass per foreign key instead of a trigger per row).
+-- Copied from sql/spec/target-schema.sql (primary keys, indexes and foreign keys); schema, enums
+-- and tables in 0001. tests/test_sql_layout.py fails when the two drift from the spec.
+-- Target schema, part 2: the tables' primary keys (the spec declares them inside CREATE TABLE, here
+-- ALTER TABLE … ADD CONSTRAINT, same names, same columns), then the spec's indexes and foreign keys,
+-- built after the transform has loaded the data: one index build per key and index instead of
+-- row-by-row maintenance, and one validation pass per foreign key instead of a trigger per row.
+-- Primary keys first: a foreign key needs the key it references.
 -- Requires: 0001 to 0005 applied in the same transaction.
+
+-- AddPrimaryKey
+ALTER TABLE "public"."McpApiKey" ADD CONSTRAINT "McpApiKey_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."User" ADD CONSTRAINT "User_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."McpServer" ADD CONSTRAINT "McpServer_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."Tool" ADD CONSTRAINT "Tool_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."Organization" ADD CONSTRAINT "Organization_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."OrganizationMember" ADD CONSTRAINT "OrganizationMember_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."UserMcpServerConfig" ADD CONSTRAINT "UserMcpServerConfig_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."UserToolGroupTool" ADD CONSTRAINT "UserToolGroupTool_pkey" PRIMARY KEY ("toolGroupId","userMcpServerConfigId","toolId");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."UserToolGroup" ADD CONSTRAINT "UserToolGroup_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."UserMcpServerInstanceToolGroup" ADD CONSTRAINT "UserMcpServerInstanceToolGroup_pkey" PRIMARY KEY ("mcpServerInstanceId","toolGroupId");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."UserMcpServerInstance" ADD CONSTRAINT "UserMcpServerInstance_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."McpServerRequestLog" ADD CONSTRAINT "McpServerRequestLog_pkey" PRIMARY KEY ("id");
+
+-- AddPrimaryKey
+ALTER TABLE "public"."McpServerRequestData" ADD CONSTRAINT "McpServerRequestData_pkey" PRIMARY KEY ("id");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "McpApiKey_apiKey_key" ON "public"."McpApiKey"("apiKey");
