@@ -13,8 +13,8 @@ Size means what the work is paid by. The dump writes bytes: the backup grows wit
 data bytes (heap and TOAST, not the free-space and visibility maps, which are a fixed few pages
 per table and so skew small tables). SQL that touches each row (the transform, verify's hashes)
 grows with rows; the transform's files, which load into indexed tables and build indexes, with
-n log n. ANALYZE reads a sample of at most 300 × default_statistics_target rows per table, so a
-file of ANALYZE statements grows with that capped count, not with the data.
+n log n. ANALYZE reads at most 300 × default_statistics_target blocks per table, so a file of
+ANALYZE statements grows with that capped count of blocks, not with the data.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def piece_growth(piece: Piece, staging: DatabaseProfile, target: DatabaseProfile
     assert piece.tables is not None
     names = piece.tables or tuple(staging.table_bytes)
     by = piece.grows_by
-    if by != BYTES and not (
+    if by not in (BYTES, SAMPLE) and not (
         sum(staging.table_rows.get(t, 0) for t in names)
         and sum(target.table_rows.get(t, 0) for t in names)
     ):

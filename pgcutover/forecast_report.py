@@ -124,7 +124,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "that grows with the data (25 % when a cache or checkpoint regime is crossed: see",
         "below). Fixed costs (connecting, catalog work, DDL, process start-up) are not scaled;",
         "the rest is scaled per table by what pays for it: the dump by bytes, row work by rows,",
-        "loads and index builds by n log n, ANALYZE by its capped sample.",
+        "loads and index builds by n log n, ANALYZE by its capped sample of blocks.",
         "",
         "## Budgets to paste into the profile",
         "",

@@ -252,12 +252,13 @@ def test_analyze_grows_with_its_capped_sample_not_with_the_data() -> None:
     assert statement_growth("-- for the planner\nANALYZE public.a;\nanalyze b;\n") == "sample"
     assert statement_growth("ANALYZE a; CREATE INDEX i ON a (x);") == "sort"
     assert statement_growth("-- nothing\n") == "sort"
-    settings = {"default_statistics_target": "100"}  # a sample of 30,000 rows per table
+    settings = {"default_statistics_target": "100"}  # a sample of 30,000 rows, as many blocks
+    page = 8192
     staging = DatabaseProfile(
-        {}, {"big": 10, "small": 1}, {"big": 40_000, "small": 1_000}, settings
+        {}, {"big": 10_000 * page, "small": 100 * page}, {"big": 10**6, "small": 10**4}, settings
     )
     target = DatabaseProfile(
-        {}, {"big": 100, "small": 10}, {"big": 400_000, "small": 10_000}, settings
+        {}, {"big": 100_000 * page, "small": 1_000 * page}, {"big": 10**7, "small": 10**5}, settings
     )
     forecast = build_forecast(
         [[end("transform", 3.1, files=[{"file": "9_analyze.sql", "duration_s": 3.1}])]],
@@ -266,8 +267,8 @@ def test_analyze_grows_with_its_capped_sample_not_with_the_data() -> None:
         file_tables={"9_analyze.sql": ()},
         grows_by={"9_analyze.sql": "sample"},
     )
-    # Sampled rows: 30,000 + 1,000 before, 30,000 + 10,000 after.
-    assert forecast.steps["transform"] == pytest.approx(3.1 * 40_000 / 31_000)
+    # Blocks read: 10,000 + 100 before (every block), 30,000 + 1,000 after (the cap, every block).
+    assert forecast.steps["transform"] == pytest.approx(3.1 * 31_000 / 10_100)
 
 
 def test_a_rehearsal_in_cache_for_a_target_that_is_not_is_named_and_widens() -> None:
