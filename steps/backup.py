@@ -41,6 +41,29 @@ from steps.backup_proof import (
 
 STEP = "backup"
 PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
+# The sessions of an earlier attempt's pg_dump (and its counts), left by a kill that missed the
+# program (it runs in a session of its own): they carry this run's pg_dump name. PGAPPNAME keeps
+# 63 characters.
+EARLIER_DUMPS = (
+    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND application_name = left(%s, 63)) ended"
+)
+
+
+def dump_app_name(ctx: RunContext) -> str:
+    """Return the application_name of this run's pg_dump and its counting session."""
+    return f"{ctx.app_name} pg_dump"
+
+
+def end_earlier_dumps(db: Database, app_name: str) -> int:
+    """End the sessions of an earlier attempt's orphaned pg_dump; return how many there were.
+
+    An orphan still reads every table: beside a resumed dump it halves that one's speed, and its
+    snapshot and AccessShare locks would outlive the window (or a rollback). Without its
+    sessions pg_dump fails and exits.
+    """
+    return int(db.query(EARLIER_DUMPS, [app_name])[0][0])
 
 
 def partial_dumps(dest_dir: Path) -> list[Path]:
@@ -90,6 +113,7 @@ def dump_database(
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
     name = dump_name(settings.backup_format)
+    end_earlier_dumps(db, app_name)
     # A path of this attempt's own: a pg_dump orphaned by an earlier, killed attempt (in a session
     # of its own, the kill missed it) may still be writing, and in the directory format it opens
     # each table's file by path. Every earlier attempt's leftover goes, in either format.
@@ -150,7 +174,7 @@ def run(ctx: RunContext) -> StepOutcome:
         ctx.db,
         ctx.backup_dir,
         run_id=ctx.run_id,
-        app_name=f"{ctx.app_name} pg_dump",
+        app_name=dump_app_name(ctx),
         jobs=jobs,
     )
     rows = sum(dumped.row_counts.values())
