@@ -214,6 +214,9 @@ def rehearse(
         ".env or the environment, default runs/)",
         "backup-format": "the dump's format, as BACKUP_FORMAT: directory (pg_dump --jobs JOBS) "
         "or custom, for the window and its bare pg_dump alike (default: directory)",
+        "log-skew": "give the N x SCALE database this many times N's request logs per user, 1 to "
+        "10, so that it is not a scaled copy and the forecast row is checked against another "
+        "shape (default: 1, a scaled copy)",
         "debug": DEBUG_HELP,
     }
 )
@@ -225,6 +228,7 @@ def bench(
     jobs: str | None = None,
     out: str | None = None,
     backup_format: str | None = None,
+    log_skew: str | None = None,
     debug: bool = False,
 ) -> None:
     """Time pgcutover against its floors on a throwaway cluster of its own (.bench/, removed)."""
@@ -235,6 +239,7 @@ def bench(
         out=out,
         base_dir=Path.cwd(),
         backup_format=backup_format,
+        log_skew=log_skew,
     )
 
 

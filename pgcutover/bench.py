@@ -31,12 +31,14 @@ from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
 from pgcutover.pgtools import MAX_RESTORE_JOBS, default_restore_jobs
 from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.sandbox.demo import MAX_USERS, MIN_USERS
+from pgcutover.sandbox.demo import LOGS_PER_USER, MAX_USERS, MIN_USERS
 from pgcutover.settings import KNOWN, PROJECT_ROOT, default_pg_bindir, load_settings
 from pgcutover.timeline import console, say
 
 DEFAULT_USERS = 100_000
 DEFAULT_SCALE = 10
+# --log-skew: the scaled size's request logs per user, in N's (the demo data allows 120 each).
+MAX_LOG_SKEW = 10
 BENCH_DIR = ".bench"
 # The window as the site sees it: maintenance on to maintenance off (preflight runs before).
 
@@ -59,6 +61,7 @@ def bench_command(
     out: str | None,
     base_dir: Path,
     backup_format: str | None = None,
+    log_skew: object = None,
 ) -> BenchResult:
     """Parse the task's flags, then run the bench."""
     return run_bench(
@@ -68,6 +71,7 @@ def bench_command(
         out=Path(out) if out else None,
         base_dir=base_dir,
         backup_format=(backup_format or DEFAULT_FORMAT).strip().lower(),
+        log_skew=whole_number("log-skew", log_skew, 1) or 0,
     )
 
 
@@ -79,8 +83,12 @@ def run_bench(
     out: Path | None,
     base_dir: Path,
     backup_format: str = DEFAULT_FORMAT,
+    log_skew: int = 1,
 ) -> BenchResult:
-    """Run the bench on its own cluster; print the table, write the JSON, return the result."""
+    """Run the bench on its own cluster; print the table, write the JSON, return the result.
+
+    log_skew: the scaled size has this many times N's request logs per user (1: a scaled copy).
+    """
     if not MIN_USERS <= users <= MAX_USERS:
         raise CutoverError(STEP, f"--users must be {MIN_USERS} to {MAX_USERS}, not {users}")
     if scale < 1 or users * scale > MAX_USERS:
@@ -89,6 +97,10 @@ def run_bench(
         )
     if jobs is not None and not 1 <= jobs <= MAX_RESTORE_JOBS:
         raise CutoverError(STEP, f"--jobs must be 1 to {MAX_RESTORE_JOBS}, not {jobs}")
+    if not 1 <= log_skew <= MAX_LOG_SKEW:
+        raise CutoverError(STEP, f"--log-skew must be 1 to {MAX_LOG_SKEW}, not {log_skew}")
+    if log_skew > 1 and scale == 1:
+        raise CutoverError(STEP, "--log-skew shapes the N × SCALE database: give --scale 2 or more")
     if backup_format not in BACKUP_FORMATS:
         raise CutoverError(
             STEP, f"--backup-format must be {' or '.join(BACKUP_FORMATS)}, not {backup_format!r}"
@@ -107,7 +119,12 @@ def run_bench(
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
     result = BenchResult(
-        users=users, scale=scale, jobs=n_jobs, out=str(out), backup_format=backup_format
+        users=users,
+        scale=scale,
+        jobs=n_jobs,
+        out=str(out),
+        backup_format=backup_format,
+        log_skew=log_skew,
     )
     result.started_at = iso(utc_now())
     try:
@@ -123,6 +140,7 @@ def run_bench(
                     full=size == "n",
                     root=root,
                     backup_format=backup_format,
+                    logs_per_user=LOGS_PER_USER * (1 if size == "n" else log_skew),
                 )
     finally:
         try:
@@ -134,7 +152,9 @@ def run_bench(
             shutil.rmtree(root, ignore_errors=True)
     result.rows = build_rows(result.sizes["n"], result.sizes.get("scaled"), scale, n_jobs)
     if "scaled" in result.sizes:
-        result.rows.append(forecast_row(result.sizes["n"], result.sizes["scaled"], scale))
+        result.rows.append(
+            forecast_row(result.sizes["n"], result.sizes["scaled"], scale, log_skew=log_skew)
+        )
     result.finished_at = iso(utc_now())
     console.print(render_table(result))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +181,14 @@ def machine(cluster: LocalCluster) -> dict[str, Any]:
 
 
 def run_child(
-    cluster: LocalCluster, *, users: int, jobs: int, full: bool, root: Path, backup_format: str
+    cluster: LocalCluster,
+    *,
+    users: int,
+    jobs: int,
+    full: bool,
+    root: Path,
+    backup_format: str,
+    logs_per_user: int = LOGS_PER_USER,
 ) -> dict[str, Any]:
     """Measure one size in a process of its own; return what it measured, or raise its error."""
     work = root / f"u{users}"
@@ -170,6 +197,7 @@ def run_child(
     say(f"{STEP}: {users} users ({'every row' if full else 'window and fast rollback'})", "bold")
     args = [sys.executable, "-m", "pgcutover.bench_sizes", str(cluster.root), str(cluster.bindir)]
     args += [str(users), str(jobs), str(work), str(result), "--backup-format", backup_format]
+    args += ["--logs-per-user", str(logs_per_user)]
     args += ["--full"] if full else []
     # Only the bench's own settings reach the child: none of the operator's PG*, DATABASE_URL …
     env = {

@@ -15,9 +15,11 @@ from steps.window import BESIDE, MIGRATE_OFFLINE
 CHECKED = ("backup", "transform", "verify")  # the steps the forecast's bar names
 
 
-def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> BenchRow:
+def forecast_row(
+    n: dict[str, Any], scaled: dict[str, Any], scale: int, *, log_skew: int = 1
+) -> BenchRow:
     """Forecast the scaled window from N's windows (fast and restore) and pair it with the
-    scaled window measured."""
+    scaled window measured (with log_skew > 1, a database with more request logs per user)."""
     windows = [n[w]["window_lines"] for w in ("fast", "restore") if w in n]
     staging = DatabaseProfile(**n["fast"]["profile"])  # as_dict() gave the fields by name
     target = DatabaseProfile(**scaled["fast"]["profile"])
@@ -41,8 +43,9 @@ def forecast_row(n: dict[str, Any], scaled: dict[str, Any], scale: int) -> Bench
     spread = sum(forecast.spread.get(s, 0.0) for s in WINDOW if s not in BESIDE)
     crossed = [note.split(":")[0] for note in forecast.regimes]
     inside = abs(window - scaled["fast"]["window_s"]) <= spread
+    shape = f" ({log_skew}× the request logs per user)" if log_skew > 1 else ""
     return BenchRow(
-        f"forecast of the {scale}·N window from N",
+        f"forecast of the {scale}·N window{shape} from N",
         window,
         scaled["fast"]["window_s"],
         f"the window measured at {scale}·N",

@@ -39,6 +39,7 @@ class BenchResult:
     jobs: int
     out: str
     backup_format: str = DEFAULT_FORMAT
+    log_skew: int = 1  # the scaled size's request logs per user, in N's
     started_at: str = ""
     finished_at: str = ""
     machine: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +74,7 @@ def build_rows(
                  "driver read + one upsert per row, extrapolated",
                  f"peer timed on {peer['sample_users']} of {n['users']} users' share of every "
                  f"table ({peer['rows_written']} upserts, {peer['seconds']:.1f} s) × "
-                 f"{n['users'] / peer['sample_users']:g}; one transaction, no index or key"),
+                 f"{n['users'] / peer['sample_users']:g}; one transaction, primary keys only"),
         BenchRow("verify", steps["verify"], f["checksum_s"],
                  "count(*), sum(hashtext(t::text)) per table of both schemas",
                  "the step adds per-column rule expressions, 64-bit row hashes, invariants, "
@@ -107,9 +108,16 @@ def build_rows(
     steps_grew = grew([(s, steps[s], big["steps"][s]) for s in ("backup", "transform", "verify")])
     floors_grew = grew([(k[:-2], f[k], bf[k]) for k in ("transform_s", "checksum_s")])
     at = f"{scale}·N ({scaled['users']}) vs N"
+    linear = f"linear is ×{scale}"
+    if scaled.get("logs_per_user", 0) != n.get("logs_per_user", 0):  # --log-skew: not a copy
+        data = [sum(x["fast"]["profile"]["table_bytes"].values()) for x in (n, scaled)]
+        linear = (
+            f"linear is ×{data[1] / data[0]:.1f}, the data's bytes ({scaled['logs_per_user']} "
+            f"request logs per user against {n['logs_per_user']})"
+        )
     return out + [
         BenchRow(f"window at {at}", big["window_s"], fast["window_s"], "the window at N",
-                 f"linear is ×{scale}; steps: {steps_grew}; floors: {floors_grew}"),
+                 f"{linear}; steps: {steps_grew}; floors: {floors_grew}"),
         BenchRow(f"fast rollback at {at}", big["rollback_steps"]["restore-database"],
                  fast["rollback_steps"]["restore-database"], "fast rollback at N",
                  f"flat is ×1; its bare swap: {f['swap_s']:.2f} s → {bf['swap_s']:.2f} s"),

@@ -36,7 +36,7 @@ from pgcutover.forecast_profile import read_profile
 from pgcutover.forecast_report import backup_fixed_seconds
 from pgcutover.journal import read_journal, span_seconds
 from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.sandbox.demo import create_legacy_database
+from pgcutover.sandbox.demo import LOGS_PER_USER, create_legacy_database
 from pgcutover.timeline import say
 from steps.backup import count_rows
 from steps.backup_proof import read_dumped
@@ -99,16 +99,25 @@ def window_and_rollback(
 
 
 def measure_size(
-    cluster: LocalCluster, *, users: int, jobs: int, full: bool, work: Path, backup_format: str
+    cluster: LocalCluster,
+    *,
+    users: int,
+    jobs: int,
+    full: bool,
+    work: Path,
+    backup_format: str,
+    logs_per_user: int = LOGS_PER_USER,
 ) -> dict[str, Any]:
     """Measure one size: with full, every row of the table; else the window, fast rollback and
     the floor copy (transform, checksum pass, swap)."""
     password = secrets.token_urlsafe(12)
     tpl = f"{PREFIX}tpl_{users}"
-    out: dict[str, Any] = {"users": users, "full": full}
-    say(f"{STEP}: generating {users} users into the template database {tpl}")
+    out: dict[str, Any] = {"users": users, "full": full, "logs_per_user": logs_per_user}
+    say(f"{STEP}: generating {users} users ({logs_per_user} request logs each) into {tpl}")
     out["generate_s"] = timed(
-        lambda: create_legacy_database(cluster, dbname=tpl, users=users, password=password)
+        lambda: create_legacy_database(
+            cluster, dbname=tpl, users=users, password=password, logs_per_user=logs_per_user
+        )
     )
     try:
         db = admin(cluster, tpl)
@@ -162,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(name, type=int if name in ("users", "jobs") else str)
     p.add_argument("--full", action="store_true", help="every row, not only the window")
     p.add_argument("--backup-format", default=DEFAULT_FORMAT, choices=BACKUP_FORMATS)
+    p.add_argument("--logs-per-user", type=int, default=LOGS_PER_USER)
     a = p.parse_args(argv)
     cluster = LocalCluster(Path(a.root), Path(a.bindir))
     try:
@@ -172,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             full=a.full,
             work=Path(a.work),
             backup_format=a.backup_format,
+            logs_per_user=a.logs_per_user,
         )
     except CutoverError as exc:
         data = {"error": str(exc)}

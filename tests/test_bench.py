@@ -14,6 +14,7 @@ from pgcutover.bench import bench_command, run_bench
 from pgcutover.errors import CutoverError
 
 USERS, SCALE = 200, 2
+SKEW = 3  # the scaled database is not a scaled copy: three times the request logs per user
 ROWS = [
     "backup (in the window)",
     "transform",
@@ -26,7 +27,7 @@ ROWS = [
     f"window at {SCALE}·N ({USERS * SCALE}) vs N",
     f"fast rollback at {SCALE}·N ({USERS * SCALE}) vs N",
     f"peak RSS at {SCALE}·N ({USERS * SCALE}) vs N",
-    f"forecast of the {SCALE}·N window from N",
+    f"forecast of the {SCALE}·N window ({SKEW}× the request logs per user) from N",
 ]
 
 
@@ -35,7 +36,9 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
 ) -> None:
     runs = tmp_path / "runs"
     monkeypatch.setenv("RUNS_DIR", str(runs))  # the default output goes to RUNS_DIR
-    result = run_bench(users=USERS, scale=SCALE, jobs=None, out=None, base_dir=tmp_path)
+    result = run_bench(
+        users=USERS, scale=SCALE, jobs=None, out=None, base_dir=tmp_path, log_skew=SKEW
+    )
 
     out = Path(result.out)
     assert out.parent == runs and out.name.startswith("bench-") and out.suffix == ".json"
@@ -49,6 +52,10 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
 
     n, scaled = data["sizes"]["n"], data["sizes"]["scaled"]
     assert (n["users"], scaled["users"]) == (USERS, USERS * SCALE)
+    logs = "public.McpServerRequestLog"
+    assert n["fast"]["target_rows"][logs] == 12 * USERS
+    assert scaled["fast"]["target_rows"][logs] == 12 * SKEW * USERS * SCALE
+    assert "(36 request logs per user against 12)" in data["rows"][-4]["notes"]
     # The transform floor moves exactly the rows the transform step moves, table by table.
     transformed = n["fast"]["target_rows"]
     assert n["floors"]["floor_rows"] == transformed
@@ -100,5 +107,24 @@ def test_an_unknown_backup_format_is_refused_before_a_cluster_starts(tmp_path: P
     ):
         bench_command(
             users=1000, scale=1, jobs=None, out=None, base_dir=tmp_path, backup_format="tar"
+        )
+    assert not (tmp_path / ".bench").exists()
+
+
+@pytest.mark.parametrize(
+    "scale, skew, error",
+    [
+        (2, "0", "--log-skew must be 1 to 10, not 0"),
+        (2, "11", "--log-skew must be 1 to 10, not 11"),
+        (2, "x", "--log-skew 'x' is not a whole number"),
+        (1, "3", "--log-skew shapes the N × SCALE database: give --scale 2 or more"),
+    ],
+)
+def test_a_silly_log_skew_is_refused_before_a_cluster_starts(
+    tmp_path: Path, scale: int, skew: str, error: str
+) -> None:
+    with pytest.raises(CutoverError, match=error):
+        bench_command(
+            users=1000, scale=scale, jobs=None, out=None, base_dir=tmp_path, log_skew=skew
         )
     assert not (tmp_path / ".bench").exists()

@@ -21,6 +21,7 @@ DATABASE = "legacy"
 MIN_USERS = 40
 MAX_USERS = 1_000_000
 DEFAULT_USERS = 2000
+LOGS_PER_USER = 12  # McpServerRequestLog rows per user (the SQL's default too)
 
 
 def sandbox_cluster(base_dir: Path, bindir: Path | None = None) -> LocalCluster:
@@ -41,6 +42,7 @@ def create_legacy_database(
     role: str = APP_ROLE,
     password: str | None = None,
     data: Path | None = DEMO_DATA,
+    logs_per_user: int = LOGS_PER_USER,
 ) -> str:
     """Recreate dbname (non-superuser owner) with legacy schema and demo data; return its URL."""
     admin = connect(
@@ -62,7 +64,11 @@ def create_legacy_database(
         with app.transaction():
             app.run_script(LEGACY_SCHEMA.read_text(encoding="utf-8"))
             if data is not None:
-                app.query("SELECT set_config('pgcutover.sandbox_users', %s, true)", [str(users)])
+                app.query(
+                    "SELECT set_config('pgcutover.sandbox_users', %s, true), "
+                    "set_config('pgcutover.sandbox_logs_per_user', %s, true)",
+                    [str(users), str(logs_per_user)],
+                )
                 app.run_script(data.read_text(encoding="utf-8"))
         app.execute("ANALYZE")
     finally:

@@ -3,6 +3,9 @@
 -- Reads ONE parameter:  current_setting('pgcutover.sandbox_users')::int  = number of "User" rows (>= 40).
 --   The caller runs  SELECT set_config('pgcutover.sandbox_users', '2000', false)  first, then this whole
 --   file as one statement batch (psycopg 3 conn.execute(text), no parameters, one transaction).
+-- And one optional:  current_setting('pgcutover.sandbox_logs_per_user')::int  = McpServerRequestLog rows
+--   per user (1 to 120; unset or empty: 12). `invoke bench --log-skew` uses it to make a database
+--   that is not a scaled copy of another (three times the request logs per user).
 --
 -- Generates (n = sandbox_users), everything set-based (INSERT ... SELECT over generate_series / joins):
 --   User                            n      (Auth0-style ids; ~1/3 of them deliberately awkward name/email)
@@ -42,12 +45,17 @@ LANGUAGE sql STABLE AS $f$
            n,                               -- n_inst:  UserMcpServerInstance rows (= first n_inst UserToolGroup rows)
            greatest(10, n / 5),             -- n_extra: extra UserToolGroup rows (second group of an instance)
            n + greatest(10, n / 10),        -- n_cfg:   UserMcpServerConfig rows
-           12 * n,                          -- n_log:   McpServerRequestLog rows
+           logs * n,                        -- n_log:   McpServerRequestLog rows (12 n unless set)
            greatest(3, n / 20000)           -- n_big:   McpServerRequestData rows with ~1 MB payloads
     FROM (SELECT CASE WHEN v::int >= 40 THEN v::int
                       ELSE ('pgcutover.sandbox_users must be an integer >= 40, got: '
-                            || coalesce(v, '<unset>'))::int END AS n
-          FROM (SELECT current_setting('pgcutover.sandbox_users', true) AS v) s0) s1
+                            || coalesce(v, '<unset>'))::int END AS n,
+                 CASE WHEN coalesce(lv, '') = '' THEN 12
+                      WHEN lv::int BETWEEN 1 AND 120 THEN lv::int
+                      ELSE ('pgcutover.sandbox_logs_per_user must be an integer from 1 to 120, got: '
+                            || lv)::int END AS logs
+          FROM (SELECT current_setting('pgcutover.sandbox_users', true) AS v,
+                       current_setting('pgcutover.sandbox_logs_per_user', true) AS lv) s0) s1
 $f$;
 
 -- 32-bit unsigned hash of a text (md5 based), and 32-bit slices of an md5 hex string.
