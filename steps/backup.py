@@ -7,13 +7,14 @@ steps/prove_backup.py reads it back beside the window. What proves a dump is ste
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pgcutover.background import Background
 from pgcutover.compare import BOOKKEEPING_SCHEMA
-from pgcutover.db import Database, connect, ident, join_snapshot, select_each
+from pgcutover.db import DB_ERRORS, Database, connect, ident, join_snapshot, select_each
 from pgcutover.dumpfiles import (
     DUMP_NAMES,
     dump_bytes,
@@ -41,10 +42,10 @@ from steps.backup_proof import (
 
 STEP = "backup"
 PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
-# The sessions of an earlier attempt's pg_dump (and its counts), left by a kill that missed the
-# program (it runs in a session of its own): they carry this run's pg_dump name. PGAPPNAME keeps
-# 63 characters.
-EARLIER_DUMPS = (
+# The sessions of this run's pg_dump and its counts (PGAPPNAME keeps 63 characters): an earlier
+# attempt's, left by a kill that missed the program (it runs in a session of its own), or counts
+# that a failed pg_dump left nobody to use.
+DUMP_SESSIONS = (
     "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
     "AND application_name = left(%s, 63)) ended"
@@ -56,14 +57,14 @@ def dump_app_name(ctx: RunContext) -> str:
     return f"{ctx.app_name} pg_dump"
 
 
-def end_earlier_dumps(db: Database, app_name: str) -> int:
-    """End the sessions of an earlier attempt's orphaned pg_dump; return how many there were.
+def end_dump_sessions(db: Database, app_name: str) -> int:
+    """End every other session named app_name (this run's pg_dump); return how many there were.
 
     An orphan still reads every table: beside a resumed dump it halves that one's speed, and its
     snapshot and AccessShare locks would outlive the window (or a rollback). Without its
     sessions pg_dump fails and exits.
     """
-    return int(db.query(EARLIER_DUMPS, [app_name])[0][0])
+    return int(db.query(DUMP_SESSIONS, [app_name])[0][0])
 
 
 def partial_dumps(dest_dir: Path) -> list[Path]:
@@ -113,7 +114,7 @@ def dump_database(
     except OSError as exc:
         raise CutoverError(STEP, f"cannot create {dest_dir}: {exc.strerror}") from None
     name = dump_name(settings.backup_format)
-    end_earlier_dumps(db, app_name)
+    end_dump_sessions(db, app_name)
     # A path of this attempt's own: a pg_dump orphaned by an earlier, killed attempt (in a session
     # of its own, the kill missed it) may still be writing, and in the directory format it opens
     # each table's file by path. Every earlier attempt's leftover goes, in either format.
@@ -130,14 +131,21 @@ def dump_database(
         counting = Background(
             lambda: count_in_snapshot(settings, snapshot, app_name), name="backup counts"
         )
-        pg_dump(
-            settings,
-            partial,
-            snapshot=snapshot,
-            exclude_schemas=[BOOKKEEPING_SCHEMA],
-            app_name=app_name,
-            jobs=jobs,
-        )
+        try:
+            pg_dump(
+                settings,
+                partial,
+                snapshot=snapshot,
+                exclude_schemas=[BOOKKEEPING_SCHEMA],
+                app_name=app_name,
+                jobs=jobs,
+            )
+        except CutoverError:
+            # Nobody will use the counts: end their scan rather than leave it reading every
+            # table in the snapshot (a paused window would keep it going).
+            with suppress(*DB_ERRORS):
+                end_dump_sessions(db, app_name)
+            raise
         # Still inside the exporting transaction: the snapshot must live until they imported it.
         counts = counting.result()
     fsync_dump(partial)

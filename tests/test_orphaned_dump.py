@@ -9,12 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import fingerprint, run_cli
+from conftest import fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
 from test_backup_proof import real_bindir
 from test_failures import app_env, app_state, assert_rolled_back, fake_bindir
 
 from pgcutover.db import connect
+from pgcutover.errors import CutoverError
+from steps.backup import dump_database
 
 # Once: the real pg_dump starts in a session of its own, writing into a FIFO nobody reads, so it
 # stalls mid-dump with its server session open; once it is past its snapshot, the window dies.
@@ -32,6 +34,7 @@ ORPHAN_THEN_KILL = """if [ ! -e {marker} ]; then
 fi
 exec {real}/pg_dump "$@"
 """
+APP_NAME = "pgcutover r1 pg_dump"  # a run's pg_dump and its counts, as the backup names them
 ORPHANS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     "AND application_name LIKE 'pgcutover % pg_dump'"
@@ -84,3 +87,31 @@ def test_an_orphaned_pg_dump_is_ended_by_the_next_attempt_or_the_rollback(
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_failed_pg_dump_leaves_no_count_running(tmp_path: Path, legacy_url: str) -> None:
+    # The counts beside pg_dump wait for a lock another session holds; pg_dump fails (after the
+    # counts have taken the snapshot: a snapshot gone before they join it ends them anyway).
+    settings = make_settings(
+        tmp_path,
+        legacy_url,
+        BACKUP_FORMAT="custom",
+        PG_BINDIR=str(fake_bindir(tmp_path, "sleep 2\nexit 1\n")),
+    )
+    holder = connect(legacy_url, "psycopg", application_name="tests lock holder")
+    db = connect(legacy_url, "psycopg", application_name="tests backup")
+    try:
+        with holder.transaction():
+            holder.execute('LOCK TABLE public."User" IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(CutoverError, match="pg_dump"):
+                dump_database(
+                    settings, db, tmp_path / "backups" / "r1", run_id="r1", app_name=APP_NAME
+                )
+            deadline = time.monotonic() + 10
+            while dump_sessions(legacy_url) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            # Still under the lock: the counts' session was ended, not left waiting for it.
+            assert dump_sessions(legacy_url) == 0
+    finally:
+        db.close()
+        holder.close()
