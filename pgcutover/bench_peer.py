@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from pgcutover.db import Database, ident
-from pgcutover.migration import Migration
+from pgcutover.migration import Migration, rough_statements
 
 # The legacy tables the row-by-row peer migrates, parents first; _ToolToUserMcpServerConfig is
 # dropped by design (R10). R5 gives these three their personal organization.
@@ -45,9 +45,7 @@ def add_primary_keys(db: Database, migration: Migration) -> None:
     """Add to the empty target tables the primary keys the migration adds after its load."""
     with db.transaction():
         for f in migration.transform:
-            # The DDL holds no '--' or ';' inside a literal: drop comments, then split.
-            code = "\n".join(line.split("--", 1)[0] for line in f.text.splitlines())
-            for statement in (s.strip() for s in code.split(";")):
+            for statement in rough_statements(f.text):
                 if PRIMARY_KEY.match(statement):
                     db.execute(statement)
 

@@ -34,7 +34,7 @@ from pgcutover.forecast_profile import (
     differences,
 )
 from pgcutover.forecast_regime import REGIME_MARGIN, cache_regime, wal_regime
-from pgcutover.migration import Migration
+from pgcutover.migration import Migration, rough_statements, without_comments
 from pgcutover.run import DATA_SECONDS, WAL_BYTES, Step
 from steps.window import MIGRATE_OFFLINE
 
@@ -97,9 +97,8 @@ class Forecast:
 
 def tables_named(sql: str, schemas: tuple[str, ...], tables: set[str]) -> tuple[str, ...]:
     """Return the known tables a SQL text names as schema.table in one of the schemas."""
-    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
     found: set[str] = set()
-    for quoted_schema, schema, quoted_name, name in QUALIFIED.findall(text):
+    for quoted_schema, schema, quoted_name, name in QUALIFIED.findall(without_comments(sql)):
         schema_name = quoted_schema.replace('""', '"') or schema
         table = quoted_name.replace('""', '"') or name
         if schema_name in schemas and table in tables:
@@ -122,8 +121,7 @@ def statement_growth(sql: str) -> str:
     n log n): measured from 20,000 to 200,000 users (keys built after the load), its files grew
     ×10.8 to ×14.3 for ×10 the rows, ×12.9 together, where n log n says ×11.9.
     """
-    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    statements = [s for s in text.split(";") if s.strip()]
+    statements = rough_statements(sql)
     if statements and all(ANALYZE.match(s) for s in statements):
         return SAMPLE
     return SORT

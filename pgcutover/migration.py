@@ -21,6 +21,16 @@ DROPPED_PARAMETER = "dropped_by_design"
 SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
+def without_comments(sql: str) -> str:
+    """Drop each line's `--` comment (a rough cut: it assumes no `--` inside a literal)."""
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def rough_statements(sql: str) -> list[str]:
+    """Split SQL text into its statements, comments dropped (no `;` or `--` inside a literal)."""
+    return [s.strip() for s in without_comments(sql).split(";") if s.strip()]
+
+
 @dataclass(frozen=True)
 class SqlFile:
     """One SQL file, executed as written; its checksum detects drift."""

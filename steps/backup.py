@@ -60,9 +60,9 @@ def dump_app_name(ctx: RunContext) -> str:
 def end_dump_sessions(db: Database, app_name: str) -> int:
     """End every other session named app_name (this run's pg_dump); return how many there were.
 
-    An orphan still reads every table: beside a resumed dump it halves that one's speed, and its
-    snapshot and AccessShare locks would outlive the window (or a rollback). Without its
-    sessions pg_dump fails and exits.
+    An orphan still reads every table, sharing the server with a resumed dump, and its snapshot
+    and AccessShare locks would outlive the window (or a rollback). Without its sessions pg_dump
+    fails and exits.
     """
     return int(db.query(DUMP_SESSIONS, [app_name])[0][0])
 
