@@ -94,9 +94,15 @@ def apply_in_one_transaction(
 
 
 def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:
-    """Tell whether this run applied every file, and the app schema still holds their result."""
+    """Tell whether this run applied every file, and the database still holds their result:
+    the build schema (before reset swaps it in), or an app schema no longer legacy (after)."""
     done = applied_files(ctx.db, ctx.run_id)
     if not all(done.get(f.name) == f.checksum for f in files):
         return False
+    built = ctx.db.query(
+        "SELECT 1 FROM pg_namespace WHERE nspname = %s", [ctx.migration.build_schema]
+    )
+    if built:
+        return True
     state: str = ctx.db.query(ctx.migration.schema_state.text)[0][0]
     return state != "legacy"  # a rollback put the legacy schema back: the files must run again

@@ -130,16 +130,22 @@ def session(settings: Settings) -> Iterator[Database]:
         db.close()
 
 
-def set_aside_and_deploy(db: Database, migration: Migration) -> None:
-    """Bring a fresh copy to where the transform step starts: legacy aside, empty target tables."""
-    # A rename is all the transform needs of reset; the seal and guards are not what is measured.
+def deploy_apart(db: Database, migration: Migration) -> None:
+    """Bring a fresh copy to where the transform step starts: empty target tables built apart."""
     with db.transaction():
-        db.execute(
-            f"ALTER SCHEMA {ident(migration.app_schema)} RENAME TO {ident(migration.aside_schema)}"
-        )
-        db.execute(f"CREATE SCHEMA {ident(migration.app_schema)}")
         for f in migration.deploy_schema:
             db.run_script(f.text)
+
+
+def swap_in(db: Database, migration: Migration) -> None:
+    """Do what reset does after the transform: set the legacy schema aside, swap the target in.
+
+    Two renames are all the later floors need of reset; the seal and guards are not measured.
+    """
+    app, aside, build = migration.app_schema, migration.aside_schema, migration.build_schema
+    with db.transaction():
+        db.execute(f"ALTER SCHEMA {ident(app)} RENAME TO {ident(aside)}")
+        db.execute(f"ALTER SCHEMA {ident(build)} RENAME TO {ident(app)}")
 
 
 # --- the floors ---------------------------------------------------------------------------------
@@ -165,8 +171,9 @@ def measure_floors(
     app, aside = migration.app_schema, migration.aside_schema
     out: dict[str, Any] = {}
     with fresh_database(cluster, tpl, PREFIX + "floor", password, home) as s, session(s) as db:
-        set_aside_and_deploy(db, migration)
+        deploy_apart(db, migration)
         out["transform_s"] = timed(lambda: run_in_one_transaction(db, FLOOR_FILES))
+        swap_in(db, migration)
         out["floor_rows"] = count_rows(db, app)
         out["checksum_s"] = timed(lambda: checksum_pass(db, (aside, app)))
         out["swap_s"] = timed(lambda: bare_swap(db, app, aside))
@@ -187,7 +194,7 @@ def measure_floors(
         out["dump_bytes"] = dump_bytes(bare)
         remove_dump(bare)
     with fresh_database(cluster, tpl, PREFIX + "peer", password, home) as s, session(s) as db:
-        set_aside_and_deploy(db, migration)
+        deploy_apart(db, migration)
         add_primary_keys(db, migration)  # a script upserts on them; not timed
         out["row_by_row"] = row_by_row(db, migration, users=users, sample=min(users, 1000))
     with fresh_database(cluster, "template0", PREFIX + "empty", password, home) as s:

@@ -57,7 +57,7 @@ def row_by_row(db: Database, migration: Migration, *, users: int, sample: int) -
     transaction (kinder to the peer than a commit per row), into the primary-key-only tables
     add_primary_keys makes (kinder again: no other index or key is maintained, or built afterwards).
     """
-    legacy, app = migration.aside_schema, migration.app_schema
+    legacy, app = migration.app_schema, migration.build_schema  # before reset swaps them
     share = {
         t: math.ceil(
             int(db.query(f"SELECT count(*) FROM {ident(legacy)}.{ident(t)}")[0][0]) * sample / users

@@ -61,9 +61,10 @@ def build_rows(
     out = [
         BenchRow("backup (in the window)", steps["backup"], f["dump_s"],
                  "bare pg_dump, same flags",
-                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step adds row counts in the "
+                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step runs beside "
+                 "deploy-schema and transform (joined before reset) and adds row counts in the "
                  f"dump's snapshot and pg_restore --list; its proof (full read-back, sha256: "
-                 f"{proof:.2f} s) runs beside reset … verify, joined before unfence"),
+                 f"{proof:.2f} s) runs beside statistics and verify, joined before unfence"),
         BenchRow("transform", steps["transform"], f["transform_s"],
                  "set-based floor: sql/bench/0001 + migration 0006, one transaction",
                  f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the floor "

@@ -10,6 +10,8 @@ waited for first, so its end line is written and nothing (a rollback) runs under
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from pgcutover.background import Background
@@ -17,6 +19,7 @@ from pgcutover.checkpoints import as_step_error, write_end
 from pgcutover.children import kill_running_children
 from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
+from pgcutover.progress import Watcher
 from pgcutover.run import RunContext, Step
 from pgcutover.timeline import Timeline, say
 
@@ -30,23 +33,57 @@ class _Running:
 class BesideSteps:
     """The steps running beside the window's own, each with its start line already written."""
 
-    def __init__(self, ctx: RunContext, timeline: Timeline) -> None:
-        self.ctx, self.timeline = ctx, timeline
+    def __init__(
+        self,
+        ctx: RunContext,
+        timeline: Timeline,
+        watch: Callable[[Step], Watcher],
+        stopping: Callable[[], str | None],
+    ) -> None:
+        self.ctx, self.timeline, self._watch, self._stopping = ctx, timeline, watch, stopping
         self._running: list[_Running] = []
+        self._leaving = False  # the window failed or was stopped: work not yet begun stays undone
 
     def start(self, step: Step) -> None:
-        """Journal the step's start and run it on a thread of its own."""
+        """Run the step on a thread of its own, which journals its start (after the step it
+        needs, if that one runs beside the window too)."""
+        prior = next((r for r in self._running if r.step.name == step.beside_after), None)
+        if prior is None:  # in plan order, before the steps after it start
+            self._journal_start(step)
+        work = Background(lambda: self._run(step, prior), name=step.name)
+        self._running.append(_Running(step, work))
+
+    def _journal_start(self, step: Step) -> None:
         budget = step.budget(self.ctx.settings)
         self.ctx.journal.write(step.name, "start", budget_s=budget, beside_until=step.beside_until)
         self.timeline.start(step.name)
-        work = Background(lambda: self._run(step, budget), name=step.name)
-        self._running.append(_Running(step, work))
 
-    def _run(self, step: Step, budget: float) -> CutoverError | None:
+    def _run(self, step: Step, prior: _Running | None) -> CutoverError | None:
+        budget = step.budget(self.ctx.settings)
+        failed = False
+        if prior is not None:  # it starts once what it needs has ended
+            failed = prior.work.result() is not None
+            self._journal_start(step)
+        signal = self._stopping() if prior is not None else None
+        if failed or signal or self._leaving:
+            # What it needs failed (that fails the window at its own join), or the window is
+            # stopping or failing: work not begun stays undone, as a step in line would.
+            why = (
+                f"{step.beside_after} failed" if failed
+                else f"stopped by {signal}" if signal
+                else "the window failed first"
+            )  # fmt: skip
+            write_end(
+                self.ctx, self.timeline, step.name, "interrupted", time.monotonic(), budget,
+                error=f"{why} before this step started; resume runs it", beside=step.beside_until,
+            )  # fmt: skip
+            return None
         started = time.monotonic()
         try:
             inject_fault(self.ctx, step.name, "before")
-            outcome = step.run(self.ctx)
+            # A step with a probe (the dump's size) shows it as the steps in line show theirs.
+            with self._watch(step) if step.probe else nullcontext():
+                outcome = step.run(self.ctx)
             inject_fault(self.ctx, step.name, "after")
         except Exception as exc:  # the thread's one report: its end line, and the error it returns
             err = as_step_error(step.name, exc)
@@ -80,6 +117,7 @@ class BesideSteps:
 
     def abandon(self) -> None:
         """End the work beside the window now (a second Ctrl-C): kill its programs, wait no more."""
+        self._leaving = True
         if self._running:
             kill_running_children()
             names = ", ".join(r.step.name for r in self._running)
@@ -88,6 +126,7 @@ class BesideSteps:
 
     def wait_quietly(self) -> None:
         """On the way out of a failure: wait for the work beside it, whatever it ends with."""
+        self._leaving = True
         for r in self._running:
             r.work.result()
         self._running = []

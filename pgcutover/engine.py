@@ -22,7 +22,7 @@ from pgcutover.identity import database_identity, read_run_meta, require_same_da
 from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
 from pgcutover.lock import acquire_lock
 from pgcutover.migration import load_migration
-from pgcutover.progress import Watcher
+from pgcutover.progress import Progress, Watcher
 from pgcutover.run import WAL_BYTES, RunContext, Step
 from pgcutover.settings import Settings
 from pgcutover.timeline import Timeline, say
@@ -150,8 +150,13 @@ def run_steps(
     it names; the loop never leaves (failed, interrupted or done) with such a thread still running.
     """
     earlier = completed_steps(ctx.journal.lines()) if resume else {}
-    beside = BesideSteps(ctx, timeline)
     with _StopSignal() as stop:
+        beside = BesideSteps(
+            ctx,
+            timeline,
+            lambda step: watch(ctx, step, timeline, Progress()),
+            stopping=lambda: stop.received,
+        )
         try:
             for step in steps:
                 _join(beside, step.name)
@@ -266,13 +271,19 @@ def wal_since(db: Database, position: str | None) -> int | None:
         return None
 
 
-def watch(ctx: RunContext, step: Step, timeline: Timeline) -> Watcher:
-    """Watch a step's progress while it runs: journal lines every 5 s, its row on the timeline."""
+def watch(
+    ctx: RunContext, step: Step, timeline: Timeline, progress: Progress | None = None
+) -> Watcher:
+    """Watch a step's progress while it runs: journal lines every 5 s, its row on the timeline.
+
+    progress: the step's own account; a step beside the window gets one of its own, since the
+    run's (ctx.progress) is the step in line's.
+    """
     probe = step.probe
     seconds = (run_forecast(ctx).get("steps") or {}).get(step.name)
     return Watcher(
         step.name,
-        ctx.progress,
+        ctx.progress if progress is None else progress,
         ctx.journal.append,
         lambda text, fraction: timeline.progress(step.name, text, fraction),
         probe=(lambda: probe(ctx)) if probe else None,

@@ -109,7 +109,7 @@ def tables_named(sql: str, schemas: tuple[str, ...], tables: set[str]) -> tuple[
 def transform_tables(migration: Migration, tables: set[str]) -> dict[str, tuple[str, ...]]:
     """Map each transform and invariant file to the legacy tables it reads or fills (by name,
     either schema)."""
-    schemas = (migration.aside_schema, migration.app_schema)
+    schemas = (migration.aside_schema, migration.app_schema, migration.build_schema)
     files = (*migration.transform, *migration.statistics, *migration.invariants)
     return {f.name: tables_named(f.text, schemas, tables) for f in files}
 
@@ -215,25 +215,26 @@ def scale(pieces: list[Piece], staging: DatabaseProfile, target: DatabaseProfile
     )
 
 
-def beside_steps(plan: Sequence[Step]) -> dict[str, list[str]]:
-    """Map each step the plan runs beside the others to the steps it overlaps (to its join)."""
-    names = [s.name for s in plan]
-    out: dict[str, list[str]] = {}
-    for i, step in enumerate(plan):
-        if step.beside_until in names:
-            end = names.index(step.beside_until)
-            out[step.name] = [s.name for s in plan[i + 1 : end] if not s.beside_until]
-    return out
-
-
 def window_seconds(steps: dict[str, float], plan: Sequence[Step]) -> float:
-    """Add the window's steps up; a step beside them adds only what outlasts the steps it
-    overlaps (the wait at its join)."""
-    beside = beside_steps(plan)
-    total = sum(s for name, s in steps.items() if name not in beside)
-    for name, overlapped in beside.items():
-        total += max(steps.get(name, 0.0) - sum(steps.get(o, 0.0) for o in overlapped), 0.0)
-    return total
+    """Lay the plan's steps out as the run loop runs them and return where the last one ends.
+
+    A step in line starts when the one before it ended and every step beside the window joined
+    before it has ended too (the wait at its join). A step beside the window starts with the step
+    after it in the plan, or once the step it needs (beside_after) has ended.
+    """
+    clock = 0.0
+    ends: dict[str, float] = {}
+    joins: dict[str, list[float]] = {}
+    for step in plan:
+        took = steps.get(step.name, 0.0)
+        if step.beside_until:
+            begins = max(clock, ends.get(step.beside_after or "", 0.0))
+            ends[step.name] = begins + took
+            joins.setdefault(step.beside_until, []).append(ends[step.name])
+            continue
+        clock = max([clock, *joins.pop(step.name, [])]) + took
+        ends[step.name] = clock
+    return max([clock, *(end for waiting in joins.values() for end in waiting)])
 
 
 def build_forecast(

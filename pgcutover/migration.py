@@ -93,6 +93,7 @@ class Migration:
     name: str
     app_schema: str
     aside_schema: str
+    build_schema: str  # where deploy-schema and transform build the target; reset swaps it in
     schema_state: SqlFile
     drift: SqlFile
     deploy_schema: tuple[SqlFile, ...]
@@ -279,6 +280,7 @@ def load_migration(root: Path) -> Migration:
             name=plan["name"],
             app_schema=plan["app_schema"],
             aside_schema=plan["aside_schema"],
+            build_schema=plan["build_schema"],
             schema_state=files("preflight", "schema_state")[0],
             drift=files("preflight", "drift")[0],
             deploy_schema=files("deploy-schema", "files"),

@@ -49,6 +49,9 @@ class Step:
     # Set on a step that reads only frozen data: it runs on a thread of its own beside the steps
     # after it, and the window waits for it (and fails if it failed) before the step named here.
     beside_until: str | None = None
+    # A step beside the window that needs another one's work (the proof needs the dump): its thread
+    # waits for that step, started beside it in this run, before it starts.
+    beside_after: str | None = None
 
     def budget(self, settings: Settings) -> float:
         """The step's time budget: the operator's BUDGET_<STEP> setting, else its own."""

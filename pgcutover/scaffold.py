@@ -23,6 +23,8 @@ RESERVED = frozenset({"engine", "spec", "sandbox", "bench"})
 APP_SCHEMA = "public"
 # One name for every migration: a window refuses to start while an earlier one's copy is there.
 ASIDE_SCHEMA = "cutover_legacy"
+# Likewise: a window refuses to start while an earlier one's unswapped target is there.
+BUILD_SCHEMA = "cutover_target"
 # What every file still to be written carries: `grep -rln pgcutover-scaffold DIR` lists them.
 MARKER = "pgcutover-scaffold"
 
@@ -50,8 +52,13 @@ def template_files() -> list[Path]:
 
 
 def render(text: str, name: str) -> str:
-    """Fill a template's placeholders: the migration's name and its two schemas."""
-    values = {"name": name, "app_schema": APP_SCHEMA, "aside_schema": ASIDE_SCHEMA}
+    """Fill a template's placeholders: the migration's name and its three schemas."""
+    values = {
+        "name": name,
+        "app_schema": APP_SCHEMA,
+        "aside_schema": ASIDE_SCHEMA,
+        "build_schema": BUILD_SCHEMA,
+    }
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", value)
     return text

@@ -15,10 +15,11 @@ from pgcutover.errors import CutoverError
 from pgcutover.pgtools import default_restore_jobs, parse_restore_jobs
 from pgcutover.run import RunContext
 
-# Connections the window holds besides its jobs: the step's own, the lock's, one for the
-# backup's counts or a progress probe, and the statistics step's beside verify (during the
-# backup: pg_dump's, whose directory format adds one per job).
-OWN_CONNECTIONS = 4
+# Connections the window holds besides its jobs, at its busiest (the backup beside the transform):
+# the transform's, the lock's, the transform's progress probe, the backup's own (it exports the
+# snapshot), its counts, and pg_dump's leader (the directory format adds one per job). Later, the
+# statistics step's beside verify takes one of these.
+OWN_CONNECTIONS = 6
 FREE_SLOTS_SQL = """
 SELECT current_setting('max_connections')::int
        - current_setting('superuser_reserved_connections')::int
@@ -66,11 +67,14 @@ def resolve_jobs(db: Database, asked: int | None, step: str) -> int:
     return asked
 
 
-def window_jobs(ctx: RunContext, step: str) -> int:
-    """Return this run's jobs, resolved once per process (a resumed run resolves them again)."""
+def window_jobs(ctx: RunContext, step: str, db: Database | None = None) -> int:
+    """Return this run's jobs, resolved once per process (a resumed run resolves them again).
+
+    db: the connection to ask on, when not the window's (a step beside the window has its own).
+    """
     if "jobs" not in ctx.state:
         asked = ctx.state.get("options", {}).get("jobs")
-        ctx.state["jobs"] = resolve_jobs(ctx.db, asked, step)
+        ctx.state["jobs"] = resolve_jobs(db or ctx.db, asked, step)
     jobs: int = ctx.state["jobs"]
     return jobs
 

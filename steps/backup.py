@@ -2,11 +2,15 @@
 
 This step writes the dump, counts every table in its snapshot and checks its table of contents;
 steps/prove_backup.py reads it back beside the window. What proves a dump is steps/backup_proof.py.
+It runs beside deploy-schema and transform, on connections of its own: once fenced, the legacy
+schema is written by nobody, and the target is built in a schema the dump leaves out. Reset, which
+moves the legacy schema, waits for it.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +43,7 @@ from steps.backup_proof import (
     dumped_intact,
     write_json_atomically,
 )
+from steps.set_aside import sealed_by
 
 STEP = "backup"
 PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
@@ -73,39 +78,53 @@ def partial_dumps(dest_dir: Path) -> list[Path]:
     return sorted(p for p in dest_dir.glob("database.*") if p.name.startswith(starts))
 
 
-def count_rows(db: Database, schema: str | None = None) -> dict[str, int]:
-    """Count rows of every table (of one schema, or all but the bookkeeping one) as schema.table.
+def count_rows(
+    db: Database, schema: str | None = None, *, exclude: Sequence[str] = ()
+) -> dict[str, int]:
+    """Count rows of every table (of one schema, or all but the bookkeeping one and those
+    excluded) as schema.table.
 
     Exact counts, in one query (the caller's snapshot): a count(*) per table, each a subquery.
     """
+    left_out = ", ".join(["%s"] * (1 + len(exclude)))
     tables = db.query(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') "
-        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', %s) "
+        f"AND n.nspname NOT IN ('pg_catalog', 'information_schema', {left_out}) "
         "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
         "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2",
-        [BOOKKEEPING_SCHEMA, schema, schema],
+        [BOOKKEEPING_SCHEMA, *exclude, schema, schema],
     )
     counts = select_each(db, [f"SELECT count(*) FROM {ident(s)}.{ident(t)}" for s, t in tables])
     return {f"{s}.{t}": int(n) for (s, t), n in zip(tables, counts, strict=True)}
 
 
-def count_in_snapshot(settings: Settings, snapshot: str, app_name: str) -> dict[str, int]:
-    """Count every table's rows on a connection of its own, in the exported snapshot."""
+def count_in_snapshot(
+    settings: Settings, snapshot: str, app_name: str, exclude: Sequence[str]
+) -> dict[str, int]:
+    """Count every dumped table's rows on a connection of its own, in the exported snapshot."""
     db = connect(settings.database_url, settings.db_driver, application_name=app_name, step=STEP)
     try:
         with db.transaction():
             join_snapshot(db, snapshot)
-            return count_rows(db)
+            return count_rows(db, exclude=exclude)
     finally:
         db.close()
 
 
 def dump_database(
-    settings: Settings, db: Database, dest_dir: Path, *, run_id: str, app_name: str, jobs: int = 1
+    settings: Settings,
+    db: Database,
+    dest_dir: Path,
+    *,
+    run_id: str,
+    app_name: str,
+    exclude: list[str] | None = None,
+    jobs: int = 1,
 ) -> Dumped:
     """Dump the database (bookkeeping excluded), check its TOC, and record it for the proof.
 
+    exclude: more schemas to leave out (the target the window builds beside the dump).
     jobs: pg_dump's, in the directory format (BACKUP_FORMAT); the custom format dumps with one.
     """
     try:
@@ -129,14 +148,15 @@ def dump_database(
         snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
         # The counts scan every table while pg_dump does: on their own connection, beside it.
         counting = Background(
-            lambda: count_in_snapshot(settings, snapshot, app_name), name="backup counts"
+            lambda: count_in_snapshot(settings, snapshot, app_name, exclude or []),
+            name="backup counts",
         )
         try:
             pg_dump(
                 settings,
                 partial,
                 snapshot=snapshot,
-                exclude_schemas=[BOOKKEEPING_SCHEMA],
+                exclude_schemas=[BOOKKEEPING_SCHEMA, *(exclude or [])],
                 app_name=app_name,
                 jobs=jobs,
             )
@@ -175,16 +195,7 @@ def dump_database(
 def run(ctx: RunContext) -> StepOutcome:
     # A run's dump is never taken again: a resumed window may be past reset.
     kept = dumped_intact(ctx.backup_dir) or proven_dump(ctx)
-    # The directory format dumps with the window's jobs: its own connections are counted apart.
-    jobs = window_jobs(ctx, STEP) if ctx.settings.backup_format == "directory" else 1
-    dumped = kept or dump_database(
-        ctx.settings,
-        ctx.db,
-        ctx.backup_dir,
-        run_id=ctx.run_id,
-        app_name=dump_app_name(ctx),
-        jobs=jobs,
-    )
+    dumped, jobs = (kept, 0) if kept else _dump_on_own_connection(ctx)
     rows = sum(dumped.row_counts.values())
     details: dict[str, Any] = {
         "dir": str(ctx.backup_dir),
@@ -201,6 +212,41 @@ def run(ctx: RunContext) -> StepOutcome:
         "its proof runs beside the window",
         details=details,
     )
+
+
+def _dump_on_own_connection(ctx: RunContext) -> tuple[Dumped, int]:
+    """Dump through a connection of the step's own (it runs beside deploy-schema and transform,
+    whose transaction holds the window's: it never touches that one); return it with its jobs."""
+    db = connect(
+        ctx.settings.database_url,
+        ctx.settings.db_driver,
+        application_name=f"{ctx.app_name} backup",
+        step=STEP,
+    )
+    try:
+        if sealed_by(db, ctx.run_id):  # its dump.json gone after reset moved the legacy schema
+            raise CutoverError(
+                STEP,
+                f"this run's dump is gone from {ctx.backup_dir} and reset already set the legacy "
+                "schema aside: a new dump would not be of the pre-window database; nothing was "
+                "dumped. Roll back (the sealed set-aside schema needs no dump)",
+            )
+        # The directory format dumps with the window's jobs: its own connections are counted
+        # apart (resolved here on this connection when the run has not resolved them yet).
+        directory = ctx.settings.backup_format == "directory"
+        jobs = window_jobs(ctx, STEP, db) if directory else 1
+        dumped = dump_database(
+            ctx.settings,
+            db,
+            ctx.backup_dir,
+            run_id=ctx.run_id,
+            app_name=dump_app_name(ctx),
+            exclude=[ctx.migration.build_schema],
+            jobs=jobs,
+        )
+        return dumped, jobs
+    finally:
+        db.close()
 
 
 def proven_dump(ctx: RunContext) -> Dumped | None:
@@ -220,6 +266,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
         f"pg_dump --format={fmt}{jobs} --compress={settings.backup_compress} "
         f"--snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
+        f"--exclude-schema={migration.build_schema} "
         f"--file {settings.backup_dir}/<run-id>/{dump_name(fmt)}",
         "count every table's rows in the same snapshot (beside pg_dump, on a second "
         "connection); pg_restore --list (a data entry per table); write dump.json",
@@ -267,4 +314,7 @@ def probe(ctx: RunContext) -> Reading | None:
     return None
 
 
-BACKUP = Step(STEP, 600, run, describe, done=done, probe=probe)
+# Beside deploy-schema and transform, which build the target apart and never write the legacy
+# schema it dumps; joined before reset, which moves that schema (and needs the run's dump whole).
+JOINED_BEFORE = "reset"
+BACKUP = Step(STEP, 600, run, describe, done=done, probe=probe, beside_until=JOINED_BEFORE)

@@ -1,4 +1,8 @@
-"""Step 6, deploy schema: apply the target schema's versioned SQL into the empty app schema."""
+"""Deploy schema: apply the target schema's versioned SQL into the build schema, apart.
+
+The legacy schema stays where the app left it while the backup dumps it beside this step and the
+transform; reset swaps the built target in afterwards.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def run(ctx: RunContext) -> StepOutcome:
         ctx,
         STEP,
         m.deploy_schema,
-        then=lambda db: copy_table_grants(db, m.aside_schema, m.app_schema),
+        then=lambda db: copy_table_grants(db, m.app_schema, m.build_schema),
     )
     names = ", ".join(t["file"] for t in timings) or "already applied"
     return StepOutcome(note=names, details={"files": timings})
@@ -30,7 +34,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
             f"apply {f.name} (sha256 {f.checksum[:12]}…), recorded in pgcutover.applied_sql"
             for f in migration.deploy_schema
         ],
-        f"grant on each new table what its namesake in {migration.aside_schema} granted "
+        f"grant on each new table what its namesake in {migration.app_schema} (legacy) granted "
         "(same transaction)",
     ]
 

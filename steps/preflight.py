@@ -61,6 +61,14 @@ def check_schema_state(db: Database, migration: Migration) -> str:
             f"schema {migration.aside_schema} already exists (left by an earlier window?): "
             "roll that run back or clean it up first",
         )
+    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.build_schema]):
+        # deploy-schema builds the target there; a window that failed before reset leaves it.
+        raise CutoverError(
+            STEP,
+            f"schema {migration.build_schema} already exists (a target built by an earlier "
+            "window that stopped before reset?): roll that run back, which drops it, or resume "
+            "it; nothing was changed",
+        )
     if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [DISCARD]):
         # A rollback swapped the legacy schema back but never reached rollback-finish, which
         # drops this migrated copy once the site is back; a later fast rollback would drop it

@@ -1,10 +1,11 @@
 """Step backup-proof: read every block of the run's dump back and hash it, beside the window.
 
-Once the legacy schema is fenced and set aside nothing writes to it, and the dump is on disk: its
-proof needs no database session, so it runs on a thread beside reset, deploy-schema, transform and
-verify. The plan joins it before unfence: the window never unfences, deploys or goes live on an
-unproven backup, and a failed proof fails the window there (rollback takes the sealed set-aside
-schema back, which needs no dump). A proven dump is copied off the host (BACKUP_COPY_TO) here.
+Once the dump is on disk, nothing writes to it: its proof needs no database session, so it runs on
+a thread beside the window from the moment the backup step (beside it too) ends, through the
+transform, reset and verify. The plan joins it before unfence: the window never unfences,
+deploys or goes live on an unproven backup, and a failed proof fails the window there (rollback
+takes the sealed set-aside schema back, which needs no dump). A proven dump is copied off the
+host (BACKUP_COPY_TO) here.
 """
 
 from __future__ import annotations
@@ -77,4 +78,6 @@ def describe_copy(settings: Settings) -> list[str]:
     ]
 
 
-BACKUP_PROOF = Step(STEP, 600, run, describe, done=done, beside_until=JOINED_BEFORE)
+BACKUP_PROOF = Step(
+    STEP, 600, run, describe, done=done, beside_until=JOINED_BEFORE, beside_after="backup"
+)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pgcutover.db import Database, connect, ident
 from pgcutover.errors import CutoverError, some_of
+from pgcutover.journal import read_journal
 from pgcutover.pgtools import (
     default_restore_jobs,
     parse_restore_jobs,
@@ -198,12 +199,32 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
     return manifest
 
 
+def drop_unswapped_build(ctx: RunContext) -> bool:
+    """Drop the target this run built apart and never swapped in (a window stopped before reset).
+
+    Only this run's: one whose journal never reached deploy-schema leaves another run's alone.
+    """
+    m, db = ctx.migration, ctx.db
+    if not schema_exists(db, m.build_schema):
+        return False
+    started = {ln["step"] for ln in read_journal(ctx.journal.path) if ln.get("event") == "start"}
+    if "deploy-schema" not in started:
+        return False
+    with db.transaction():
+        db.execute(f"DROP SCHEMA {ident(m.build_schema)} CASCADE")
+    return True
+
+
 def restore_database(ctx: RunContext) -> StepOutcome:
     """Swap the sealed set-aside schema back (fast), or restore the run's dump (slow)."""
     m, db = ctx.migration, ctx.db
     options: dict[str, Any] = ctx.state.get("options", {})
     # Before anything moves: a bad --jobs must not leave the app schema empty.
     jobs = restore_jobs(options.get("jobs"))
+    # Before reset the legacy schema never moved: only the target built beside it goes.
+    dropped = (
+        f"the unswapped target {m.build_schema} dropped; " if drop_unswapped_build(ctx) else ""
+    )
     dumped = dumped_counts(ctx.backup_dir, m.app_schema)
     state = db.query(m.schema_state.text)[0][0] if schema_exists(db, m.app_schema) else "missing"
     aside = schema_exists(db, m.aside_schema)
@@ -212,7 +233,7 @@ def restore_database(ctx: RunContext) -> StepOutcome:
         settled = not schema_exists(db, DISCARD) or swapped_out(db, ctx.run_id)
         if not aside and state == "legacy" and settled:
             return StepOutcome(
-                note=f"{m.app_schema} already holds the legacy schema: nothing to restore",
+                note=f"{dropped}{m.app_schema} already holds the legacy schema: nothing to restore",
                 details={"path": "none"},
             )
         refused = (
@@ -222,7 +243,7 @@ def restore_database(ctx: RunContext) -> StepOutcome:
         )
         if not refused:
             return StepOutcome(
-                note=f"fast path: sealed {m.aside_schema} swapped back to {m.app_schema}",
+                note=f"{dropped}fast path: sealed {m.aside_schema} swapped back to {m.app_schema}",
                 details={"path": "swap"},
             )
         warn(f"{STEP}: fast path refused ({'; '.join(refused[:3])}); restoring from the backup")
@@ -234,7 +255,7 @@ def restore_database(ctx: RunContext) -> StepOutcome:
     if refused:
         details["fast_path_refused"] = refused[:20]
     return StepOutcome(
-        note=f"restored from {ctx.backup_dir / restored.file}"
+        note=f"{dropped}restored from {ctx.backup_dir / restored.file}"
         + (f" ({details['fetched']})" if details.get("fetched") else "")
         + f" with {jobs} jobs; "
         "tables, row counts and columns proven before the old schemas were "

@@ -1,5 +1,9 @@
-"""Step 5, reset: set the legacy schema aside (untouched, read-only, sealed); create an empty one.
+"""Reset: set the legacy schema aside (untouched, read-only, sealed); swap the built target in.
 
+Deploy-schema and transform build the target in a schema of its own (plan.toml build_schema) while
+the backup dumps the legacy one beside them; reset, once both are done, swaps the two in one
+transaction: the legacy schema is renamed to the aside schema and the target takes the app
+schema's name, owner, grants and comment.
 The set-aside schema is the fast way back, so reset makes it read-only by construction: in the
 transaction that renames it, every table gets a guard trigger refusing INSERT, UPDATE, DELETE and
 TRUNCATE, and the bookkeeping schema records a seal of its catalog (what a superuser could still
@@ -153,12 +157,20 @@ def seal_aside(db: Database, run_id: str, app_schema: str, aside_schema: str) ->
     return len(tables)
 
 
-def reset_schema(db: Database, run_id: str, app_schema: str, aside_schema: str) -> tuple[int, int]:
-    """Set the app schema aside, guarded and sealed, and create an empty one; one transaction."""
+def reset_schema(
+    db: Database, run_id: str, app_schema: str, aside_schema: str, build_schema: str
+) -> tuple[int, int]:
+    """Set the app schema aside, guarded and sealed, and swap the built one in; one transaction."""
     with db.transaction():
         require_table_owner(db, app_schema)
+        if not schema_exists(db, build_schema):
+            raise CutoverError(
+                STEP,
+                f"schema {build_schema}, where deploy-schema builds the target, is not there: "
+                "nothing was changed; run the window again with --resume",
+            )
         db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(aside_schema)}")
-        db.execute(f"CREATE SCHEMA {ident(app_schema)}")
+        db.execute(f"ALTER SCHEMA {ident(build_schema)} RENAME TO {ident(app_schema)}")
         grants = copy_schema_rights(db, aside_schema, app_schema)
         guarded = seal_aside(db, run_id, app_schema, aside_schema)
     return grants, guarded
@@ -182,14 +194,14 @@ def run(ctx: RunContext) -> StepOutcome:
             details=details,
             skipped=True,
         )
-    # Never without the run's dump, written whole. Its proof may still be running beside the
-    # window: reset destroys nothing (the legacy schema stays, sealed, until cleanup), and the
-    # window cannot pass unfence until the proof ends.
+    # Never without the run's dump, written whole. Its proof runs beside the window after this:
+    # reset destroys nothing (the legacy schema stays, sealed, until cleanup), and the window
+    # cannot pass unfence until the proof ends.
     require_dumped(ctx, STEP)
-    grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema)
+    grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema, m.build_schema)
     return StepOutcome(
         note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
-        f"guarded read-only, sealed); empty {m.app_schema} created ({grants} "
+        f"guarded read-only, sealed); {m.build_schema} swapped in as {m.app_schema} ({grants} "
         "schema grants copied)",
         details={**details, "guarded_tables": guarded},
     )
@@ -202,11 +214,12 @@ def done(ctx: RunContext) -> bool:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
-        "require the run's dump, written whole (proven, or its proof running beside)",
+        "require the run's dump, written whole (its proof runs beside the window after this)",
         f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
-        f"{migration.aside_schema}; CREATE SCHEMA {migration.app_schema} (same owner, grants "
-        f"and comment); a guard trigger refusing writes on every {migration.aside_schema} "
-        "table; the seal in pgcutover.set_aside*",
+        f"{migration.aside_schema}; ALTER SCHEMA {migration.build_schema} RENAME TO "
+        f"{migration.app_schema} (given the same owner, grants and comment); a guard trigger "
+        f"refusing writes on every {migration.aside_schema} table; the seal in "
+        "pgcutover.set_aside*",
     ]
 
 

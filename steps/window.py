@@ -20,11 +20,11 @@ MIGRATE_OFFLINE: tuple[Step, ...] = (
     PREFLIGHT,
     MAINTENANCE_ON,
     FENCE,
-    BACKUP,
-    BACKUP_PROOF,  # beside reset … verify: joined before unfence (Step.beside_until)
-    RESET,
-    DEPLOY_SCHEMA,
+    BACKUP,  # beside deploy-schema and transform: joined before reset (Step.beside_until)
+    BACKUP_PROOF,  # beside, once the dump is written (Step.beside_after): joined before unfence
+    DEPLOY_SCHEMA,  # into the build schema, apart from the legacy one the backup dumps
     TRANSFORM,
+    RESET,  # swaps the built target in and sets the legacy schema aside, sealed
     STATISTICS,  # beside verify: joined before unfence
     VERIFY,
     UNFENCE,

@@ -75,11 +75,15 @@ def test_migrate_offline_satisfies_every_rule(
     journal = read_journal(tmp_path / "runs" / run_id / "journal.jsonl")
     in_line = [(j["step"], j["event"]) for j in journal if j["step"] not in BESIDE]
     assert in_line == [(s, e) for s in STEP_NAMES if s not in BESIDE for e in ("start", "end")]
-    # The proof ran beside reset … verify: it started after the dump, ended before unfence.
+    # The dump ran beside deploy-schema and transform: started after the fence, ended before
+    # reset moved the legacy schema. Its proof started when it ended, ended before unfence.
     at = {(j["step"], j["event"]): i for i, j in enumerate(journal)}
-    assert at[("backup", "end")] < at[("backup-proof", "start")] < at[("reset", "start")]
+    assert at[("fence", "end")] < at[("backup", "start")] < at[("deploy-schema", "start")]
+    assert at[("backup", "end")] < at[("reset", "start")]
+    assert at[("backup", "end")] < at[("backup-proof", "start")]
     assert at[("backup-proof", "end")] < at[("unfence", "start")]
-    assert all(j.get("beside_until") == "unfence" for j in journal if j["step"] in BESIDE)
+    joins = {j["step"]: j.get("beside_until") for j in journal if j["step"] in BESIDE}
+    assert joins == {"backup": "reset", "backup-proof": "unfence", "statistics": "unfence"}
     # The statistics were gathered beside verify, after the transform committed.
     assert at[("transform", "end")] < at[("statistics", "start")] < at[("verify", "start")]
     assert at[("statistics", "end")] < at[("unfence", "start")]
@@ -123,8 +127,15 @@ def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> Non
             db.transaction()
         ):  # R3: a re-run of the data files adds no duplicate and no second personal org
             set_parameters(db, {"migration_ts": "2030-01-01 00:00:00", **migration.parameters})
+            # The files see the schemas as before reset swapped them: legacy in public, the
+            # target in the build schema. Swapped back the same way before the check.
+            swap = ("public", migration.build_schema), (migration.aside_schema, "public")
+            for old, new in swap:
+                db.execute(f'ALTER SCHEMA "{old}" RENAME TO "{new}"')
             for f in sorted(settings.migration_dir.glob("000[2-5]_*.sql")):
                 db.run_script(f.read_text())
+            for old, new in reversed(swap):
+                db.execute(f'ALTER SCHEMA "{new}" RENAME TO "{old}"')
     finally:
         db.close()
     assert fingerprint(legacy_url) == first

@@ -40,7 +40,8 @@ def test_events_arrive_in_order_from_start_to_completion(tmp_path: Path, legacy_
     names = [e["event"] for e in got]
     assert names[0] == "window-start" and names[-1] == "window-complete"
     ends = [e["line"]["step"] for e in got if e["event"] == "step-end"]  # type: ignore[index]
-    # The proof runs beside reset … verify: its end arrives among theirs, before unfence.
+    # The dump and its proof run beside the window: their ends arrive among the others, before
+    # unfence.
     assert sorted(ends, key=STEP_NAMES.index) == list(STEP_NAMES)
     assert ends.index("backup-proof") < ends.index("unfence")
     assert "failure" not in names and all(e["command"] == "migrate-offline" for e in got)

@@ -85,12 +85,12 @@ def test_prune_never_deletes_a_backup_a_rollback_may_need(
         other = app_url(cluster, app_password, other_name)
         other_env = {**env, "DATABASE_URL": other}
         before_d = fingerprint(other)
-        # D: a window of another database of the same profile, paused at transform, not rolled
+        # D: a window of another database of the same profile, paused at verify, not rolled
         # back: only its backup (or its set-aside schema) gets that database back.
         paused = run_cli(
             ["migrate-offline", "--yes", "--on-failure", "pause"],
             cwd=tmp_path,
-            env={**other_env, "CUTOVER_FAULT": "transform:before:error"},
+            env={**other_env, "CUTOVER_FAULT": "verify:after:error"},
         )
         assert paused.returncode != 0, paused.stdout
         d = newest_run(tmp_path)

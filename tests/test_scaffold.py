@@ -66,7 +66,8 @@ SCHEMA_STATE = {
         "('migrated', 'person', 'first_name')"
     ),
 }
-TARGET_SCHEMA = """CREATE TABLE public.person (
+TARGET_SCHEMA = """CREATE SCHEMA cutover_target;
+CREATE TABLE cutover_target.person (
     id integer NOT NULL,
     first_name text,
     last_name text,
@@ -74,16 +75,16 @@ TARGET_SCHEMA = """CREATE TABLE public.person (
 );
 """
 TRANSFORM = """-- R1: the words of full_name, split on runs of plan.toml's whitespace.
-INSERT INTO public.person (id, first_name, last_name)
+INSERT INTO cutover_target.person (id, first_name, last_name)
 SELECT x.id, substring(n.clean FROM '^[^ ]+'), substring(n.clean FROM '^[^ ]+ (.+)$')
-  FROM cutover_legacy.person x
+  FROM public.person x
  CROSS JOIN LATERAL (
        SELECT btrim(regexp_replace(
                   x.full_name, '[' || current_setting('pgcutover.whitespace') || ']+', ' ', 'g'))
               AS clean) n;
 
-CREATE INDEX person_last_name_idx ON public.person (last_name);
-ANALYZE public.person;
+CREATE INDEX person_last_name_idx ON cutover_target.person (last_name);
+ANALYZE cutover_target.person;
 """
 RULES_HOLD = """SELECT 'person ' || id || ' has a last name but no first name' AS problem
   FROM public.person WHERE first_name IS NULL AND last_name IS NOT NULL

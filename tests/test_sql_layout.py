@@ -29,6 +29,7 @@ LEGACY, TARGET = SPEC / "legacy-schema.sql", SPEC / "target-schema.sql"
 RULES = MIGRATION_DIR / "rules.md"
 TABLES = MIGRATION_DIR / "0001_target_tables.sql"
 INDEXES = MIGRATION_DIR / "0006_target_indexes_and_foreign_keys.sql"
+BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001 and 0006 build the target
 HEADER_LINES = 2  # what each copy of the shared spec adds to its source: the "Copied from" header
 # Where the tree's own runs and tools write SQL that is not the project's (none is a copy to keep).
 NOT_SOURCE = {".git", ".sandbox", ".venv", "runs", "backups", "node_modules"}
@@ -36,7 +37,7 @@ NOT_SOURCE = {".git", ".sandbox", ".venv", "runs", "backups", "node_modules"}
 NOT_RECONCILED = {("User", "defaultOrganizationId")}  # R3
 # A spec table with its primary key inline, as statements() collapses it; 0006 adds the key.
 INLINE_KEY = re.compile(
-    r'(?P<table>CREATE TABLE (?P<name>"public"\."\w+") \(.*?), '
+    r'(?P<table>CREATE TABLE (?P<name>"\w+"\."\w+") \(.*?), '
     r'CONSTRAINT (?P<key>"\w+") PRIMARY KEY (?P<cols>\([^)]*\)) \)'
 )
 KEYS_AND_INDEXES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE")
@@ -69,12 +70,20 @@ def holders() -> dict[str, set[Path]]:
     return out
 
 
+def built_apart(statement: str) -> str:
+    """Return a spec statement as deploy-schema runs it: in the build schema, created anew."""
+    if statement == 'CREATE SCHEMA IF NOT EXISTS "public"':
+        return f'CREATE SCHEMA "{BUILD}"'
+    return statement.replace('"public".', f'"{BUILD}".')
+
+
 def keys_after_load(spec: list[str]) -> list[str]:
-    """Return the spec's statements as 0001 + 0006 deploy them: each table's inline primary key
-    becomes an ALTER TABLE … ADD CONSTRAINT (same name, same columns) before the first index."""
+    """Return the spec's statements as 0001 + 0006 deploy them: in the build schema, and each
+    table's inline primary key an ALTER TABLE … ADD CONSTRAINT (same name, same columns) before
+    the first index."""
     tables: list[str] = []
     keys: list[str] = []
-    for s in spec:
+    for s in map(built_apart, spec):
         match = INLINE_KEY.fullmatch(s)
         if match is None:
             tables.append(s)
@@ -146,8 +155,8 @@ def test_the_sandbox_and_the_tests_load_the_one_legacy_spec() -> None:
 
 def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
     where = holders()
-    for s in statements(TARGET):  # a table's statement is the spec's own: 0001's lacks its key
-        assert where[s] - {TARGET} in (set(), {TABLES}, {INDEXES}), s
+    for s in statements(TARGET):  # 0001 and 0006 name the build schema: no statement repeats
+        assert where[s] == {TARGET}, s
     for s in keys_after_load(statements(TARGET)):
         assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}), s
 
@@ -250,7 +259,9 @@ def test_the_reconcile_compares_every_column_of_every_kept_table() -> None:
     assert [t.name for t in tables] == KEPT
     target = dict(
         re.findall(
-            r'CREATE TABLE "public"\."(\w+)" \((.*?)\n\);', TABLES.read_text(encoding="utf-8"), re.S
+            rf'CREATE TABLE "{BUILD}"\."(\w+)" \((.*?)\n\);',
+            TABLES.read_text(encoding="utf-8"),
+            re.S,
         )
     )
     for t in tables:

@@ -52,9 +52,9 @@ def test_plan_order_and_migration_files() -> None:
         "fence",
         "backup",
         "backup-proof",
-        "reset",
         "deploy-schema",
         "transform",
+        "reset",
         "statistics",
         "verify",
         "unfence",
@@ -63,11 +63,12 @@ def test_plan_order_and_migration_files() -> None:
         "maintenance-off",
     )
     m = load_migration(load_settings(None, base_dir=Path("/nonexistent"), environ={}).migration_dir)
-    assert m.aside_schema == "cutover_legacy"
-    for f in (*m.transform, *m.invariants, m.reconcile):
-        assert m.aside_schema in f.text or f.name.startswith(("0006", "0007", "0002_schema")), (
-            f.name
-        )
+    assert (m.aside_schema, m.build_schema) == ("cutover_legacy", "cutover_target")
+    # Before reset the transform builds the target apart; verify reads both sides after it.
+    for f in m.transform:
+        assert m.build_schema in f.text and m.aside_schema not in f.text, f.name
+    for f in (*m.invariants, m.reconcile):
+        assert m.aside_schema in f.text or f.name.startswith("0002_schema"), f.name
 
 
 def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:

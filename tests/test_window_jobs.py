@@ -84,14 +84,14 @@ class FreeSlots:
 
 
 def test_jobs_are_bounded_by_the_free_connections() -> None:
-    # 10 free, less the window's own 4: 6 for jobs.
-    assert resolve_jobs(FreeSlots(10), 6, "preflight") == 6  # type: ignore[arg-type]
+    # 12 free, less the window's own 6: 6 for jobs.
+    assert resolve_jobs(FreeSlots(12), 6, "preflight") == 6  # type: ignore[arg-type]
     with pytest.raises(CutoverError, match="--jobs 7 needs 7 connections .* give --jobs 6"):
-        resolve_jobs(FreeSlots(10), 7, "preflight")  # type: ignore[arg-type]
+        resolve_jobs(FreeSlots(12), 7, "preflight")  # type: ignore[arg-type]
     # Unasked: this machine's cores, never more than the room.
-    assert resolve_jobs(FreeSlots(5), None, "preflight") == 1  # type: ignore[arg-type]
+    assert resolve_jobs(FreeSlots(7), None, "preflight") == 1  # type: ignore[arg-type]
     with pytest.raises(CutoverError, match="no connection free for the window's work"):
-        resolve_jobs(FreeSlots(4), None, "preflight")  # type: ignore[arg-type]
+        resolve_jobs(FreeSlots(6), None, "preflight")  # type: ignore[arg-type]
 
 
 def test_rehearse_refuses_silly_jobs_naming_itself(tmp_path: Path, legacy_url: str) -> None:

@@ -5,31 +5,33 @@
 -- loads tables with no index at all (at 200,000 users, B-tree upkeep on random ids as the rows went
 -- in cost 21 s of a 52 s transform). Indexes and foreign keys are in
 -- 0006_target_indexes_and_foreign_keys.sql, built after the bulk load because that is faster.
--- Requires: an empty "public" schema (the reset step set the legacy one aside).
+-- Built apart, in the schema "cutover_target" (the spec's "public" renamed): the legacy schema stays
+-- in "public", where the backup dumps it beside the transform, and reset swaps the two once both
+-- are done. Requires: no schema "cutover_target" (preflight refuses a window that would find one).
 
 -- CreateSchema
-CREATE SCHEMA IF NOT EXISTS "public";
+CREATE SCHEMA "cutover_target";
 
 -- CreateEnum
-CREATE TYPE "public"."Role" AS ENUM ('SYSTEM_ADMIN', 'USER');
+CREATE TYPE "cutover_target"."Role" AS ENUM ('SYSTEM_ADMIN', 'USER');
 
 -- CreateEnum
-CREATE TYPE "public"."TransportType" AS ENUM ('STDIO', 'SSE', 'STREAMABLE_HTTPS');
+CREATE TYPE "cutover_target"."TransportType" AS ENUM ('STDIO', 'SSE', 'STREAMABLE_HTTPS');
 
 -- CreateEnum
-CREATE TYPE "public"."AuthType" AS ENUM ('NONE', 'API_KEY', 'OAUTH');
+CREATE TYPE "cutover_target"."AuthType" AS ENUM ('NONE', 'API_KEY', 'OAUTH');
 
 -- CreateEnum
-CREATE TYPE "public"."McpServerVisibility" AS ENUM ('PRIVATE', 'ORGANIZATION', 'PUBLIC');
+CREATE TYPE "cutover_target"."McpServerVisibility" AS ENUM ('PRIVATE', 'ORGANIZATION', 'PUBLIC');
 
 -- CreateEnum
-CREATE TYPE "public"."ServerStatus" AS ENUM ('RUNNING', 'STOPPED', 'ERROR', 'PENDING');
+CREATE TYPE "cutover_target"."ServerStatus" AS ENUM ('RUNNING', 'STOPPED', 'ERROR', 'PENDING');
 
 -- CreateEnum
-CREATE TYPE "public"."ServerType" AS ENUM ('CUSTOM', 'OFFICIAL');
+CREATE TYPE "cutover_target"."ServerType" AS ENUM ('CUSTOM', 'OFFICIAL');
 
 -- CreateTable
-CREATE TABLE "public"."McpApiKey" (
+CREATE TABLE "cutover_target"."McpApiKey" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "apiKey" TEXT NOT NULL,
@@ -43,33 +45,33 @@ CREATE TABLE "public"."McpApiKey" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."User" (
+CREATE TABLE "cutover_target"."User" (
     "id" TEXT NOT NULL,
     "name" TEXT,
     "email" TEXT,
     "image" TEXT,
-    "role" "public"."Role" NOT NULL DEFAULT 'USER',
+    "role" "cutover_target"."Role" NOT NULL DEFAULT 'USER',
     "defaultOrganizationId" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL
 );
 
 -- CreateTable
-CREATE TABLE "public"."McpServer" (
+CREATE TABLE "cutover_target"."McpServer" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "iconPath" TEXT,
-    "transportType" "public"."TransportType" NOT NULL DEFAULT 'STDIO',
+    "transportType" "cutover_target"."TransportType" NOT NULL DEFAULT 'STDIO',
     "command" TEXT,
     "args" TEXT[],
     "url" TEXT,
     "envVars" TEXT[],
-    "authType" "public"."AuthType" NOT NULL DEFAULT 'NONE',
+    "authType" "cutover_target"."AuthType" NOT NULL DEFAULT 'NONE',
     "oauthProvider" VARCHAR(50),
     "oauthScopes" TEXT[],
-    "serverType" "public"."ServerType" NOT NULL DEFAULT 'OFFICIAL',
+    "serverType" "cutover_target"."ServerType" NOT NULL DEFAULT 'OFFICIAL',
     "createdBy" TEXT,
-    "visibility" "public"."McpServerVisibility" NOT NULL DEFAULT 'PRIVATE',
+    "visibility" "cutover_target"."McpServerVisibility" NOT NULL DEFAULT 'PRIVATE',
     "organizationId" TEXT,
     "isPublic" BOOLEAN NOT NULL DEFAULT false,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -77,7 +79,7 @@ CREATE TABLE "public"."McpServer" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."Tool" (
+CREATE TABLE "cutover_target"."Tool" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT NOT NULL,
@@ -89,7 +91,7 @@ CREATE TABLE "public"."Tool" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."Organization" (
+CREATE TABLE "cutover_target"."Organization" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT,
@@ -103,7 +105,7 @@ CREATE TABLE "public"."Organization" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."OrganizationMember" (
+CREATE TABLE "cutover_target"."OrganizationMember" (
     "id" TEXT NOT NULL,
     "organizationId" TEXT NOT NULL,
     "userId" TEXT NOT NULL,
@@ -113,7 +115,7 @@ CREATE TABLE "public"."OrganizationMember" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."UserMcpServerConfig" (
+CREATE TABLE "cutover_target"."UserMcpServerConfig" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT NOT NULL,
@@ -126,7 +128,7 @@ CREATE TABLE "public"."UserMcpServerConfig" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."UserToolGroupTool" (
+CREATE TABLE "cutover_target"."UserToolGroupTool" (
     "userMcpServerConfigId" TEXT NOT NULL,
     "toolGroupId" TEXT NOT NULL,
     "toolId" TEXT NOT NULL,
@@ -135,7 +137,7 @@ CREATE TABLE "public"."UserToolGroupTool" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."UserToolGroup" (
+CREATE TABLE "cutover_target"."UserToolGroup" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT NOT NULL,
@@ -146,7 +148,7 @@ CREATE TABLE "public"."UserToolGroup" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."UserMcpServerInstanceToolGroup" (
+CREATE TABLE "cutover_target"."UserMcpServerInstanceToolGroup" (
     "mcpServerInstanceId" TEXT NOT NULL,
     "toolGroupId" TEXT NOT NULL,
     "sortOrder" INTEGER NOT NULL DEFAULT 0,
@@ -154,15 +156,15 @@ CREATE TABLE "public"."UserMcpServerInstanceToolGroup" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."UserMcpServerInstance" (
+CREATE TABLE "cutover_target"."UserMcpServerInstance" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT NOT NULL,
     "iconPath" TEXT,
-    "serverStatus" "public"."ServerStatus" NOT NULL,
-    "serverType" "public"."ServerType" NOT NULL,
+    "serverStatus" "cutover_target"."ServerStatus" NOT NULL,
+    "serverType" "cutover_target"."ServerType" NOT NULL,
     "toolGroupId" TEXT NOT NULL,
-    "authType" "public"."AuthType" NOT NULL DEFAULT 'API_KEY',
+    "authType" "cutover_target"."AuthType" NOT NULL DEFAULT 'API_KEY',
     "organizationId" TEXT NOT NULL,
     "displayOrder" INTEGER NOT NULL DEFAULT 0,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -171,11 +173,11 @@ CREATE TABLE "public"."UserMcpServerInstance" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."McpServerRequestLog" (
+CREATE TABLE "cutover_target"."McpServerRequestLog" (
     "id" TEXT NOT NULL,
     "mcpServerInstanceId" TEXT NOT NULL,
     "toolName" TEXT NOT NULL,
-    "transportType" "public"."TransportType" NOT NULL,
+    "transportType" "cutover_target"."TransportType" NOT NULL,
     "method" TEXT NOT NULL,
     "responseStatus" TEXT NOT NULL,
     "durationMs" INTEGER NOT NULL,
@@ -189,7 +191,7 @@ CREATE TABLE "public"."McpServerRequestLog" (
 );
 
 -- CreateTable
-CREATE TABLE "public"."McpServerRequestData" (
+CREATE TABLE "cutover_target"."McpServerRequestData" (
     "id" TEXT NOT NULL,
     "requestLogId" TEXT NOT NULL,
     "inputDataCompressed" BYTEA NOT NULL,

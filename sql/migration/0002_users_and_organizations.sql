@@ -1,5 +1,6 @@
 -- Transform, users and organizations (R1, R2, R3, R4).
--- Reads the legacy schema set aside as "cutover_legacy"; writes the empty target tables in "public".
+-- Reads the legacy schema where the app left it, in "public" (fenced: nothing writes to it; the backup
+-- dumps it beside this transaction); writes the empty target tables built apart in "cutover_target".
 -- Requires: current_setting('pgcutover.migration_ts') (set by the engine for this transaction: the
 -- run's one migration timestamp) and current_setting('pgcutover.whitespace') (R3's whitespace, from
 -- plan.toml [parameters], shared with the audit). Idempotent: ids are derived from the user id, and
@@ -13,10 +14,10 @@
 -- user id under a pgcutover-only prefix, re-hashed in the (adversarial) case that a legacy id equals it.
 CREATE TEMP TABLE cutover_personal ON COMMIT DROP AS
 SELECT u.id AS user_id,
-       CASE WHEN EXISTS (SELECT 1 FROM cutover_legacy."Organization" o WHERE o.id = 'porg_' || md5('pgcutover:org:' || u.id))
+       CASE WHEN EXISTS (SELECT 1 FROM public."Organization" o WHERE o.id = 'porg_' || md5('pgcutover:org:' || u.id))
             THEN 'porg_' || md5('pgcutover:org:again:' || u.id)
             ELSE 'porg_' || md5('pgcutover:org:' || u.id) END AS org_id,
-       CASE WHEN EXISTS (SELECT 1 FROM cutover_legacy."OrganizationMember" m WHERE m.id = 'pmem_' || md5('pgcutover:member:' || u.id))
+       CASE WHEN EXISTS (SELECT 1 FROM public."OrganizationMember" m WHERE m.id = 'pmem_' || md5('pgcutover:member:' || u.id))
             THEN 'pmem_' || md5('pgcutover:member:again:' || u.id)
             ELSE 'pmem_' || md5('pgcutover:member:' || u.id) END AS member_id,
        -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use Unicode
@@ -24,44 +25,44 @@ SELECT u.id AS user_id,
        coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
                 nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
                 'User') || '''s Workspace' AS org_name
-FROM cutover_legacy."User" u
+FROM public."User" u
 -- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
 CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws;
 
 -- R1 + R3: users keep every column but hasCompletedOnboarding; their default is the personal org.
-INSERT INTO public."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
-SELECT u."id", u."name", u."email", u."image", u."role"::text::public."Role", p.org_id, u."createdAt", u."updatedAt"
-FROM cutover_legacy."User" u
+INSERT INTO cutover_target."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
+SELECT u."id", u."name", u."email", u."image", u."role"::text::cutover_target."Role", p.org_id, u."createdAt", u."updatedAt"
+FROM public."User" u
 JOIN cutover_personal p ON p.user_id = u.id
-WHERE NOT EXISTS (SELECT 1 FROM public."User" there WHERE there."id" = u."id");
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."User" there WHERE there."id" = u."id");
 
 -- R2: every legacy organization is a team organization sized for at least its members.
-INSERT INTO public."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
+INSERT INTO cutover_target."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
                                    "createdBy", "createdAt", "updatedAt")
 SELECT o."id", o."name", o."description", o."logoUrl", o."isDeleted", false, greatest(coalesce(m.members, 0), 10)::int,
        o."createdBy", o."createdAt", o."updatedAt"
-FROM cutover_legacy."Organization" o
+FROM public."Organization" o
 LEFT JOIN (SELECT "organizationId", count(*) AS members
-           FROM cutover_legacy."OrganizationMember" GROUP BY "organizationId") m ON m."organizationId" = o.id
-WHERE NOT EXISTS (SELECT 1 FROM public."Organization" there WHERE there."id" = o."id");
+           FROM public."OrganizationMember" GROUP BY "organizationId") m ON m."organizationId" = o.id
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."Organization" there WHERE there."id" = o."id");
 
 -- R3: the personal organizations, stamped with the run's migration timestamp.
-INSERT INTO public."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
+INSERT INTO cutover_target."Organization" ("id", "name", "description", "logoUrl", "isDeleted", "isPersonal", "maxMembers",
                                    "createdBy", "createdAt", "updatedAt")
 SELECT p.org_id, p.org_name, 'Personal workspace', NULL, false, true, 1, p.user_id,
        current_setting('pgcutover.migration_ts')::timestamp(3), current_setting('pgcutover.migration_ts')::timestamp(3)
 FROM cutover_personal p
-WHERE NOT EXISTS (SELECT 1 FROM public."Organization" there WHERE there."id" = p.org_id);
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."Organization" there WHERE there."id" = p.org_id);
 
 -- R4: memberships as they are.
-INSERT INTO public."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
+INSERT INTO cutover_target."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
 SELECT m."id", m."organizationId", m."userId", m."isAdmin", m."createdAt", m."updatedAt"
-FROM cutover_legacy."OrganizationMember" m
-WHERE NOT EXISTS (SELECT 1 FROM public."OrganizationMember" there WHERE there."id" = m."id");
+FROM public."OrganizationMember" m
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."OrganizationMember" there WHERE there."id" = m."id");
 
 -- R3: each user is the one admin member of their personal organization.
-INSERT INTO public."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
+INSERT INTO cutover_target."OrganizationMember" ("id", "organizationId", "userId", "isAdmin", "createdAt", "updatedAt")
 SELECT p.member_id, p.org_id, p.user_id, true,
        current_setting('pgcutover.migration_ts')::timestamp(3), current_setting('pgcutover.migration_ts')::timestamp(3)
 FROM cutover_personal p
-WHERE NOT EXISTS (SELECT 1 FROM public."OrganizationMember" there WHERE there."id" = p.member_id);
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."OrganizationMember" there WHERE there."id" = p.member_id);

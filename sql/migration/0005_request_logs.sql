@@ -3,20 +3,20 @@
 -- R5 (this covers logs whose user was deleted). Payloads are copied byte for byte.
 -- Requires: 0004 applied in this transaction. Idempotent.
 
-INSERT INTO public."McpServerRequestLog" ("id", "mcpServerInstanceId", "toolName", "transportType", "method",
+INSERT INTO cutover_target."McpServerRequestLog" ("id", "mcpServerInstanceId", "toolName", "transportType", "method",
                                           "responseStatus", "durationMs", "errorMessage", "errorCode", "inputBytes",
                                           "outputBytes", "organizationId", "userAgent", "createdAt")
-SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::public."TransportType", l."method",
+SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::cutover_target."TransportType", l."method",
        l."responseStatus", l."durationMs", l."errorMessage", l."errorCode", l."inputBytes", l."outputBytes",
        coalesce(l."organizationId", i."organizationId"), l."userAgent", l."createdAt"
-FROM cutover_legacy."McpServerRequestLog" l
-JOIN public."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
-WHERE NOT EXISTS (SELECT 1 FROM public."McpServerRequestLog" there WHERE there."id" = l."id");
+FROM public."McpServerRequestLog" l
+JOIN cutover_target."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."McpServerRequestLog" there WHERE there."id" = l."id");
 
-INSERT INTO public."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
+INSERT INTO cutover_target."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
                                            "originalInputSize", "originalOutputSize", "compressedInputSize",
                                            "compressedOutputSize", "compressionRatio", "createdAt")
 SELECT d."id", d."requestLogId", d."inputDataCompressed", d."outputDataCompressed", d."originalInputSize",
        d."originalOutputSize", d."compressedInputSize", d."compressedOutputSize", d."compressionRatio", d."createdAt"
-FROM cutover_legacy."McpServerRequestData" d
-WHERE NOT EXISTS (SELECT 1 FROM public."McpServerRequestData" there WHERE there."id" = d."id");
+FROM public."McpServerRequestData" d
+WHERE NOT EXISTS (SELECT 1 FROM cutover_target."McpServerRequestData" there WHERE there."id" = d."id");

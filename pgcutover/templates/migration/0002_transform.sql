@@ -1,6 +1,7 @@
 -- Transform (R1, …): move every legacy row into the target tables, as the rules say.
--- Reads the legacy schema set aside as "{{aside_schema}}"; writes the target tables that
--- 0001_target_schema.sql created in "{{app_schema}}". All the transform files of plan.toml run in
+-- Reads the legacy schema, still in "{{app_schema}}" (fenced: nothing writes to it, and the backup
+-- dumps it beside this transaction: only read it); writes the target tables that
+-- 0001_target_schema.sql created in "{{build_schema}}". All the transform files of plan.toml run in
 -- one transaction, in plan order: the data moves entirely or not at all.
 -- Must: be set-based SQL (INSERT … SELECT, one statement per table, never a row at a time); qualify
 -- every table with its schema (search_path is not pinned here, and a rehearsal's forecast reads
@@ -15,8 +16,8 @@
 -- pgcutover-scaffold: delete this statement once the file is written.
 DO $$ BEGIN RAISE EXCEPTION 'pgcutover-scaffold: 0002_transform.sql is not written yet'; END $$;
 
--- INSERT INTO "{{app_schema}}"."<table>" ("id", …)
+-- INSERT INTO "{{build_schema}}"."<table>" ("id", …)
 -- SELECT x."id", …
---   FROM "{{aside_schema}}"."<table>" x;
+--   FROM "{{app_schema}}"."<table>" x;
 --
--- ANALYZE "{{app_schema}}"."<table>";
+-- ANALYZE "{{build_schema}}"."<table>";
