@@ -60,14 +60,16 @@ def build_rows(
     proof = steps.get("backup-proof", 0.0)
     out = [
         BenchRow("backup (in the window)", steps["backup"], f["dump_s"],
-                 "bare pg_dump, same flags",
+                 "bare pg_dump, same flags, alone",
                  f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step runs beside "
-                 "deploy-schema and transform (joined before reset) and adds row counts in the "
-                 f"dump's snapshot and pg_restore --list; its proof (full read-back, sha256: "
-                 f"{proof:.2f} s) runs beside statistics and verify, joined before unfence"),
+                 "deploy-schema and transform (joined before reset), sharing the cores with "
+                 "them, and adds row counts in the dump's snapshot and pg_restore --list; its "
+                 f"proof (full read-back, sha256: {proof:.2f} s) starts when it ends, beside the "
+                 "window, joined before unfence"),
         BenchRow("transform", steps["transform"], f["transform_s"],
                  "set-based floor: sql/bench/0001 + migration 0006, one transaction",
-                 f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the floor "
+                 f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the step "
+                 "shares the cores with the dump beside it, the floor runs alone; the floor "
                  "skips R2's count, R3's collision-proof ids and trim, the anti-joins that make a "
                  f"re-run add nothing; ANALYZE is step statistics, beside verify "
                  f"({steps.get('statistics', 0.0):.2f} s)"),
@@ -83,8 +85,9 @@ def build_rows(
         BenchRow("window (maintenance on → off)", fast["window_s"],
                  f["dump_s"] + f["transform_s"] + f["checksum_s"],
                  "bare dump + transform floor + checksum pass",
-                 f"wall clock, start of maintenance-on to end of maintenance-off; steps other "
-                 f"than backup, transform, verify: {others:.2f} s"),
+                 f"wall clock, start of maintenance-on to end of maintenance-off, the dump "
+                 f"beside the transform; steps other than backup, transform, verify: "
+                 f"{others:.2f} s"),
         BenchRow("progress watching", fast["window_s"],
                  fast["window_s"] - fast.get("progress_s", 0.0),
                  "the window less the watcher's sampling time",
