@@ -51,7 +51,9 @@ def test_directory_dump_is_proven_copied_and_restored_from_the_copy(
     env = app_env(tmp_path, legacy_url, **extra)
     settings = make_settings(tmp_path, legacy_url, **extra)
     original, before = fingerprint(legacy_url), snapshot(legacy_url)
-    done = run_cli(["migrate-offline", "--yes", "--jobs", "2"], cwd=tmp_path, env=env)
+    # --jobs 3: pg_dump gets two of them (the transform beside it takes one), so the dump is
+    # written by two processes side by side.
+    done = run_cli(["migrate-offline", "--yes", "--jobs", "3"], cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     check_rules(before, snapshot(legacy_url))
     run = newest_run(tmp_path)
