@@ -1,7 +1,8 @@
 """Steps that run beside the window's own: each on a thread, joined before a later step.
 
 A step may run beside the others only if it reads frozen data and needs no database session of
-the window's (the backup's proof reads the dump file). The plan says where it is joined
+the window's (the backup dumps the fenced legacy schema on connections of its own; its proof reads
+the dump file). The plan says where it is joined
 (Step.beside_until): the window never passes that step until the work beside it ended, and a
 failure there fails the window at that point. On any way out of the run loop every thread is
 waited for first, so its end line is written and nothing (a rollback) runs under it.
@@ -31,7 +32,8 @@ class _Running:
 
 
 class BesideSteps:
-    """The steps running beside the window's own, each with its start line already written."""
+    """The steps running beside the window's own: each journals its start when it is started,
+    or, when it needs another one's work (Step.beside_after), once that one has ended."""
 
     def __init__(
         self,
