@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pgcutover.db import Database
+from pgcutover.db import Database, schema_exists
 from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
@@ -99,10 +99,7 @@ def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:
     done = applied_files(ctx.db, ctx.run_id)
     if not all(done.get(f.name) == f.checksum for f in files):
         return False
-    built = ctx.db.query(
-        "SELECT 1 FROM pg_namespace WHERE nspname = %s", [ctx.migration.build_schema]
-    )
-    if built:
+    if schema_exists(ctx.db, ctx.migration.build_schema):
         return True
     state: str = ctx.db.query(ctx.migration.schema_state.text)[0][0]
     return state != "legacy"  # a rollback put the legacy schema back: the files must run again

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pgcutover.bookkeeping import set_run_status
 from pgcutover.checks import Confirm, confirm_destructive, parse_jobs, validate
-from pgcutover.db import DB_ERRORS, ident
+from pgcutover.db import DB_ERRORS, ident, schema_exists
 from pgcutover.dry_run import dry_run
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
@@ -21,7 +21,6 @@ from steps.backup_offhost import usable_backup
 from steps.backup_proof import proof_pending
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
-from steps.set_aside import schema_exists
 from steps.window import BESIDE, MIGRATE_OFFLINE, STEP_NAMES
 
 ON_FAILURE = ("rollback", "pause")

@@ -297,3 +297,8 @@ def error_text(exc: BaseException) -> str:
     else:
         text = str(exc)
     return mask(" ".join(text.split()))
+
+
+def schema_exists(db: Database, name: str) -> bool:
+    """Tell whether the database has a schema by this name."""
+    return bool(db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name]))

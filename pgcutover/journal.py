@@ -167,3 +167,10 @@ def changed_something(run_dir: Path) -> bool:
         ln.get("event") == "start" and ln.get("step") != "preflight"
         for ln in read_journal(run_dir / "journal.jsonl")
     )
+
+
+def started_steps(run_dir: Path) -> set[str]:
+    """Return the steps a run's journal shows started."""
+    return {
+        ln["step"] for ln in read_journal(run_dir / "journal.jsonl") if ln.get("event") == "start"
+    }

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pgcutover.apply_sql import set_migration_parameters
-from pgcutover.db import Database, ident
+from pgcutover.db import Database, ident, schema_exists
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts, unreachable
 from pgcutover.migration import Migration
@@ -55,13 +55,13 @@ def check_schema_state(db: Database, migration: Migration) -> str:
     state, detail = schema_state(db, migration)
     if state != "legacy":
         raise CutoverError(STEP, f"database {state_text(state)} ({detail}); nothing was changed")
-    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.aside_schema]):
+    if schema_exists(db, migration.aside_schema):
         raise CutoverError(
             STEP,
             f"schema {migration.aside_schema} already exists (left by an earlier window?): "
             "roll that run back or clean it up first",
         )
-    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [migration.build_schema]):
+    if schema_exists(db, migration.build_schema):
         # deploy-schema builds the target there; a window that failed before reset leaves it.
         raise CutoverError(
             STEP,
@@ -69,7 +69,7 @@ def check_schema_state(db: Database, migration: Migration) -> str:
             "window that stopped before reset?): roll that run back, which drops it, or resume "
             "it; nothing was changed",
         )
-    if db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [DISCARD]):
+    if schema_exists(db, DISCARD):
         # A rollback swapped the legacy schema back but never reached rollback-finish, which
         # drops this migrated copy once the site is back; a later fast rollback would drop it
         # inside its own downtime.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pgcutover.db import Database, connect, ident
+from pgcutover.db import Database, connect, ident, schema_exists
 from pgcutover.errors import CutoverError, some_of
-from pgcutover.journal import read_journal
+from pgcutover.journal import started_steps
 from pgcutover.pgtools import (
     default_restore_jobs,
     parse_restore_jobs,
@@ -22,7 +22,7 @@ from steps.aside_seal import has_seal_tables, seal_problems
 from steps.backup import count_rows
 from steps.backup_offhost import proven_here
 from steps.backup_proof import Manifest, dumped_counts
-from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, schema_exists, schema_tables
+from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, schema_tables
 
 STEP = "restore-database"
 DISCARD = (
@@ -207,8 +207,7 @@ def drop_unswapped_build(ctx: RunContext) -> bool:
     m, db = ctx.migration, ctx.db
     if not schema_exists(db, m.build_schema):
         return False
-    started = {ln["step"] for ln in read_journal(ctx.journal.path) if ln.get("event") == "start"}
-    if "deploy-schema" not in started:
+    if "deploy-schema" not in started_steps(ctx.run_dir):
         return False
     with db.transaction():
         db.execute(f"DROP SCHEMA {ident(m.build_schema)} CASCADE")

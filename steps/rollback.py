@@ -6,7 +6,7 @@ from typing import Any
 
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts
-from pgcutover.journal import changed_something, read_journal
+from pgcutover.journal import changed_something, started_steps
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
@@ -19,10 +19,6 @@ from steps.restore_database import DISCARD, STEP, drop_swapped_out, restore_data
 from steps.restore_database import probe as restore_probe
 
 
-def started_steps(ctx: RunContext) -> set[str]:
-    return {line["step"] for line in read_journal(ctx.journal.path) if line.get("event") == "start"}
-
-
 def something_to_roll_back(ctx: RunContext) -> bool:
     """Tell from the run's own journal whether it got past its read-only preflight.
 
@@ -33,7 +29,8 @@ def something_to_roll_back(ctx: RunContext) -> bool:
 
 def prepare(ctx: RunContext) -> StepOutcome:
     """Put the site in maintenance and fence the database again before touching it."""
-    if not started_steps(ctx) - {"preflight", "maintenance-on", *(s.name for s in ROLLBACK)}:
+    quiet = {"preflight", "maintenance-on", *(s.name for s in ROLLBACK)}
+    if not started_steps(ctx.run_dir) - quiet:
         # The window never reached the database: running maintenance-on again (perhaps the very
         # command that failed) would only keep the site down. rollback-finish turns it off.
         return StepOutcome(

@@ -13,7 +13,7 @@ committed.
 
 from __future__ import annotations
 
-from pgcutover.db import Database, ident, literal
+from pgcutover.db import Database, ident, literal, schema_exists
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
@@ -23,10 +23,6 @@ from steps.backup_check import require_dumped
 STEP = "reset"
 GUARD_TRIGGER = "pgcutover_set_aside_guard"  # the name pgcutover.set_aside_tables() looks for
 GUARD_FUNCTION = "pgcutover.refuse_set_aside_write()"
-
-
-def schema_exists(db: Database, name: str) -> bool:
-    return bool(db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name]))
 
 
 def copy_schema_rights(db: Database, source: str, target: str) -> int:
