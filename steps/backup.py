@@ -38,6 +38,7 @@ from pgcutover.window_jobs import window_jobs
 from steps.backup_check import check_backup
 from steps.backup_proof import (
     DUMP_RECORD,
+    MANIFEST_NAME,
     Dumped,
     check_toc,
     dumped_intact,
@@ -139,6 +140,13 @@ def dump_database(
     # each table's file by path. Every earlier attempt's leftover goes, in either format.
     for leftover in partial_dumps(dest_dir):
         remove_dump(leftover)
+    # An attempt killed between its rename and dump.json left a whole dump under its final name
+    # that nothing records (the caller dumps again only when no intact record or proof is there):
+    # it goes, with any record or manifest of an earlier file, or the rename below cannot replace
+    # a directory and the proof would read a record of another dump.
+    for stale in [*(dest_dir / n for n in DUMP_NAMES.values()), dest_dir / MANIFEST_NAME]:
+        remove_dump(stale)
+    (dest_dir / DUMP_RECORD).unlink(missing_ok=True)
     partial = dest_dir / f"{name}{PARTIAL}{secrets.token_hex(4)}"
     final = dest_dir / name
     with db.transaction():
