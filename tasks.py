@@ -56,6 +56,9 @@ def sandbox(c: Context, users: str | None = None, down: bool = False, debug: boo
         "jobs": "connections the window's data work may use (verify's tables side by side, "
         "processes per index build), 1 to 64 (default: this machine's cores, bounded by the "
         "server's free connections)",
+        "overlap": "run the dump, its proof and ANALYZE beside the steps in line, as the plan "
+        "says; --no-overlap runs each in line, one after the other, for a one-core server or to "
+        "time each step alone (default: on)",
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
     },
@@ -69,6 +72,7 @@ def migrate_offline(
     on_failure: str = "rollback",
     until: str | None = None,
     jobs: str | None = None,
+    overlap: bool = True,
     env: str | None = None,
     debug: bool = False,
 ) -> None:
@@ -81,6 +85,7 @@ def migrate_offline(
         on_failure=on_failure,
         until=until,
         jobs=jobs,
+        overlap=overlap,
     )
 
 

@@ -37,10 +37,15 @@ def migrate_offline(
     on_failure: str = "rollback",
     until: str | None = None,
     jobs: object = None,
+    overlap: bool = True,
     ask: Confirm | None = None,
 ) -> str:
     """Run the window (through step `until` only, if given); return the run id, or raise
-    CutoverError naming the failed step. jobs: the connections its data work may use."""
+    CutoverError naming the failed step. jobs: the connections its data work may use.
+
+    overlap: run the steps the plan puts beside the window (the dump, its proof, ANALYZE) beside
+    it; False runs each in line where the plan lists it (one core, or to time each step alone).
+    """
     asked_jobs = parse_window_jobs(jobs)
     if on_failure not in ON_FAILURE:
         raise CutoverError("config", f"--on-failure must be rollback or pause, not {on_failure!r}")
@@ -60,11 +65,11 @@ def migrate_offline(
         settings, "migrate-offline", "migrate-offline (maintenance window)", yes=yes, ask=ask
     )
     ctx = open_run(settings, command="migrate-offline", run_id=run_id)
-    ctx.state["options"] = {"jobs": asked_jobs}
+    ctx.state["options"] = {"jobs": asked_jobs, "overlap": overlap}
     timeline = Timeline.for_steps(
         f"migrate-offline {ctx.run_id}",
         [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE],
-        beside=BESIDE,
+        beside=BESIDE if overlap else frozenset(),
     )
     again = env_flag(settings)
     notifier = attach_notifier(ctx, NOTIFY_PLAN)

@@ -84,5 +84,10 @@ class RunContext:
         return self.settings.backup_dir / self.run_id
 
     @property
+    def overlap(self) -> bool:
+        """Whether the steps the plan puts beside the window run beside it (else each in line)."""
+        return bool(self.state.get("options", {}).get("overlap", True))
+
+    @property
     def app_name(self) -> str:
         return f"pgcutover {self.run_id}"

@@ -217,7 +217,7 @@ def run(ctx: RunContext) -> StepOutcome:
     return StepOutcome(
         note=f"{dumped.bytes / 2**20:.1f} MiB, {rows} rows in {len(dumped.row_counts)} tables, "
         f"a data entry for each; {'kept from earlier' if kept else 'written'}, "
-        "its proof runs beside the window",
+        f"its proof runs {'beside the window' if ctx.overlap else 'next'}",
         details=details,
     )
 
@@ -239,12 +239,14 @@ def _dump_on_own_connection(ctx: RunContext) -> tuple[Dumped, int]:
                 "schema aside: a new dump would not be of the pre-window database; nothing was "
                 "dumped. Roll back (the sealed set-aside schema needs no dump)",
             )
-        # The directory format dumps with the window's jobs but one: the transform beside it
-        # takes that one (resolved here, on this connection, if the run has not yet). Measured
-        # (20,000 users, 2 cores): with all of them the two oversubscribed the cores, and the
-        # window took 7.67 s at --jobs 2 against 6.18 s at --jobs 1.
+        # Beside the transform, the directory format dumps with the window's jobs but one: the
+        # transform takes that one (resolved here, on this connection, if the run has not yet).
+        # Measured (20,000 users, 2 cores): with all of them the two oversubscribed the cores,
+        # and the window took 7.67 s at --jobs 2 against 6.18 s at --jobs 1. In line
+        # (--no-overlap) the dump runs alone and takes them all.
         directory = ctx.settings.backup_format == "directory"
-        jobs = max(1, window_jobs(ctx, STEP, db) - 1) if directory else 1
+        beside = 1 if ctx.overlap else 0
+        jobs = max(1, window_jobs(ctx, STEP, db) - beside) if directory else 1
         dumped = dump_database(
             ctx.settings,
             db,

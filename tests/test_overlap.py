@@ -163,3 +163,44 @@ def test_a_build_schema_left_by_another_window_is_refused_by_name(
     assert last.startswith("preflight: schema cutover_target already exists"), proc.stderr
     assert fingerprint(legacy_url) == original
     assert app_state(tmp_path) == ("v1", False)
+
+
+def test_no_overlap_runs_each_step_in_line_and_the_dump_takes_every_job(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    before = snapshot(legacy_url)
+    env = app_env(tmp_path, legacy_url, BACKUP_FORMAT="directory")
+    done = run_cli(
+        ["migrate-offline", "--yes", "--no-overlap", "--jobs", "2"], cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    check_rules(before, snapshot(legacy_url))
+    assert app_state(tmp_path) == ("v2", False)
+    journal = journal_of(tmp_path)
+    # Each step ends before the next one starts, in the plan's order, and none says "beside".
+    order = [(j["step"], j["event"]) for j in journal if j["event"] in ("start", "end")]
+    for prior, after in [("backup", "backup-proof"), ("backup-proof", "deploy-schema"),
+                         ("reset", "statistics"), ("statistics", "verify")]:  # fmt: skip
+        assert order.index((prior, "end")) < order.index((after, "start")), order
+    assert not any(j.get("beside_until") for j in journal)
+    (backup_end,) = [j for j in journal if j["step"] == "backup" and j["event"] == "end"]
+    assert backup_end["details"]["jobs"] == 2  # alone, the dump takes every job
+    assert "(beside)" not in done.stdout
+
+
+def test_a_window_paused_with_the_overlap_resumes_in_line(tmp_path: Path, legacy_url: str) -> None:
+    before = snapshot(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    paused = run_cli(["migrate-offline", "--yes", "--until", "transform"], cwd=tmp_path, env=env)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert schema_exists(legacy_url, BUILD)
+    resumed = run_cli(
+        ["migrate-offline", "--resume", "--yes", "--no-overlap"], cwd=tmp_path, env=env
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    check_rules(before, snapshot(legacy_url))
+    assert not schema_exists(legacy_url, BUILD)
+    journal = journal_of(tmp_path)
+    later = journal[position(journal, "reset", "start") :]
+    assert position(later, "statistics", "end") < position(later, "verify", "start")
+    assert not any(j.get("beside_until") for j in later)
