@@ -55,35 +55,47 @@ def build_rows(
     """Pair each measured step with its floor; with a scaled run, each size with the other."""
     fast, restore, f = n["fast"], n["restore"], n["floors"]
     steps, peer = fast["steps"], f["row_by_row"]
+    # Each step against its floor, both alone: the window run with --no-overlap (older results
+    # lack it: then the overlapped window's, which shares the cores).
+    in_line = n.get("alone")
+    alone = (in_line or fast)["steps"]
+    how = "alone (the window with --no-overlap)" if in_line else "in the overlapped window"
     rows = sum(fast["target_rows"].values())
+    floors = f["dump_s"] + f["transform_s"] + f["checksum_s"]
     others = sum(steps[s] for s in WINDOW if s not in ("backup", "transform", "verify", *BESIDE))
     proof = steps.get("backup-proof", 0.0)
+
+    def overlapped(step: str) -> str:
+        return f"{how}; in the overlapped window {steps[step]:.2f} s, sharing the cores"
+
     out = [
-        BenchRow("backup (in the window)", steps["backup"], f["dump_s"],
+        BenchRow("backup", alone["backup"], f["dump_s"],
                  "bare pg_dump, same flags, alone",
-                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step runs beside "
-                 "deploy-schema and transform (joined before reset), sharing the cores with "
-                 "them, and adds row counts in the dump's snapshot and pg_restore --list; its "
-                 f"proof (full read-back, sha256: {proof:.2f} s) starts when it ends, beside the "
-                 "window, joined before unfence"),
-        BenchRow("transform", steps["transform"], f["transform_s"],
+                 f"{overlapped('backup')} with deploy-schema and transform (with --jobs − 1); "
+                 f"dump {fast['dump_bytes'] / 2**20:.0f} MiB; the step adds row counts in the "
+                 "dump's snapshot and pg_restore --list; its proof (full read-back, sha256: "
+                 f"{proof:.2f} s) starts when it ends, beside the window, joined before unfence"),
+        BenchRow("transform", alone["transform"], f["transform_s"],
                  "set-based floor: sql/bench/0001 + migration 0006, one transaction",
-                 f"same row counts ({rows} rows, {len(fast['target_rows'])} tables); the step "
-                 "shares the cores with the dump beside it, the floor runs alone; the floor "
-                 "skips R2's count, R3's collision-proof ids and trim, the anti-joins that make a "
-                 f"re-run add nothing; ANALYZE is step statistics, beside verify "
+                 f"{overlapped('transform')} with the dump; same row counts ({rows} rows, "
+                 f"{len(fast['target_rows'])} tables); the floor skips R2's count, R3's "
+                 "collision-proof ids and trim, the anti-joins that make a re-run add nothing; "
+                 "ANALYZE is step statistics, beside verify "
                  f"({steps.get('statistics', 0.0):.2f} s)"),
         BenchRow("transform vs row-by-row peer", steps["transform"], peer["extrapolated_s"],
                  "driver read + one upsert per row, extrapolated",
                  f"peer timed on {peer['sample_users']} of {n['users']} users' share of every "
                  f"table ({peer['rows_written']} upserts, {peer['seconds']:.1f} s) × "
                  f"{n['users'] / peer['sample_users']:g}; one transaction, primary keys only"),
-        BenchRow("verify", steps["verify"], f["checksum_s"],
+        BenchRow("verify", alone["verify"], f["checksum_s"],
                  "count(*), sum(hashtext(t::text)) per table of both schemas",
-                 "the step adds per-column rule expressions, 64-bit row hashes, invariants, "
-                 "dropped-column counts, report"),
-        BenchRow("window (maintenance on → off)", fast["window_s"],
-                 f["dump_s"] + f["transform_s"] + f["checksum_s"],
+                 f"{overlapped('verify')} with ANALYZE; the step adds per-column rule "
+                 "expressions, 64-bit row hashes, invariants, dropped-column counts, report"),
+        *([BenchRow("window, each step in line (--no-overlap)", in_line["window_s"], floors,
+                    "bare dump + transform floor + checksum pass",
+                    "what the overlap saves: the same window with the dump, its proof and "
+                    "ANALYZE in line")] if in_line else []),
+        BenchRow("window (maintenance on → off)", fast["window_s"], floors,
                  "bare dump + transform floor + checksum pass",
                  f"wall clock, start of maintenance-on to end of maintenance-off, the dump "
                  f"beside the transform; steps other than backup, transform, verify: "

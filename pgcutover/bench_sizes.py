@@ -51,19 +51,23 @@ def window_and_rollback(
     from_backup: bool,
     jobs: int,
     backup_format: str,
+    overlap: bool = True,
 ) -> dict[str, Any]:
-    """Run migrate-offline then rollback on a fresh copy; return the journal's step durations."""
+    """Run migrate-offline then rollback on a fresh copy; return the journal's step durations.
+
+    overlap: False runs the window with --no-overlap, each step in line (timed alone).
+    """
     copy = fresh_database(cluster, tpl, PREFIX + home.name, password, home, backup_format)
     with copy as settings:
         forecast_inputs: dict[str, Any] = {}
-        if not from_backup:  # once per size: what a forecast reads of it, before the window
+        if not from_backup and overlap:  # once per size: what a forecast reads, before the window
             with session(settings) as db:
                 profile = read_profile(db, settings.database_url, "public")
             forecast_inputs = {
                 "profile": profile.as_dict(),
                 "backup_fixed_s": backup_fixed_seconds(settings),
             }
-        run_id = commands.migrate_offline(settings, yes=True, jobs=jobs)
+        run_id = commands.migrate_offline(settings, yes=True, jobs=jobs, overlap=overlap)
         journal = settings.runs_dir / run_id / "journal.jsonl"
         window = read_journal(journal)
         with session(settings) as db:
@@ -131,6 +135,19 @@ def measure_size(
         )
         shutil.rmtree(fast / "backups", ignore_errors=True)  # disk: one dump at a time
         if full:
+            # The same window with each step in line: every step timed alone, as its floor is.
+            alone = work / "alone"
+            out["alone"] = window_and_rollback(
+                cluster,
+                tpl,
+                password,
+                alone,
+                from_backup=False,
+                jobs=jobs,
+                backup_format=backup_format,
+                overlap=False,
+            )
+            shutil.rmtree(alone / "backups", ignore_errors=True)
             out["restore"] = window_and_rollback(
                 cluster,
                 tpl,

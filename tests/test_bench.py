@@ -16,10 +16,11 @@ from pgcutover.errors import CutoverError
 USERS, SCALE = 200, 2
 SKEW = 3  # the scaled database is not a scaled copy: three times the request logs per user
 ROWS = [
-    "backup (in the window)",
+    "backup",
     "transform",
     "transform vs row-by-row peer",
     "verify",
+    "window, each step in line (--no-overlap)",
     "window (maintenance on → off)",
     "progress watching",
     "fast rollback (swap back)",
@@ -64,6 +65,17 @@ def test_a_small_bench_writes_every_row_and_leaves_nothing_behind(
     # Each rollback took the path its row names.
     assert n["fast"]["rollback_path"] == scaled["fast"]["rollback_path"] == "swap"
     assert n["restore"]["rollback_path"] == "backup"
+    # Each step's row times it alone: from the window run with --no-overlap, in line.
+    alone = n["alone"]
+    assert alone["target_rows"] == transformed and alone["rollback_path"] == "swap"
+    by_name = {r["name"]: r for r in data["rows"]}
+    for step in ("backup", "transform", "verify"):
+        assert by_name[step]["pgcutover"] == alone["steps"][step], step
+        assert "with --no-overlap" in by_name[step]["notes"], step
+    assert by_name["window, each step in line (--no-overlap)"]["pgcutover"] == alone["window_s"]
+    assert "profile" not in alone  # the forecast reads the overlapped windows only
+    ends = [ln["step"] for ln in alone["window_lines"]]
+    assert ends.index("backup-proof") < ends.index("deploy-schema")  # in line, in plan order
     # The peer's sample is every user here (min(N, 1000)), so nothing is extrapolated.
     peer = n["floors"]["row_by_row"]
     assert peer["sample_users"] == USERS and peer["extrapolated_s"] == peer["seconds"]
