@@ -20,7 +20,7 @@ from pgcutover.faults import inject_fault
 from pgcutover.forecast_report import run_forecast
 from pgcutover.identity import database_identity, read_run_meta, require_same_database
 from pgcutover.journal import Journal, completed_steps, iso, new_run_id, utc_now
-from pgcutover.lock import acquire_lock
+from pgcutover.lock import acquire_lock, end_orphaned_sessions
 from pgcutover.migration import load_migration
 from pgcutover.progress import Progress, Watcher
 from pgcutover.run import WAL_BYTES, RunContext, Step
@@ -47,6 +47,13 @@ def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> 
             if not fresh:  # an existing run acts only on the database it was bound to at preflight
                 require_same_database(step, run_id, read_run_meta(run_dir), live)
             acquire_lock(lock_db, step)
+            orphans = end_orphaned_sessions(lock_db, run_id)
+            if orphans:
+                say(
+                    f"{step}: ended {orphans} session(s) an earlier attempt of run {run_id} left "
+                    "running on the server (its process was killed; they held its locks)",
+                    "bold yellow",
+                )
             db = connect(
                 settings.database_url,
                 settings.db_driver,

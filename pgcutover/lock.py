@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pgcutover.db import Database
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso
@@ -27,3 +29,37 @@ def acquire_lock(lock_db: Database, step: str) -> None:
         else "an unknown session"
     )
     raise CutoverError(step, f"another pgcutover run holds the lock on this database: {who}")
+
+
+# A run's sessions carry its id first (the window's "pgcutover <run-id>", its lock's, its
+# pg_dump's "pgcutover <run-id> pg_dump" …), cut to the 63 characters PostgreSQL keeps.
+RUN_SESSIONS = (
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND (application_name = left(%s, 63) OR starts_with(application_name, left(%s, 63)))"
+)
+ORPHAN_WAIT_S = 10.0
+
+
+def end_orphaned_sessions(lock_db: Database, run_id: str) -> int:
+    """End the sessions an earlier, dead attempt of this run left; return how many there were.
+
+    Call it holding the lock: no live process of this run has a session then. A kill -9 of the
+    window leaves each busy statement running on the server until it next talks to its client
+    (a transform's INSERT … SELECT for minutes), holding its locks: a rollback's DROP SCHEMA or a
+    resumed transform's index build would wait on it, silently. An idle session ends with its
+    process.
+    """
+    name = f"pgcutover {run_id}"
+    ended = int(
+        lock_db.query(
+            f"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) {RUN_SESSIONS}) t",
+            [name, name + " "],
+        )[0][0]
+    )
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    # pg_terminate_backend only signals: the locks go when the backend has rolled back and exited.
+    while ended and time.monotonic() < deadline:
+        if not lock_db.query(f"SELECT count(*) {RUN_SESSIONS}", [name, name + " "])[0][0]:
+            break
+        time.sleep(0.1)
+    return ended

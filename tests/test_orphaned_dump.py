@@ -1,5 +1,9 @@
-"""A pg_dump the window's kill missed (it runs in a session of its own) is ended by the next
-attempt or by the rollback: it would hold its snapshot and locks, and slow the resumed dump."""
+"""What a killed window leaves running on the server is ended by the next attempt or the rollback.
+
+A pg_dump the window's kill missed (it runs in a session of its own) would hold its snapshot and
+locks, and slow the resumed dump; the transform's statement runs on until it next talks to its
+dead client, holding the target's locks, so a rollback's DROP SCHEMA would wait on it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ import pytest
 from conftest import fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
 from test_backup_proof import real_bindir
+from test_ctrl_c import start_cli, wait_for
 from test_failures import app_env, app_state, assert_rolled_back, fake_bindir
+from test_progress import slow_migration
 
-from pgcutover.db import connect
+from pgcutover.db import DB_ERRORS, connect
 from pgcutover.errors import CutoverError
 from steps.backup import dump_database
 
@@ -80,7 +86,9 @@ def test_an_orphaned_pg_dump_is_ended_by_the_next_attempt_or_the_rollback(
             assert app_state(tmp_path) == ("v2", False)
         else:
             assert_rolled_back(tmp_path, legacy_url, prints)
-            assert "orphaned pg_dump" in done.stdout
+            # Ended when the rollback took the lock (or, in the same process, by its prepare).
+            said = done.stdout
+            assert "an earlier attempt of run" in said or "orphaned pg_dump" in said, said
     finally:
         for pid in pids.read_text().split() if pids.exists() else []:
             try:
@@ -115,3 +123,69 @@ def test_a_failed_pg_dump_leaves_no_count_running(tmp_path: Path, legacy_url: st
     finally:
         db.close()
         holder.close()
+
+
+# While tests_marker.sleep_once exists, the transform's last file sleeps ten minutes on the server.
+SLEEP_ONCE = "SELECT pg_sleep(600) WHERE to_regclass('tests_marker.sleep_once') IS NOT NULL;\n"
+SLEEPING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND application_name LIKE 'pgcutover %' AND query LIKE '%pg_sleep(600)%'"
+)
+
+
+def count_of(url: str, sql: str) -> int:
+    db = connect(url, "psycopg", application_name="tests orphans")
+    try:
+        return int(db.query(sql)[0][0])
+    finally:
+        db.close()
+
+
+def sleeping(url: str) -> int:
+    """Count the window's sleeping statements (0 when the fence ended this session first)."""
+    try:
+        return count_of(url, SLEEPING)
+    except DB_ERRORS:
+        return 0
+
+
+@pytest.mark.parametrize("then", ["rollback", "resume"])
+def test_a_transform_left_running_by_a_killed_window_is_ended_by_the_next_attempt(
+    tmp_path: Path, legacy_url: str, then: str
+) -> None:
+    marker = connect(legacy_url, "psycopg", application_name="tests marker")
+    try:
+        marker.execute("CREATE SCHEMA tests_marker")
+        marker.execute("CREATE TABLE tests_marker.sleep_once ()")
+    finally:
+        marker.close()
+    before, prints = snapshot(legacy_url), fingerprint(legacy_url)
+    migration = slow_migration(tmp_path, 600)
+    (migration / "0008_slow.sql").write_text(SLEEP_ONCE)
+    env = {**app_env(tmp_path, legacy_url), "MIGRATION_DIR": str(migration)}
+    window = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        wait_for("the transform to sleep", lambda: sleeping(legacy_url), proc=window)
+        os.killpg(window.pid, signal.SIGKILL)  # the whole foreground group, as kill -9 would
+    finally:
+        window.kill()
+        window.communicate(timeout=30)  # reaped, its pipes closed
+    assert count_of(legacy_url, SLEEPING) == 1, "the server runs the dead window's statement on"
+    if then == "resume":
+        marker = connect(legacy_url, "psycopg", application_name="tests marker")
+        try:
+            marker.execute("DROP SCHEMA tests_marker CASCADE")
+        finally:
+            marker.close()
+    args = ["rollback", "--yes"] if then == "rollback" else ["migrate-offline", "--resume", "--yes"]
+    # Without ending it, the rollback's DROP SCHEMA (or the resumed transform's keys) would wait
+    # the ten minutes out.
+    done = run_cli(args, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ended 1 session(s) an earlier attempt" in done.stdout + done.stderr
+    assert count_of(legacy_url, SLEEPING) == 0
+    if then == "rollback":
+        assert_rolled_back(tmp_path, legacy_url, prints)
+    else:
+        check_rules(before, snapshot(legacy_url))
+        assert app_state(tmp_path) == ("v2", False)
