@@ -22,6 +22,7 @@ from test_progress import slow_migration
 
 from pgcutover.db import DB_ERRORS, connect
 from pgcutover.errors import CutoverError
+from pgcutover.sandbox.cluster import LocalCluster
 from steps.backup import dump_database
 
 # Once: the real pg_dump starts in a session of its own, writing into a FIFO nobody reads, so it
@@ -189,3 +190,24 @@ def test_a_transform_left_running_by_a_killed_window_is_ended_by_the_next_attemp
     else:
         check_rules(before, snapshot(legacy_url))
         assert app_state(tmp_path) == ("v2", False)
+
+
+def test_a_session_of_the_run_it_may_not_end_is_named_and_the_rollback_goes_on(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
+    prints = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    paused = run_cli(["migrate-offline", "--yes", "--until", "fence"], cwd=tmp_path, env=env)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    (run_dir,) = [d for d in (tmp_path / "runs").iterdir() if d.is_dir()]
+    # A superuser's session under the run's name: the app role may not end it.
+    url = cluster.superuser_url(legacy_url.rsplit("/", 1)[1].split("?")[0])
+    other = connect(url, "psycopg", application_name=f"pgcutover {run_dir.name} by hand")
+    try:
+        done = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"could not end run {run_dir.name}'s earlier sessions" in done.stdout
+        assert other.query("SELECT 1")[0][0] == 1  # still there
+    finally:
+        other.close()
+    assert_rolled_back(tmp_path, legacy_url, prints)
