@@ -80,6 +80,14 @@ _QUERIES: dict[str, str] = {
         "s.data_type::text, s.start_value::text, s.increment_by::text, s.last_value::text "
         f"FROM pg_sequences s JOIN pg_namespace n ON n.nspname = s.schemaname WHERE {_IN_SCOPE}"
     ),
+    # ALTER DEFAULT PRIVILEGES: global ones, and those set IN SCHEMA for a schema in scope.
+    "default_privileges": (
+        "SELECT concat_ws(' ', 'for role ' || d.defaclrole::regrole::text, "
+        "'in schema ' || quote_ident(n.nspname), 'on ' || d.defaclobjtype::text), "
+        "d.defaclacl::text FROM pg_default_acl d "
+        "LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace "
+        f"WHERE d.defaclnamespace = 0 OR {_IN_SCOPE}"
+    ),
     "comments": (
         "SELECT i.type || ' ' || i.identity, d.description FROM pg_description d, "
         "LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) i "
@@ -118,6 +126,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "triggers": ("enabled", "definition"),
     "functions": ("owner", "acl", "definition md5"),
     "sequences": ("type", "start", "increment", "last value"),
+    "default_privileges": ("acl",),
     "comments": ("text",),
 }
 # How a difference names its object: "column users.email: default differs".
@@ -132,6 +141,7 @@ LABELS = {
     "triggers": "trigger",
     "functions": "function",
     "sequences": "sequence",
+    "default_privileges": "default privileges",
     "comments": "comment on",
     "tables": "table",
 }

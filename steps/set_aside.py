@@ -48,6 +48,38 @@ def copy_schema_rights(db: Database, source: str, target: str) -> int:
     return len(grants)
 
 
+# Default privileges set IN SCHEMA (ALTER DEFAULT PRIVILEGES … IN SCHEMA public …) belong to the
+# schema's oid: renamed aside with the legacy schema, the tables the app creates later in the new
+# one would lose them. Per-schema entries only ever add grants, so re-granting them carries them.
+DEFAULT_PRIVILEGES = (
+    "SELECT d.defaclrole::regrole::text, d.defaclobjtype::text, "
+    "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, "
+    "a.privilege_type, a.is_grantable, pg_has_role(d.defaclrole, 'MEMBER') "
+    "FROM pg_default_acl d, aclexplode(d.defaclacl) a "
+    "WHERE d.defaclnamespace = %s::regnamespace ORDER BY 1, 2, 3, 4"
+)
+DEFAULT_OBJECTS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
+
+
+def carry_default_privileges(db: Database, source: str, target: str) -> tuple[int, list[str]]:
+    """Give the new schema the old one's default privileges; return how many, and the roles
+    whose entries this role may not set (it is not a member of them)."""
+    carried, refused = 0, set()
+    for role, kind, grantee, privilege, grantable, member in db.query(
+        DEFAULT_PRIVILEGES, [ident(source)]
+    ):
+        if not member:
+            refused.add(str(role))
+            continue
+        option = " WITH GRANT OPTION" if grantable else ""
+        db.execute(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {role} IN SCHEMA {ident(target)} "
+            f"GRANT {privilege} ON {DEFAULT_OBJECTS[str(kind)]} TO {grantee}{option}"
+        )
+        carried += 1
+    return carried, sorted(refused)
+
+
 def copy_table_grants(db: Database, source: str, target: str) -> int:
     """Give each new table (and column) its legacy namesake's grants: app roles keep access."""
     grants = db.query(
@@ -155,7 +187,7 @@ def seal_aside(db: Database, run_id: str, app_schema: str, aside_schema: str) ->
 
 def reset_schema(
     db: Database, run_id: str, app_schema: str, aside_schema: str, build_schema: str
-) -> tuple[int, int]:
+) -> tuple[int, int, tuple[int, list[str]]]:
     """Set the app schema aside, guarded and sealed, and swap the built one in; one transaction."""
     with db.transaction():
         require_table_owner(db, app_schema)
@@ -168,8 +200,9 @@ def reset_schema(
         db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(aside_schema)}")
         db.execute(f"ALTER SCHEMA {ident(build_schema)} RENAME TO {ident(app_schema)}")
         grants = copy_schema_rights(db, aside_schema, app_schema)
+        defaults = carry_default_privileges(db, aside_schema, app_schema)
         guarded = seal_aside(db, run_id, app_schema, aside_schema)
-    return grants, guarded
+    return grants, guarded, defaults
 
 
 def sealed_by(db: Database, run_id: str) -> bool:
@@ -194,12 +227,26 @@ def run(ctx: RunContext) -> StepOutcome:
     # reset destroys nothing (the legacy schema stays, sealed, until cleanup), and the window
     # cannot pass unfence until the proof ends.
     require_dumped(ctx, STEP)
-    grants, guarded = reset_schema(ctx.db, ctx.run_id, m.app_schema, m.aside_schema, m.build_schema)
+    grants, guarded, (defaults, refused) = reset_schema(
+        ctx.db, ctx.run_id, m.app_schema, m.aside_schema, m.build_schema
+    )
+    # Not silent: tables the app creates later get none of these roles' default grants.
+    missed = (
+        f"; NOT carried: the default privileges FOR ROLE {', '.join(refused)} (this role is not "
+        f"a member): set them again on {m.app_schema}"
+        if refused
+        else ""
+    )
     return StepOutcome(
         note=f"{m.app_schema} set aside as {m.aside_schema} ({guarded} tables "
         f"guarded read-only, sealed); {m.build_schema} swapped in as {m.app_schema} ({grants} "
-        "schema grants copied)",
-        details={**details, "guarded_tables": guarded},
+        f"schema grants, {defaults} default privileges copied){missed}",
+        details={
+            **details,
+            "guarded_tables": guarded,
+            "default_privileges": defaults,
+            "default_privileges_not_carried": refused,
+        },
     )
 
 

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from conftest import READER, READER_PASSWORD, admin, fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
+from test_backup_proof import journal_lines
 from test_failures import app_env, app_state, assert_rolled_back
 
 from pgcutover.db import Database, connect, ident, parse_dsn
@@ -454,3 +455,52 @@ def test_a_crash_between_the_swap_and_the_drop_of_the_migrated_schema(
     assert_rolled_back(tmp_path, legacy_url, original)
     with session(legacy_url) as db:
         assert not db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'cutover_discard'")
+
+
+@pytest.mark.parametrize("back", ["swap", "from-backup"])
+def test_default_privileges_follow_the_app_schema_and_come_back(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster, back: str
+) -> None:
+    app = connect(legacy_url, "psycopg", application_name="tests defaults")
+    try:
+        app.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {READER}")
+        app.execute(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO {READER}"
+        )
+    finally:
+        app.close()
+    if back == "swap":  # one the app role may not set (a superuser's): named, not carried
+        superuser = connect(
+            cluster.superuser_url(legacy_url.rsplit("/", 1)[1].split("?")[0]), "psycopg"
+        )
+        try:
+            superuser.execute(
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public "
+                f"GRANT SELECT ON TABLES TO {READER}"
+            )
+        finally:
+            superuser.close()
+    original = fingerprint(legacy_url)
+    assert len(original["default_privileges"]) == (3 if back == "swap" else 2)
+    env = migrate(tmp_path, legacy_url)
+    (reset,) = [
+        ln for ln in journal_lines(tmp_path) if ln["step"] == "reset" and ln["event"] == "end"
+    ]
+    assert reset["details"]["default_privileges"] == 2, reset
+    if back == "swap":
+        assert reset["details"]["default_privileges_not_carried"] == ["postgres"], reset
+        assert "NOT carried: the default privileges FOR ROLE postgres" in reset["note"]
+    app = connect(legacy_url, "psycopg", application_name="tests defaults")
+    try:  # a table the new release creates later: the reader gets what it got before
+        app.execute("CREATE TABLE public.created_later (id serial)")
+        assert app.query(
+            f"SELECT has_table_privilege('{READER}', 'public.created_later', 'SELECT'), "
+            f"has_sequence_privilege('{READER}', 'public.created_later_id_seq', 'USAGE')"
+        )[0] == (True, True)
+        app.execute("DROP TABLE public.created_later")
+    finally:
+        app.close()
+    args = ["rollback", "--yes"] + (["--from-backup"] if back == "from-backup" else [])
+    done = run_cli(args, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
