@@ -7,6 +7,7 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import pytest
 from conftest import fingerprint, make_settings, run_cli
 from lab import AppLab
 from rules import check_rules, snapshot
@@ -114,8 +115,9 @@ def test_a_corrupt_part_stops_the_window_before_unfence(tmp_path: Path, legacy_u
     assert not (backup_dir / MANIFEST_NAME).exists()
 
 
+@pytest.mark.parametrize("renamed", [False, True])
 def test_a_window_killed_after_the_dump_dumps_again_on_resume(
-    tmp_path: Path, legacy_url: str
+    tmp_path: Path, legacy_url: str, renamed: bool
 ) -> None:
     before = snapshot(legacy_url)
     body = KILL_AFTER_DUMP.format(real=real_bindir(), marker=tmp_path / "killed-once")
@@ -129,37 +131,18 @@ def test_a_window_killed_after_the_dump_dumps_again_on_resume(
     (left,) = backup_dir.glob(DIR_NAME + ".partial-*")
     assert (left / "toc.dat").is_file()
     assert not (backup_dir / DIR_NAME).exists() and not (backup_dir / DUMP_RECORD).exists()
+    if renamed:
+        # As if the kill landed between the rename and dump.json (the dump runs beside the
+        # transform, so a kill meant for a step in line can): whole, final name, unrecorded.
+        left = left.rename(backup_dir / DIR_NAME)
+        (left / "stale-marker").write_text("from the killed attempt\n")
 
     resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     check_rules(before, snapshot(legacy_url))
     assert app_state(tmp_path) == ("v2", False)
-    assert not left.exists() and not list(backup_dir.glob("*.partial*"))
-    settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT="directory")
-    assert check_backup(settings, backup_dir, full_read=True).proven
-
-
-def test_a_dump_renamed_but_never_recorded_is_dumped_again_on_resume(
-    tmp_path: Path, legacy_url: str
-) -> None:
-    # The kill lands between the rename and dump.json (the dump runs beside the transform, so a
-    # kill meant for a step in line can): a whole directory under its final name, unrecorded.
-    before = snapshot(legacy_url)
-    body = KILL_AFTER_DUMP.format(real=real_bindir(), marker=tmp_path / "killed-once")
-    env = app_env(
-        tmp_path, legacy_url, BACKUP_FORMAT="directory", PG_BINDIR=str(fake_bindir(tmp_path, body))
-    )
-    killed = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
-    assert killed.returncode != 0 and (tmp_path / "killed-once").exists()
-    backup_dir = next((tmp_path / "backups").iterdir())
-    (left,) = backup_dir.glob(DIR_NAME + ".partial-*")
-    left.rename(backup_dir / DIR_NAME)
-    (backup_dir / DIR_NAME / "stale-marker").write_text("from the killed attempt\n")
-
-    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    check_rules(before, snapshot(legacy_url))
-    assert not (backup_dir / DIR_NAME / "stale-marker").exists(), "the unrecorded dump was kept"
+    assert not (left / "stale-marker").exists(), "the killed attempt's dump was kept"
+    assert renamed or not left.exists()  # the partial is gone, not renamed into place
     assert not list(backup_dir.glob("*.partial*"))
     settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT="directory")
     assert check_backup(settings, backup_dir, full_read=True).proven
