@@ -185,6 +185,8 @@ def test_no_overlap_runs_each_step_in_line_and_the_dump_takes_every_job(
     assert not any(j.get("beside_until") for j in journal)
     (backup_end,) = [j for j in journal if j["step"] == "backup" and j["event"] == "end"]
     assert backup_end["details"]["jobs"] == 2  # alone, the dump takes every job
+    notes = " ".join(str(j.get("note", "")) for j in journal if j["event"] == "end")
+    assert "beside" not in notes, notes  # no step says it ran beside the others
     assert "(beside)" not in done.stdout
 
 
