@@ -146,7 +146,7 @@ def sleeping(url: str) -> int:
     """Count the window's sleeping statements (0 when the fence ended this session first)."""
     try:
         return count_of(url, SLEEPING)
-    except DB_ERRORS:
+    except (CutoverError, *DB_ERRORS):  # ended while connecting, or while asking
         return 0
 
 
