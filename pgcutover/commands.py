@@ -56,7 +56,7 @@ def migrate_offline(
     plan = MIGRATE_OFFLINE[: plan_end(until)] if until else MIGRATE_OFFLINE
     validate(settings, "migrate-offline", deploys=True)
     if dry:
-        dry_run(settings, MIGRATE_OFFLINE)
+        dry_run(settings, MIGRATE_OFFLINE, overlap=overlap)
         return ""
     run_id = None
     if resume:

@@ -17,8 +17,12 @@ from pgcutover.timeline import say
 from steps.rollback import ROLLBACK
 
 
-def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
-    """Print the plan (steps, budgets, commands per host, SQL files in order); touch nothing."""
+def dry_run(settings: Settings, steps: Sequence[Step], *, overlap: bool = True) -> None:
+    """Print the plan (steps, budgets, commands per host, SQL files in order); touch nothing.
+
+    overlap: as migrate-offline's --overlap: say which steps run beside the others, and leave
+    their budgets out of the window's (they overlap the steps in line), as the timeline does.
+    """
     migration = load_migration(settings.migration_dir)
     say(
         f"Plan for migration {migration.name!r} against "
@@ -29,13 +33,20 @@ def dry_run(settings: Settings, steps: Sequence[Step]) -> None:
     total = 0.0
     for n, step in enumerate(steps, 1):
         budget = step.budget(settings)
-        total += budget
-        say(f"{n:2d}. {step.name}  (budget {budget:.0f}s)", "bold")
+        beside = bool(step.beside_until) and overlap
+        total += 0.0 if beside else budget
+        say(f"{n:2d}. {step.name}  (budget {budget:.0f}s{_beside(step) if beside else ''})", "bold")
         for line in step.describe(settings, migration):
             say(f"      {line}")
-    say(f"Window budget: {total:.0f}s")
+    say(f"Window budget: {total:.0f}s" + (" (the steps in line)" if overlap else ""))
     say("On failure (--on-failure rollback) or `invoke rollback`:", "bold")
     for step in ROLLBACK:
         say(f"    {step.name}", "bold")
         for line in step.describe(settings, migration):
             say(f"      {line}")
+
+
+def _beside(step: Step) -> str:
+    """Say when a step beside the window starts and where the window waits for it."""
+    after = f" once {step.beside_after} ends" if step.beside_after else ""
+    return f", beside the steps after it{after}, joined before {step.beside_until}"

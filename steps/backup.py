@@ -274,13 +274,17 @@ def done(ctx: RunContext) -> bool:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     fmt = settings.backup_format
-    jobs = " --jobs <--jobs − 1, at least 1>" if fmt == "directory" else ""
+    jobs = (
+        " --jobs <--jobs − 1, at least 1; all of them with --no-overlap>"
+        if fmt == "directory"
+        else ""
+    )
     return [
         f"pg_dump --format={fmt}{jobs} --compress={settings.backup_compress} "
         f"--snapshot=<exported> --exclude-schema={BOOKKEEPING_SCHEMA} "
         f"--exclude-schema={migration.build_schema} "
         f"--file {settings.backup_dir}/<run-id>/{dump_name(fmt)}",
-        "count every table's rows in the same snapshot (beside pg_dump, on a second "
+        "count every table's rows in the same snapshot (while pg_dump runs, on a second "
         "connection); pg_restore --list (a data entry per table); write dump.json",
     ]
 

@@ -60,8 +60,8 @@ def done(ctx: RunContext) -> bool:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
-        f"beside the steps after it, joined before {JOINED_BEFORE}: pg_restore --file=/dev/null "
-        "(every data block read and inflated) with sha256 beside it; write manifest.json",
+        "pg_restore --file=/dev/null (every data block read and inflated) with the sha256 "
+        "computed alongside; write manifest.json",
         *describe_copy(settings),
     ]
 

@@ -257,7 +257,7 @@ def done(ctx: RunContext) -> bool:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
-        "require the run's dump, written whole (its proof runs beside the window after this)",
+        "require the run's dump, written whole (unfence waits for its proof)",
         f"one transaction: ALTER SCHEMA {migration.app_schema} RENAME TO "
         f"{migration.aside_schema}; ALTER SCHEMA {migration.build_schema} RENAME TO "
         f"{migration.app_schema} (given the same owner, grants and comment); a guard trigger "

@@ -56,7 +56,7 @@ def run(ctx: RunContext) -> StepOutcome:
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     return [
-        f"beside verify, joined before {JOINED_BEFORE}, on a connection of its own: "
+        "on a connection of its own: "
         + ", ".join(f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.statistics)
     ]
 

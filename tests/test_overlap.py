@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fingerprint, run_cli
+from conftest import fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
 from test_backup_proof import real_bindir
 from test_failures import app_env, app_state, assert_rolled_back, fake_bindir
 
+from pgcutover import commands
 from pgcutover.db import connect
 from pgcutover.journal import read_journal
+from steps.window import MIGRATE_OFFLINE
 
 BUILD = "cutover_target"
 # Once: the real pg_dump dumps for a second, then dies (-9) while the transform still runs.
@@ -206,3 +208,21 @@ def test_a_window_paused_with_the_overlap_resumes_in_line(tmp_path: Path, legacy
     later = journal[position(journal, "reset", "start") :]
     assert position(later, "statistics", "end") < position(later, "verify", "start")
     assert not any(j.get("beside_until") for j in later)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_the_dry_run_says_what_runs_beside_and_budgets_the_steps_in_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overlap: bool
+) -> None:
+    settings = make_settings(tmp_path, "postgresql://nobody@127.0.0.1:1/nowhere")
+    commands.migrate_offline(settings, dry=True, overlap=overlap)  # connects to nothing
+    out = capsys.readouterr().out
+    in_line = sum(s.budget(settings) for s in MIGRATE_OFFLINE if not s.beside_until)
+    everything = sum(s.budget(settings) for s in MIGRATE_OFFLINE)
+    if overlap:
+        assert "backup  (budget 600s, beside the steps after it, joined before reset)" in out
+        assert "once backup ends, joined before unfence" in out
+        assert f"Window budget: {in_line:.0f}s (the steps in line)" in out
+    else:
+        assert "beside" not in out.split("On failure")[0]
+        assert f"Window budget: {everything:.0f}s\n" in out
