@@ -14,7 +14,7 @@ from typing import Any
 from pgcutover.beside import BesideSteps
 from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_bookkeeping
 from pgcutover.checkpoints import as_step_error, write_end
-from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_text
+from pgcutover.db import DB_ERRORS, Database, connect, describe_target
 from pgcutover.errors import Interrupted
 from pgcutover.faults import inject_fault
 from pgcutover.forecast_report import run_forecast
@@ -47,17 +47,7 @@ def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> 
             if not fresh:  # an existing run acts only on the database it was bound to at preflight
                 require_same_database(step, run_id, read_run_meta(run_dir), live)
             acquire_lock(lock_db, step)
-            try:
-                orphans = end_orphaned_sessions(lock_db, run_id)
-            except DB_ERRORS as exc:  # another role's (a superuser ran the window): say, go on
-                orphans = 0
-                say(f"{step}: could not end run {run_id}'s earlier sessions: {error_text(exc)}")
-            if orphans:
-                say(
-                    f"{step}: ended {orphans} session(s) an earlier attempt of run {run_id} left "
-                    "running on the server (its process was killed; they held its locks)",
-                    "bold yellow",
-                )
+            end_orphaned_sessions(lock_db, run_id, step)
             db = connect(
                 settings.database_url,
                 settings.db_driver,

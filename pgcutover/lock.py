@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from pgcutover.db import Database
+from pgcutover.db import DB_ERRORS, Database, error_text
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso
+from pgcutover.timeline import say
 
 LOCK_KEY = 0x70676375  # 'pgcu': one advisory lock per database for every pgcutover run
 
@@ -40,26 +41,35 @@ RUN_SESSIONS = (
 ORPHAN_WAIT_S = 10.0
 
 
-def end_orphaned_sessions(lock_db: Database, run_id: str) -> int:
-    """End the sessions an earlier, dead attempt of this run left; return how many there were.
+def end_orphaned_sessions(lock_db: Database, run_id: str, step: str) -> None:
+    """End the sessions an earlier, dead attempt of this run left, and say how many.
 
     Call it holding the lock: no live process of this run has a session then. A kill -9 of the
     window leaves each busy statement running on the server until it next talks to its client
     (a transform's INSERT … SELECT for minutes), holding its locks: a rollback's DROP SCHEMA or a
     resumed transform's index build would wait on it, silently. An idle session ends with its
-    process.
+    process. One the role may not end (a superuser's) is named, and the run goes on.
     """
     name = f"pgcutover {run_id}"
-    ended = int(
-        lock_db.query(
-            f"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) {RUN_SESSIONS}) t",
-            [name, name + " "],
-        )[0][0]
-    )
+    try:
+        ended = int(
+            lock_db.query(
+                f"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) {RUN_SESSIONS}) t",
+                [name, name + " "],
+            )[0][0]
+        )
+    except DB_ERRORS as exc:
+        say(f"{step}: could not end run {run_id}'s earlier sessions: {error_text(exc)}")
+        return
     deadline = time.monotonic() + ORPHAN_WAIT_S
     # pg_terminate_backend only signals: the locks go when the backend has rolled back and exited.
     while ended and time.monotonic() < deadline:
         if not lock_db.query(f"SELECT count(*) {RUN_SESSIONS}", [name, name + " "])[0][0]:
             break
         time.sleep(0.1)
-    return ended
+    if ended:
+        say(
+            f"{step}: ended {ended} session(s) an earlier attempt of run {run_id} left running "
+            "on the server (its process was killed; they held its locks)",
+            "bold yellow",
+        )

@@ -120,7 +120,7 @@ def dump_database(
     *,
     run_id: str,
     app_name: str,
-    exclude: list[str] | None = None,
+    exclude: Sequence[str] = (),
     jobs: int = 1,
 ) -> Dumped:
     """Dump the database (bookkeeping excluded), check its TOC, and record it for the proof.
@@ -144,9 +144,8 @@ def dump_database(
     # that nothing records (the caller dumps again only when no intact record or proof is there):
     # it goes, with any record or manifest of an earlier file, or the rename below cannot replace
     # a directory and the proof would read a record of another dump.
-    for stale in [*(dest_dir / n for n in DUMP_NAMES.values()), dest_dir / MANIFEST_NAME]:
-        remove_dump(stale)
-    (dest_dir / DUMP_RECORD).unlink(missing_ok=True)
+    for stale in (*DUMP_NAMES.values(), MANIFEST_NAME, DUMP_RECORD):
+        remove_dump(dest_dir / stale)
     partial = dest_dir / f"{name}{PARTIAL}{secrets.token_hex(4)}"
     final = dest_dir / name
     with db.transaction():
@@ -156,7 +155,7 @@ def dump_database(
         snapshot = db.query("SELECT pg_export_snapshot()")[0][0]
         # The counts scan every table while pg_dump does: on their own connection, beside it.
         counting = Background(
-            lambda: count_in_snapshot(settings, snapshot, app_name, exclude or []),
+            lambda: count_in_snapshot(settings, snapshot, app_name, exclude),
             name="backup counts",
         )
         try:
@@ -164,7 +163,7 @@ def dump_database(
                 settings,
                 partial,
                 snapshot=snapshot,
-                exclude_schemas=[BOOKKEEPING_SCHEMA, *(exclude or [])],
+                exclude_schemas=[BOOKKEEPING_SCHEMA, *exclude],
                 app_name=app_name,
                 jobs=jobs,
             )

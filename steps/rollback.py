@@ -11,7 +11,6 @@ from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.urlcheck import host_url
-from steps.backup import dump_app_name, end_dump_sessions
 from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
 from steps.maintenance import describe_switch, switch
@@ -43,11 +42,10 @@ def prepare(ctx: RunContext) -> StepOutcome:
     fenced = (
         fence(ctx) if _bookkeeping(ctx) else StepOutcome(note="no bookkeeping: nothing was fenced")
     )
-    # The fence spares sessions named pgcutover: a pg_dump the window's kill missed is one.
-    orphans = end_dump_sessions(ctx.db, dump_app_name(ctx))
-    ended = f"; ended {orphans} session(s) of the window's orphaned pg_dump" if orphans else ""
+    # The fence spares sessions named pgcutover: a killed window's (its pg_dump, its transform's
+    # statement) were ended when the rollback took the lock (pgcutover.lock).
     return StepOutcome(
-        note=f"maintenance: {on.note}; fence: {fenced.note}{ended}",
+        note=f"maintenance: {on.note}; fence: {fenced.note}",
         details={"maintenance": on.details.get("hosts", {})},
     )
 

@@ -19,6 +19,7 @@ from test_backup_proof import real_bindir
 from test_ctrl_c import start_cli, wait_for
 from test_failures import app_env, app_state, assert_rolled_back, fake_bindir
 from test_progress import slow_migration
+from test_rollback_paths import superuser
 
 from pgcutover.db import DB_ERRORS, connect
 from pgcutover.errors import CutoverError
@@ -48,12 +49,16 @@ ORPHANS = (
 )
 
 
-def dump_sessions(url: str) -> int:
+def count_of(url: str, sql: str) -> int:
     db = connect(url, "psycopg", application_name="tests orphans")
     try:
-        return int(db.query(ORPHANS)[0][0])
+        return int(db.query(sql)[0][0])
     finally:
         db.close()
+
+
+def dump_sessions(url: str) -> int:
+    return count_of(url, ORPHANS)
 
 
 @pytest.mark.parametrize("then", ["resume", "rollback"])
@@ -134,14 +139,6 @@ SLEEPING = (
 )
 
 
-def count_of(url: str, sql: str) -> int:
-    db = connect(url, "psycopg", application_name="tests orphans")
-    try:
-        return int(db.query(sql)[0][0])
-    finally:
-        db.close()
-
-
 def sleeping(url: str) -> int:
     """Count the window's sleeping statements (0 when the fence ended this session first)."""
     try:
@@ -201,8 +198,8 @@ def test_a_session_of_the_run_it_may_not_end_is_named_and_the_rollback_goes_on(
     assert paused.returncode == 0, paused.stdout + paused.stderr
     (run_dir,) = [d for d in (tmp_path / "runs").iterdir() if d.is_dir()]
     # A superuser's session under the run's name: the app role may not end it.
-    url = cluster.superuser_url(legacy_url.rsplit("/", 1)[1].split("?")[0])
-    other = connect(url, "psycopg", application_name=f"pgcutover {run_dir.name} by hand")
+    other = superuser(cluster, legacy_url)
+    other.execute(f"SET application_name = 'pgcutover {run_dir.name} by hand'")
     try:
         done = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr

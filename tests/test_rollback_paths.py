@@ -470,16 +470,14 @@ def test_default_privileges_follow_the_app_schema_and_come_back(
     finally:
         app.close()
     if back == "swap":  # one the app role may not set (a superuser's): named, not carried
-        superuser = connect(
-            cluster.superuser_url(legacy_url.rsplit("/", 1)[1].split("?")[0]), "psycopg"
-        )
+        s = superuser(cluster, legacy_url)
         try:
-            superuser.execute(
+            s.execute(
                 f"ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public "
                 f"GRANT SELECT ON TABLES TO {READER}"
             )
         finally:
-            superuser.close()
+            s.close()
     original = fingerprint(legacy_url)
     assert len(original["default_privileges"]) == (3 if back == "swap" else 2)
     env = migrate(tmp_path, legacy_url)
