@@ -11,8 +11,8 @@ from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
 from pgcutover.run import RunContext
-from pgcutover.session_memory import raise_memory
 from pgcutover.window_jobs import set_index_workers, window_jobs
+from pgcutover.window_session import tune_window_session
 
 
 def applied_files(db: Database, run_id: str) -> dict[str, str]:
@@ -72,7 +72,7 @@ def apply_in_one_transaction(
     db = ctx.db
     with db.transaction():
         set_run_parameters(ctx, db)
-        raise_memory(db, ctx.settings.window_memory)
+        tune_window_session(db, ctx.settings.window_session)
         set_index_workers(db, window_jobs(ctx, step))
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:

@@ -24,8 +24,8 @@ from pgcutover.backup_settings import (
 )
 from pgcutover.errors import CutoverError
 from pgcutover.redact import register_secret
-from pgcutover.session_memory import memory_settings
 from pgcutover.timeline import warn
+from pgcutover.window_session import window_session_settings
 
 DRIVERS = ("psycopg", "pg8000")
 # Every variable pgcutover reads; a profile file naming anything else is a typo until proven
@@ -58,6 +58,7 @@ KNOWN = (
     "FENCE_WAIT",
     "WINDOW_WORK_MEM",
     "WINDOW_MAINTENANCE_WORK_MEM",
+    "WINDOW_JIT",
     "NOTIFY_CMD",
     "NOTIFY_TIMEOUT",
     "CUTOVER_ENV",
@@ -111,8 +112,8 @@ class Settings:
     maintenance_check_url: str = ""
     maintenance_check_timeout_s: float = 30.0
     fence_wait_s: float = 10.0
-    # work_mem and maintenance_work_mem for the window's transactions (pgcutover/session_memory.py)
-    window_memory: dict[str, str] = field(default_factory=lambda: memory_settings({}))
+    # work_mem, maintenance_work_mem and jit for the window's transactions (window_session.py)
+    window_session: dict[str, str] = field(default_factory=lambda: window_session_settings({}))
     notify_cmd: str = ""  # run with each event as JSON on stdin (pgcutover/notify.py)
     notify_timeout_s: float = 10.0
     budgets: dict[str, float] = field(default_factory=dict)
@@ -237,7 +238,7 @@ def load_settings(
         backup_dir=backup_dir,
         runs_dir=home("RUNS_DIR", "runs"),
         backup_keep=parse_keep(values.get("BACKUP_KEEP", "")),
-        window_memory=memory_settings(values),
+        window_session=window_session_settings(values),
         backup_compress=parse_compress(values.get("BACKUP_COMPRESS", "")),
         backup_format=parse_format(values.get("BACKUP_FORMAT", "")),
         backup_copy_to=parse_copy_to(values.get("BACKUP_COPY_TO", ""), base, backup_dir),

@@ -15,8 +15,8 @@ from pgcutover.apply_sql import set_run_parameters
 from pgcutover.db import connect
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
-from pgcutover.session_memory import raise_memory
 from pgcutover.settings import Settings
+from pgcutover.window_session import tune_window_session
 
 STEP = "statistics"
 JOINED_BEFORE = "unfence"
@@ -30,7 +30,7 @@ def gather_statistics(ctx: RunContext) -> list[dict[str, object]]:
     try:
         with db.transaction():
             set_run_parameters(ctx, db)
-            raise_memory(db, s.window_memory)
+            tune_window_session(db, s.window_session)
             for f in ctx.migration.statistics:
                 started = time.monotonic()
                 db.run_script(f.text)

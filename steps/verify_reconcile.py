@@ -14,7 +14,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration, ReconciledTable
 from pgcutover.progress import Progress
 from pgcutover.run import RunContext
-from pgcutover.session_memory import raise_memory
+from pgcutover.window_session import tune_window_session
 from steps.backup_proof import dumped_counts
 
 STEP = "verify"
@@ -103,7 +103,7 @@ def reconcile(
             with db.transaction():
                 join_snapshot(db, snapshot)
                 set_run_parameters(ctx, db)
-                raise_memory(db, ctx.settings.window_memory)
+                tune_window_session(db, ctx.settings.window_session)
                 db.execute(f"SET LOCAL search_path = pg_catalog, {ident(migration.app_schema)}")
                 while True:
                     with lock:

@@ -9,8 +9,8 @@ import pytest
 
 from pgcutover.db import connect
 from pgcutover.errors import CutoverError
-from pgcutover.session_memory import raise_memory
 from pgcutover.settings import load_settings
+from pgcutover.window_session import tune_window_session
 
 
 @pytest.mark.parametrize(
@@ -30,27 +30,44 @@ def test_a_silly_window_memory_is_refused_in_one_line(tmp_path: Path, raw: str, 
 
 
 def test_window_memory_defaults_and_reads_a_profile(tmp_path: Path) -> None:
-    assert load_settings(None, base_dir=tmp_path, environ={}).window_memory == {
+    assert load_settings(None, base_dir=tmp_path, environ={}).window_session == {
         "work_mem": "128MB",
         "maintenance_work_mem": "1GB",
+        "jit": "off",
     }
     chosen = load_settings(
         None, base_dir=tmp_path, environ={"WINDOW_MAINTENANCE_WORK_MEM": " 4GB "}
     )
-    assert chosen.window_memory["maintenance_work_mem"] == "4GB"
+    assert chosen.window_session["maintenance_work_mem"] == "4GB"
+    assert (
+        load_settings(None, base_dir=tmp_path, environ={"WINDOW_JIT": " On "}).window_session["jit"]
+        == "on"
+    )
 
 
-def test_window_memory_is_raised_for_the_transaction_only_and_never_lowered(
+@pytest.mark.parametrize("raw", ["no", "0", "false", "auto"])
+def test_a_window_jit_other_than_on_or_off_is_refused_in_one_line(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(
+        CutoverError, match=f"^config: WINDOW_JIT='{re.escape(raw)}' is not on or off"
+    ):
+        load_settings(None, base_dir=tmp_path, environ={"WINDOW_JIT": raw})
+
+
+def test_window_memory_is_raised_and_jit_set_for_the_transaction_only(
     legacy_url: str,
 ) -> None:
     db = connect(legacy_url, "psycopg")
     try:
         db.execute("SET work_mem = '8MB'")
         with db.transaction():
-            raise_memory(db, {"work_mem": "1MB", "maintenance_work_mem": "300MB"})
+            tune_window_session(
+                db, {"work_mem": "1MB", "maintenance_work_mem": "300MB", "jit": "off"}
+            )
             assert db.query("SHOW work_mem")[0][0] == "8MB"  # the server's is larger: kept
             assert db.query("SHOW maintenance_work_mem")[0][0] == "300MB"
+            assert db.query("SHOW jit")[0][0] == "off"
         assert db.query("SHOW maintenance_work_mem")[0][0] != "300MB"  # SET LOCAL: gone
+        assert db.query("SHOW jit")[0][0] == "on"
     finally:
         db.close()
 
