@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -114,6 +115,42 @@ def test_migrate_offline_satisfies_every_rule(
         settings.database_url.split(":")[2].split("@")[0]
         not in (tmp_path / "runs" / run_id / "journal.jsonl").read_text()
     )
+
+
+def test_a_personal_id_a_legacy_row_already_holds_is_hashed_again(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    # R3: ids cannot collide with legacy ids, even where a legacy organization and membership
+    # hold exactly the ids the transform would give a user's personal ones.
+    db = connect(legacy_url, "psycopg")
+    try:
+        user = str(db.query('SELECT id FROM "User" ORDER BY id LIMIT 1')[0][0])
+        org = str(db.query("SELECT 'porg_' || md5('pgcutover:org:' || %s)", [user])[0][0])
+        member = str(db.query("SELECT 'pmem_' || md5('pgcutover:member:' || %s)", [user])[0][0])
+        db.execute(
+            'INSERT INTO "Organization" (id, name, "isDeleted", "createdBy", "createdAt", '
+            '"updatedAt") VALUES (%s, %s, false, %s, now(), now())',
+            [org, "squatter", user],
+        )
+        db.execute(
+            'INSERT INTO "OrganizationMember" (id, "organizationId", "userId", "isAdmin", '
+            '"createdAt", "updatedAt") VALUES (%s, %s, %s, false, now(), now())',
+            [member, org, user],
+        )
+    finally:
+        db.close()
+    before = snapshot(legacy_url)
+    commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    after = snapshot(legacy_url)
+    check_rules(before, after)
+    again_org = "porg_" + hashlib.md5(f"pgcutover:org:again:{user}".encode()).hexdigest()
+    again_member = "pmem_" + hashlib.md5(f"pgcutover:member:again:{user}".encode()).hexdigest()
+    assert after["User"][user]["defaultOrganizationId"] == again_org
+    assert after["Organization"][again_org]["isPersonal"] is True
+    assert after["Organization"][org]["isPersonal"] is False  # the legacy one: a team org
+    assert after["Organization"][org]["name"] == "squatter"
+    assert after["OrganizationMember"][again_member]["organizationId"] == again_org
+    assert after["OrganizationMember"][member]["organizationId"] == org
 
 
 def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> None:

@@ -12,22 +12,28 @@
 
 -- One personal organization per user, with ids that cannot collide with legacy ids: a hash of the
 -- user id under a pgcutover-only prefix, re-hashed in the (adversarial) case that a legacy id equals it.
+-- Collisions are found with one join per legacy table, not one index probe per user (measured at
+-- 200,000 users: this statement 0.66 s against 0.91 s), and only legacy ids under the prefix can
+-- equal one, so only those are hashed for the join. Each joins on a primary key: one row per user.
 CREATE TEMP TABLE cutover_personal ON COMMIT DROP AS
-SELECT u.id AS user_id,
-       CASE WHEN EXISTS (SELECT 1 FROM public."Organization" o WHERE o.id = 'porg_' || md5('pgcutover:org:' || u.id))
-            THEN 'porg_' || md5('pgcutover:org:again:' || u.id)
-            ELSE 'porg_' || md5('pgcutover:org:' || u.id) END AS org_id,
-       CASE WHEN EXISTS (SELECT 1 FROM public."OrganizationMember" m WHERE m.id = 'pmem_' || md5('pgcutover:member:' || u.id))
-            THEN 'pmem_' || md5('pgcutover:member:again:' || u.id)
-            ELSE 'pmem_' || md5('pgcutover:member:' || u.id) END AS member_id,
-       -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use Unicode
-       -- White_Space (tabs, newlines, no-break and ideographic spaces …), not only ASCII spaces.
-       coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
-                nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
-                'User') || '''s Workspace' AS org_name
-FROM public."User" u
--- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
-CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws;
+SELECT c.user_id,
+       CASE WHEN o.id IS NULL THEN c.org_id ELSE 'porg_' || md5('pgcutover:org:again:' || c.user_id) END AS org_id,
+       CASE WHEN m.id IS NULL THEN c.member_id ELSE 'pmem_' || md5('pgcutover:member:again:' || c.user_id) END AS member_id,
+       c.org_name
+FROM (SELECT u.id AS user_id,
+             'porg_' || md5('pgcutover:org:' || u.id) AS org_id,
+             'pmem_' || md5('pgcutover:member:' || u.id) AS member_id,
+             -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use
+             -- Unicode White_Space (tabs, newlines, no-break and ideographic spaces …), not only
+             -- ASCII spaces.
+             coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
+                      nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
+                      'User') || '''s Workspace' AS org_name
+      FROM public."User" u
+      -- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
+      CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws) c
+LEFT JOIN (SELECT id FROM public."Organization" WHERE id LIKE 'porg\_%') o ON o.id = c.org_id
+LEFT JOIN (SELECT id FROM public."OrganizationMember" WHERE id LIKE 'pmem\_%') m ON m.id = c.member_id;
 
 -- R1 + R3: users keep every column but hasCompletedOnboarding; their default is the personal org.
 INSERT INTO cutover_target."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
