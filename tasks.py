@@ -180,6 +180,8 @@ def status(c: Context, env: str | None = None, debug: bool = False) -> None:
         "from this rehearsal: RUNS_DIR/<run-id>/forecast.md and .json with BUDGET_ lines "
         "(default: no forecast)",
         "jobs": "the windows' --jobs: give the production window's (default: as migrate-offline)",
+        "overlap": "the windows' --[no-]overlap: give the production window's; the forecast "
+        "lays its steps out the same way (default: on)",
         "yes": YES_HELP,
         "env": ENV_HELP,
         "debug": DEBUG_HELP,
@@ -192,6 +194,7 @@ def rehearse(
     keep: bool = False,
     forecast: str | None = None,
     jobs: str | None = None,
+    overlap: bool = True,
     yes: bool = False,
     env: str | None = None,
     debug: bool = False,
@@ -204,6 +207,7 @@ def rehearse(
         yes=yes,
         forecast_for=named_settings("--forecast", forecast),
         jobs=jobs,
+        overlap=overlap,
     )
 
 

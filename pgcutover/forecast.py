@@ -70,6 +70,7 @@ class Forecast:
     notes: list[str] = field(default_factory=list)
     regimes: list[str] = field(default_factory=list)  # the crossings among notes: the wider ±
     wal_bytes: float = 0.0  # WAL the target's window will write (pg_wal, archive, replicas)
+    overlap: bool = True  # False: measured and forecast with --no-overlap, every step in line
 
     def budgets(self) -> dict[str, int]:
         """Return BUDGET_<STEP> values: the forecast's upper end with headroom, whole seconds."""
@@ -90,6 +91,7 @@ class Forecast:
             "measured_s": self.measured,
             "data_ratio": round(self.data_ratio, 4),
             "wal_bytes": round(self.wal_bytes),
+            "overlap": self.overlap,
             "budgets": self.budgets(),
             "notes": self.notes,
         }
@@ -215,19 +217,20 @@ def scale(pieces: list[Piece], staging: DatabaseProfile, target: DatabaseProfile
     )
 
 
-def window_seconds(steps: dict[str, float], plan: Sequence[Step]) -> float:
+def window_seconds(steps: dict[str, float], plan: Sequence[Step], *, overlap: bool = True) -> float:
     """Lay the plan's steps out as the run loop runs them and return where the last one ends.
 
     A step in line starts when the one before it ended and every step beside the window joined
     before it has ended too (the wait at its join). A step beside the window starts with the step
-    after it in the plan, or once the step it needs (beside_after) has ended.
+    after it in the plan, or once the step it needs (beside_after) has ended. Without the overlap
+    (--no-overlap) every step is in line.
     """
     clock = 0.0
     ends: dict[str, float] = {}
     joins: dict[str, list[float]] = {}
     for step in plan:
         took = steps.get(step.name, 0.0)
-        if step.beside_until:
+        if step.beside_until and overlap:
             begins = max(clock, ends.get(step.beside_after or "", 0.0))
             ends[step.name] = begins + took
             joins.setdefault(step.beside_until, []).append(ends[step.name])
@@ -245,8 +248,12 @@ def build_forecast(
     file_tables: dict[str, tuple[str, ...]],
     backup_fixed_s: float = 0.0,
     grows_by: dict[str, str] | None = None,
+    overlap: bool = True,
 ) -> Forecast:
-    """Forecast each step from the end lines of one or more rehearsal windows on the same data."""
+    """Forecast each step from the end lines of one or more rehearsal windows on the same data.
+
+    overlap: whether the windows (the rehearsal's and the target's) run steps beside the others.
+    """
     per_step: dict[str, list[float]] = {}
     measured: dict[str, list[float]] = {}
     fixed: dict[str, list[float]] = {}
@@ -287,7 +294,8 @@ def build_forecast(
         spread=spread,
         measured=measured,
         fixed={s: sum(v) / len(v) for s, v in fixed.items()},
-        window_s=window_seconds(steps, MIGRATE_OFFLINE),
+        window_s=window_seconds(steps, MIGRATE_OFFLINE, overlap=overlap),
+        overlap=overlap,
         # Steps' errors are not independent (one machine, one cache): add them, do not root-sum.
         window_spread_s=sum(spread.values()),
         data_ratio=ratio,

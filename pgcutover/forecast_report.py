@@ -106,7 +106,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- from rehearsal run {doc['rehearsal_run']} on "
         f"{doc['rehearsal_identity'].get('target')}; made {doc['made_at']}",
         f"- legacy data: {doc['data_ratio']:.2f}× the rehearsal's bytes",
-        f"- **whole window: {doc['window_s']:.1f} s ± {doc['window_spread_s']:.1f} s**",
+        f"- **whole window: {doc['window_s']:.1f} s ± {doc['window_spread_s']:.1f} s**"
+        + ("" if doc.get("overlap", True) else " (--no-overlap: every step in line)"),
         *wal_line(doc),
         "",
         "| step | rehearsal s | fixed s | forecast s | ± s |",
@@ -216,7 +217,12 @@ class ForecastPlanner:
         self.backup_fixed_s = backup_fixed_seconds(rehearsal)
 
     def write(
-        self, rehearsal: Settings, run: str, windows: list[list[dict[str, Any]]]
+        self,
+        rehearsal: Settings,
+        run: str,
+        windows: list[list[dict[str, Any]]],
+        *,
+        overlap: bool = True,
     ) -> tuple[dict[str, Any], list[Path]]:
         """Build the forecast from the rehearsal's windows; write it; return it and its files."""
         if self.staging is None:
@@ -229,6 +235,7 @@ class ForecastPlanner:
             file_tables=transform_tables(migration, set(self.staging.table_bytes)),
             backup_fixed_s=self.backup_fixed_s,
             grows_by=file_growth(migration),
+            overlap=overlap,
         )
         doc = forecast_document(forecast, self.staging, self.target, name=self.name, run=run)
         return doc, write_forecast(rehearsal.runs_dir / run, doc, self.settings.runs_dir)

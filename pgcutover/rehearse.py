@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,12 +72,14 @@ def rehearse(
     base_dir: Path | None = None,
     forecast_for: Settings | None = None,
     jobs: object = None,
+    overlap: bool = True,
 ) -> RehearsalReport:
     """Migrate, roll back, prove the rollback exact, migrate again; raise naming the first failure.
 
     base_dir is where the profile file lives (default: the current directory, as the CLI loads it).
     With forecast_for (another profile's settings, only read), forecast that database's window.
-    jobs is the windows' --jobs: give the production window's, so the forecast measures it.
+    jobs is the windows' --jobs and overlap their --no-overlap (False): give the production
+    window's, so the forecast measures it.
     """
     refuse_production(settings, base_dir)
     asked_jobs = parse_window_jobs(jobs, STEP)
@@ -118,7 +121,7 @@ def rehearse(
             clone_part.outcome, clone_part.note = "ok", how
             clone_part.duration_s = round(time.monotonic() - started, 3)
             say(f"{STEP}: scratch copy {report.clone} made by {how}")
-        _rehearse_on(target, report, planner, asked_jobs)
+        _rehearse_on(target, report, planner, WindowOptions(asked_jobs, overlap))
     except CutoverError as exc:
         if report.failed_part is None:  # a failure outside the parts (dropping the copy …)
             report.failed_part, report.error = exc.step, mask(str(exc))
@@ -189,12 +192,26 @@ def _timed(report: RehearsalReport, name: str, fn: Callable[[], T]) -> T:
     return result
 
 
-def _window(target: Settings, report: RehearsalReport, part: str, jobs: int | None) -> None:
+@dataclass(frozen=True)
+class WindowOptions:
+    """The rehearsal windows' flags, as the production window will be given them."""
+
+    jobs: int | None
+    overlap: bool
+
+
+def _window(target: Settings, report: RehearsalReport, part: str, opts: WindowOptions) -> None:
     """Run migrate-offline as a part; record its run id and the steps its journal holds."""
     before = _run_dirs(target)
     result = report.part(part)
     try:
-        _timed(report, part, lambda: commands.migrate_offline(target, yes=True, jobs=jobs))
+        _timed(
+            report,
+            part,
+            lambda: commands.migrate_offline(
+                target, yes=True, jobs=opts.jobs, overlap=opts.overlap
+            ),
+        )
     finally:
         new = sorted(_run_dirs(target) - before)
         if new:
@@ -204,7 +221,7 @@ def _window(target: Settings, report: RehearsalReport, part: str, jobs: int | No
 
 
 def _rehearse_on(
-    target: Settings, report: RehearsalReport, planner: ForecastPlanner | None, jobs: int | None
+    target: Settings, report: RehearsalReport, planner: ForecastPlanner | None, opts: WindowOptions
 ) -> None:
     before = _timed(
         report,
@@ -215,7 +232,7 @@ def _rehearse_on(
         where = report.parts.index(report.part("migrate-offline"))
         report.parts.insert(where, PartResult("measure"))
         _timed(report, "measure", lambda: planner.measure_rehearsal(target))
-    _window(target, report, "migrate-offline", jobs)
+    _window(target, report, "migrate-offline", opts)
     run = report.run_ids["migrate-offline"]
     since = _journal_len(target, run)
     rollback = report.part("rollback")
@@ -245,7 +262,7 @@ def _rehearse_on(
         report.part("compare").note = "identical to before the window"
 
     _timed(report, "compare", compare)
-    _window(target, report, "migrate-offline-again", jobs)
+    _window(target, report, "migrate-offline-again", opts)
     if planner:
         report.parts.append(PartResult("forecast"))
         again = report.run_ids["migrate-offline-again"]
@@ -256,7 +273,7 @@ def _rehearse_on(
 
         def forecast() -> None:
             assert planner is not None
-            report.forecast, files = planner.write(target, run, windows)
+            report.forecast, files = planner.write(target, run, windows, overlap=opts.overlap)
             report.forecast_files = [str(f) for f in files]
             say(f"{STEP}: forecast for {planner.name}: {files[1]}")
 

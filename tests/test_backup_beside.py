@@ -137,6 +137,10 @@ def test_the_forecast_counts_a_beside_step_only_past_its_join() -> None:
         {**steps, **inside, "backup": 5.1, "backup-proof": 2.6}, MIGRATE_OFFLINE
     )
     assert abs(longer - (sum(steps.values()) + 1.0 + 1.0)) < 1e-9
+    # With --no-overlap every step is in line: the window is their sum.
+    every = {**steps, **inside}
+    in_line = window_seconds(every, MIGRATE_OFFLINE, overlap=False)
+    assert abs(in_line - sum(every.values())) < 1e-9
 
 
 def test_restore_path_proves_a_dump_whose_proof_never_ended(

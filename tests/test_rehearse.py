@@ -272,3 +272,31 @@ def test_invoke_rehearse_from_the_command_line(tmp_path: Path, legacy_url: str) 
     reports = sorted((tmp_path / "runs").glob("rehearsal-*.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["identical"] is True
     assert app_state(tmp_path) == ("v2", False)
+
+
+def test_rehearse_with_no_overlap_runs_its_windows_in_line_and_forecasts_them_so(
+    tmp_path: Path, legacy_url: str, cluster, template: str, app_password: str
+) -> None:
+    from conftest import app_url, fresh_database, run_cli
+
+    with fresh_database(cluster, template) as prod_name:
+        env = app_env(tmp_path, legacy_url)
+        prod = {**env, "DATABASE_URL": app_url(cluster, app_password, prod_name)}
+        (tmp_path / ".env.live").write_text("".join(f"{k}='{v}'\n" for k, v in prod.items()))
+        proc = run_cli(
+            ["rehearse", "--yes", "--no-overlap", "--forecast", "live"], cwd=tmp_path, env=env
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (report,) = sorted((tmp_path / "runs").glob("rehearsal-*.json"))
+    runs = json.loads(report.read_text())["run_ids"]
+    for part in ("migrate-offline", "migrate-offline-again"):
+        lines = [
+            json.loads(ln)
+            for ln in (tmp_path / "runs" / runs[part] / "journal.jsonl").read_text().splitlines()
+        ]
+        assert any(ln.get("step") == "backup" for ln in lines)
+        assert not any(ln.get("beside_until") for ln in lines), part  # every step in line
+    doc = json.loads((tmp_path / "runs" / runs["migrate-offline"] / "forecast.json").read_text())
+    assert doc["overlap"] is False
+    # In line, the forecast's window is its steps one after the other.
+    assert doc["window_s"] == pytest.approx(sum(doc["steps"].values()), abs=0.01)
