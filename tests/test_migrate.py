@@ -14,7 +14,9 @@ from rules import KEPT, check_rules, snapshot
 
 from pgcutover import commands
 from pgcutover.apply_sql import set_parameters
+from pgcutover.compare import database_fingerprint
 from pgcutover.db import connect, ident
+from pgcutover.errors import CutoverError
 from pgcutover.journal import read_journal
 from pgcutover.migration import load_migration
 from pgcutover.sandbox.cluster import LocalCluster
@@ -151,6 +153,40 @@ def test_a_personal_id_a_legacy_row_already_holds_is_hashed_again(
     assert after["Organization"][org]["name"] == "squatter"
     assert after["OrganizationMember"][again_member]["organizationId"] == again_org
     assert after["OrganizationMember"][member]["organizationId"] == org
+
+
+@pytest.mark.parametrize("own_org", [True, False])
+def test_a_row_whose_user_is_gone_is_kept_or_fails_the_transform_never_dropped(
+    tmp_path: Path, legacy_url: str, own_org: bool
+) -> None:
+    # A database that lost a foreign key (or never had it) can hold a config whose userId names
+    # no user. With its own organizationId, R5 needs no user: it is kept. Without one, there is no
+    # personal organization to give it: the transform fails naming the column, nothing changes.
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.execute(
+            'ALTER TABLE "UserMcpServerConfig" DROP CONSTRAINT "UserMcpServerConfig_userId_fkey"'
+        )
+        org = db.query('SELECT id FROM "Organization" ORDER BY id LIMIT 1')[0][0]
+        config = str(db.query('SELECT id FROM "UserMcpServerConfig" ORDER BY id LIMIT 1')[0][0])
+        db.execute(
+            'UPDATE "UserMcpServerConfig" SET "userId" = %s, "organizationId" = %s WHERE id = %s',
+            ["ghost-user", org if own_org else None, config],
+        )
+    finally:
+        db.close()
+    before, original = snapshot(legacy_url), database_fingerprint(legacy_url, "psycopg")
+    settings = make_settings(tmp_path, legacy_url)
+    if own_org:
+        commands.migrate_offline(settings, yes=True)
+        after = snapshot(legacy_url)
+        assert after["UserMcpServerConfig"][config]["organizationId"] == org
+        assert set(after["UserMcpServerConfig"]) == set(before["UserMcpServerConfig"])
+        return
+    with pytest.raises(CutoverError, match='^transform: .*"organizationId"'):
+        commands.migrate_offline(settings, yes=True)
+    # Rolled back: the database as before (pgcutover's own bookkeeping schema aside).
+    assert database_fingerprint(legacy_url, "psycopg") == original
 
 
 def test_transform_rerun_changes_nothing(tmp_path: Path, legacy_url: str) -> None:

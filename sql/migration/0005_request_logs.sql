@@ -2,6 +2,8 @@
 -- organizationId = the legacy organizationId where set, else the organization its instance has after
 -- R5 (this covers logs whose user was deleted). Payloads are copied byte for byte.
 -- Requires: 0004 applied in this transaction. Idempotent.
+-- LEFT JOIN, as in 0004: a log whose instance is gone is never dropped here; the target's keys
+-- and NOT NULL name it instead.
 
 INSERT INTO cutover_target."McpServerRequestLog" ("id", "mcpServerInstanceId", "toolName", "transportType", "method",
                                           "responseStatus", "durationMs", "errorMessage", "errorCode", "inputBytes",
@@ -10,7 +12,7 @@ SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::c
        l."responseStatus", l."durationMs", l."errorMessage", l."errorCode", l."inputBytes", l."outputBytes",
        coalesce(l."organizationId", i."organizationId"), l."userAgent", l."createdAt"
 FROM public."McpServerRequestLog" l
-JOIN cutover_target."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
+LEFT JOIN cutover_target."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
 WHERE NOT EXISTS (SELECT 1 FROM cutover_target."McpServerRequestLog" there WHERE there."id" = l."id");
 
 INSERT INTO cutover_target."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
