@@ -71,7 +71,11 @@ def tune_window_session(db: Database, settings: dict[str, str]) -> None:
     and set the others."""
     for name, value in settings.items():
         if name not in SERVER_NAMES.values():
-            db.query("SELECT set_config(%s, %s, true)", [name, value])
+            # Only where the server has it (jit: PostgreSQL 11 and later).
+            db.query(
+                "SELECT set_config(name, %s, true) FROM pg_settings WHERE name = %s",
+                [value, name],
+            )
             continue
         db.query(
             "SELECT set_config(%s, CASE WHEN pg_size_bytes(current_setting(%s)) < "
