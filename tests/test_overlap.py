@@ -19,6 +19,7 @@ from test_failures import app_env, app_state, assert_rolled_back, fake_bindir
 
 from pgcutover import commands
 from pgcutover.db import connect
+from pgcutover.db import schema_exists as has_schema
 from pgcutover.journal import read_journal
 from steps.window import MIGRATE_OFFLINE
 
@@ -47,7 +48,7 @@ exec {real}/pg_dump "$@"
 def schema_exists(url: str, name: str) -> bool:
     db = connect(url, "psycopg", application_name="tests overlap")
     try:
-        return bool(db.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name]))
+        return has_schema(db, name)
     finally:
         db.close()
 
