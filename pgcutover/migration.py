@@ -114,11 +114,15 @@ class Migration:
     # The planner's statistics for the loaded tables, gathered beside verify (plan.toml
     # [statistics]): read-only on the data, so off the window's critical path.
     statistics: tuple[SqlFile, ...] = ()
+    # Legacy rows the target's keys would refuse, counted by preflight and the audit before the
+    # downtime (plan.toml [preflight] refused_references): one row (problem, rows) per kind.
+    refused_references: tuple[SqlFile, ...] = ()
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (
             self.schema_state,
             self.drift,
+            *self.refused_references,
             *self.deploy_schema,
             *self.transform,
             *self.statistics,
@@ -292,6 +296,7 @@ def load_migration(root: Path) -> Migration:
             smoke_reads=files("smoke", "read_probes"),
             smoke_writes=files("smoke", "write_probes"),
             statistics=files("statistics", "files"),
+            refused_references=files("preflight", "refused_references"),
             parameters=parameters,
         )
     except (KeyError, IndexError) as exc:

@@ -15,7 +15,7 @@ from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import console, say
 from steps.preflight import audit as audit_rows
-from steps.preflight import legacy_drift, schema_state, state_text
+from steps.preflight import legacy_drift, refused_references, schema_state, state_text
 
 
 def audit(settings: Settings) -> list[dict[str, object]]:
@@ -47,6 +47,7 @@ def audit(settings: Settings) -> list[dict[str, object]]:
                 findings, not_counted = [], error_text(exc)
             else:
                 not_counted = ""
+            refused = [] if drift else refused_references(db, migration)
     finally:
         db.close()
     if findings:
@@ -57,6 +58,15 @@ def audit(settings: Settings) -> list[dict[str, object]]:
             table.add_column(col)
         for f in findings:
             table.add_row(str(f["rule"]), str(f["finding"]), str(f["rows"]))
+        console.print(table)
+    if refused:
+        table = Table(
+            title=f"Legacy rows in {target} the target's keys would refuse", title_justify="left"
+        )
+        table.add_column("problem")
+        table.add_column("rows")
+        for problem, rows in refused:
+            table.add_row(Text(problem), str(rows))
         console.print(table)
     if drift:
         table = Table(
@@ -73,6 +83,12 @@ def audit(settings: Settings) -> list[dict[str, object]]:
             "the live legacy schema differs from what the migration "
             f"expects: {', '.join(drift)}{counts}: preflight refuses the "
             "window until the migration or the schema is fixed",
+        )
+    if refused:
+        raise CutoverError(
+            "audit",
+            f"{sum(rows for _, rows in refused)} legacy rows the target's keys would refuse "
+            "(listed above): preflight refuses the window until they are fixed or deleted",
         )
     return findings
 

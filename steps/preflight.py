@@ -163,6 +163,27 @@ def check_legacy_drift(db: Database, migration: Migration) -> None:
         )
 
 
+def refused_references(db: Database, migration: Migration) -> list[tuple[str, int]]:
+    """Count the legacy rows the target's keys would refuse, by kind (none: an empty list)."""
+    set_migration_parameters(db, migration)  # in the caller's transaction, like drift's
+    return [(str(r[0]), int(r[1])) for f in migration.refused_references for r in db.query(f.text)]
+
+
+def check_refused_references(db: Database, migration: Migration) -> None:
+    """Refuse a window whose transform would fail on rows no key kept out of the legacy data."""
+    found = refused_references(db, migration)
+    if found:
+        counts = "; ".join(
+            f"{problem}: {rows} row{'s' if rows != 1 else ''}" for problem, rows in found
+        )
+        raise CutoverError(
+            STEP,
+            f"legacy rows the target's keys would refuse (the live schema lacks the foreign keys "
+            f"that keep them out): {counts}; fix or delete them before the window; "
+            "nothing was changed",
+        )
+
+
 def check_backup_space(settings: Settings, db: Database) -> dict[str, Any]:
     """Require a writable BACKUP_DIR with at least the database's size free."""
     size = int(db.query("SELECT pg_database_size(current_database())")[0][0])
@@ -215,6 +236,8 @@ def run(ctx: RunContext) -> StepOutcome:
         raise CutoverError(STEP, "the connected role lacks " + "; ".join(missing))
     with read_only(db):
         check_legacy_drift(db, ctx.migration)
+    with read_only(db):
+        check_refused_references(db, ctx.migration)
     space = check_backup_space(ctx.settings, db)
     # A --jobs the server has no connections for is refused here, before anything changes.
     jobs = window_jobs(ctx, STEP)
@@ -270,6 +293,11 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         f"run {migration.schema_state.name}: the database must hold the legacy schema",
         f"run {migration.drift.name}: its tables, columns, types and enums must be the ones "
         "the migration expects (every drift is named)",
+        *[
+            f"run {f.name}: no legacy row the target's keys would refuse (counted only where "
+            "the live schema lacks the foreign key)"
+            for f in migration.refused_references
+        ],
         f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, "
         "no other run (lock)",
         *[f"audit {f.name} (read-only counts of rows rules bend)" for f in migration.audit],

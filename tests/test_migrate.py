@@ -156,12 +156,13 @@ def test_a_personal_id_a_legacy_row_already_holds_is_hashed_again(
 
 
 @pytest.mark.parametrize("own_org", [True, False])
-def test_a_row_whose_user_is_gone_is_kept_or_fails_the_transform_never_dropped(
+def test_a_row_whose_user_is_gone_is_kept_or_refused_never_dropped(
     tmp_path: Path, legacy_url: str, own_org: bool
 ) -> None:
     # A database that lost a foreign key (or never had it) can hold a config whose userId names
     # no user. With its own organizationId, R5 needs no user: it is kept. Without one, there is no
-    # personal organization to give it: the transform fails naming the column, nothing changes.
+    # personal organization to give it: preflight counts it and refuses, nothing changes (were it
+    # to get past, the transform's LEFT JOIN leaves it to the target's NOT NULL, never drops it).
     db = connect(legacy_url, "psycopg")
     try:
         db.execute(
@@ -183,7 +184,7 @@ def test_a_row_whose_user_is_gone_is_kept_or_fails_the_transform_never_dropped(
         assert after["UserMcpServerConfig"][config]["organizationId"] == org
         assert set(after["UserMcpServerConfig"]) == set(before["UserMcpServerConfig"])
         return
-    with pytest.raises(CutoverError, match='^transform: .*"organizationId"'):
+    with pytest.raises(CutoverError, match="^preflight: .*UserMcpServerConfig without organ"):
         commands.migrate_offline(settings, yes=True)
     # Rolled back: the database as before (pgcutover's own bookkeeping schema aside).
     assert database_fingerprint(legacy_url, "psycopg") == original
