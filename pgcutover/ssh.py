@@ -7,11 +7,13 @@ import logging
 import math
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import fabric
 import paramiko
+from fabric.runners import Remote
 from invoke.exceptions import CommandTimedOut
 
 from pgcutover.app_host_settings import HostEntry
@@ -78,6 +80,7 @@ class SshHost:
             if self.ssh_config
             else fabric.Config()
         )
+        config.runners.remote = QuietKillRemote
         conn = fabric.Connection(
             self.entry.host, user=self.entry.user, port=self.entry.port, config=config
         )
@@ -111,6 +114,7 @@ class SshHost:
                 "",
                 error=f"cannot connect over SSH ({self.entry.entry}): {ssh_error(exc, self)}",
             )
+        started = time.monotonic()
         try:
             result = conn.run(
                 command,
@@ -124,13 +128,7 @@ class SshHost:
         except CommandTimedOut as exc:
             # invoke closed the channel; a command ignoring SIGHUP may still run on the host.
             self.close()
-            return CommandResult(
-                self.name,
-                TIMED_OUT,
-                exc.result.stdout,
-                (exc.result.stderr + "\n" if exc.result.stderr else "")
-                + f"timed out after {timeout_s:g}s (it may still be running on the host)",
-            )
+            return self._timed_out(timeout_s, exc.result.stdout, exc.result.stderr)
         except KeyboardInterrupt:  # a second Ctrl-C abandons the command: drop its channel
             self.close()
             raise
@@ -145,6 +143,10 @@ class SshHost:
             )
         if result.exited == -1:  # no exit status: the channel died, or a signal ended the command
             self.close()
+            if time.monotonic() - started >= timeout_s:
+                # invoke's timer closed the channel, but its thread had not ended when invoke
+                # asked whether it had (a race in invoke): a timeout all the same.
+                return self._timed_out(timeout_s, result.stdout, result.stderr)
             return CommandResult(
                 self.name,
                 SSH_FAILED,
@@ -153,6 +155,16 @@ class SshHost:
                 error=f"`{command}` ended without an exit status (connection lost, or killed)",
             )
         return CommandResult(self.name, int(result.exited), result.stdout, result.stderr)
+
+    def _timed_out(self, timeout_s: float, stdout: str, stderr: str) -> CommandResult:
+        """Say that a command was cut at its timeout, keeping what it printed."""
+        return CommandResult(
+            self.name,
+            TIMED_OUT,
+            stdout,
+            (stderr + "\n" if stderr else "")
+            + f"timed out after {timeout_s:g}s (it may still be running on the host)",
+        )
 
     def close(self) -> None:
         """Close the connection, if any; the next run() connects again."""
@@ -185,6 +197,18 @@ def known_hosts_files(options: dict[str, Any], host: str) -> list[Path]:
             raw = raw.replace(token, value)
         files.append(Path(os.path.expanduser(raw)))
     return files
+
+
+class QuietKillRemote(Remote):  # type: ignore[misc]
+    """fabric's remote runner, whose timeout kill never dies on a channel already closing."""
+
+    def kill(self) -> None:
+        # invoke's timer thread calls this; closing a channel whose transport the host is closing
+        # too can raise EOFError there, an unhandled exception in that thread.
+        try:
+            super().kill()
+        except Exception:
+            pass
 
 
 def _harden(conn: Any, timeout_s: float) -> None:
