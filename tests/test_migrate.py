@@ -184,7 +184,7 @@ def test_a_row_whose_user_is_gone_is_kept_or_refused_never_dropped(
         assert after["UserMcpServerConfig"][config]["organizationId"] == org
         assert set(after["UserMcpServerConfig"]) == set(before["UserMcpServerConfig"])
         return
-    with pytest.raises(CutoverError, match="^preflight: .*UserMcpServerConfig without organ"):
+    with pytest.raises(CutoverError, match="^preflight: .*UserMcpServerConfig rows without organ"):
         commands.migrate_offline(settings, yes=True)
     # Rolled back: the database as before (pgcutover's own bookkeeping schema aside).
     assert database_fingerprint(legacy_url, "psycopg") == original

@@ -34,9 +34,56 @@ def test_every_foreign_key_of_the_target_is_counted() -> None:
     for table, column, parent in keys:
         if (table, column) in DERIVED:
             continue
-        assert f"'{table}.{column} names no {parent}'" in sql, (table, column)
+        assert f"'{table} rows whose {column} names no {parent}'" in sql, (table, column)
         if table in R5 and column == "organizationId":
-            assert f"'{table} without organizationId whose userId names no User" in sql, table
+            assert f"'{table} rows without organizationId whose userId names no User" in sql, table
+
+
+def unique_keys() -> list[tuple[str, list[str]]]:
+    """The target's primary keys and unique indexes: (table, columns)."""
+    keys: list[tuple[str, list[str]]] = []
+    table = ""
+    for line in TARGET_SQL.read_text().splitlines():
+        if created := re.match(r'CREATE TABLE "public"\."(\w+)"', line):
+            table = created[1]
+        if primary := re.search(r"PRIMARY KEY \(([^)]*)\)", line):
+            keys.append((table, [c.strip().strip('"') for c in primary[1].split(",")]))
+        if unique := re.match(r'CREATE UNIQUE INDEX "[^"]+" ON "public"\."(\w+)"\(([^)]*)\)', line):
+            keys.append((unique[1], [c.strip().strip('"') for c in unique[2].split(",")]))
+    return keys
+
+
+def test_every_unique_key_of_the_target_is_counted() -> None:
+    (sql,) = [f.text for f in load_migration(PROJECT_ROOT / "sql" / "migration").refused_references]
+    keys = unique_keys()
+    assert len(keys) == 20
+    for table, columns in keys:
+        named = columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
+        assert f"'{table} {named} values held by more than one row'" in sql, (table, columns)
+
+
+def test_repeated_keys_a_lost_unique_index_let_in_are_refused(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.execute('DROP INDEX "User_email_key"')
+        db.execute(
+            'UPDATE "User" SET email = (SELECT min(email) FROM "User") '
+            'WHERE id IN (SELECT id FROM "User" WHERE email IS NOT NULL ORDER BY id DESC LIMIT 2)'
+        )
+        db.execute('ALTER TABLE "UserToolGroupTool" DROP CONSTRAINT "UserToolGroupTool_pkey"')
+        db.execute('INSERT INTO "UserToolGroupTool" SELECT * FROM "UserToolGroupTool" LIMIT 2')
+    finally:
+        db.close()
+    before = database_fingerprint(legacy_url, "psycopg")
+    with pytest.raises(CutoverError) as refused:
+        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    line = str(refused.value)
+    assert "User email values held by more than one row: 1;" in line, line
+    held = "UserToolGroupTool (toolGroupId, userMcpServerConfigId, toolId) values held by more"
+    assert f"{held} than one row: 2" in line, line
+    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def orphan(url: str) -> None:
@@ -69,8 +116,8 @@ def test_preflight_refuses_rows_the_target_would_refuse_and_changes_nothing(
         commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
     line = str(refused.value)
     assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
-    assert "Tool.mcpServerId names no McpServer: 1 row;" in line
-    assert "UserMcpServerConfig without organizationId whose userId names no User" in line
+    assert "Tool rows whose mcpServerId names no McpServer: 1;" in line, line
+    assert "UserMcpServerConfig rows without organizationId whose userId names no User" in line
     assert line.endswith("nothing was changed")
     assert database_fingerprint(legacy_url, "psycopg") == before
 
@@ -79,6 +126,6 @@ def test_the_audit_names_them_before_the_window(tmp_path: Path, legacy_url: str)
     orphan(legacy_url)
     proc = run_cli(["audit"], cwd=tmp_path, env=app_env(tmp_path, legacy_url))
     assert proc.returncode != 0
-    assert "Tool.mcpServerId names no McpServer" in proc.stdout
+    assert "Tool rows whose mcpServerId names no McpServer" in proc.stdout
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("audit: 2 legacy rows the target's keys would refuse"), last

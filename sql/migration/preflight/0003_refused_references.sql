@@ -16,122 +16,210 @@ WITH kept AS MATERIALIZED (  -- the live schema's validated single-column foreig
       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
      WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1
        AND t.relnamespace = 'public'::regnamespace AND r.relnamespace = 'public'::regnamespace
+), uniq AS MATERIALIZED (  -- the live schema's valid unique indexes (primary keys too), by columns
+    SELECT t.relname::text AS tbl, array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C") AS cols
+      FROM pg_index i
+      JOIN pg_class t ON t.oid = i.indrelid
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+       AND t.relnamespace = 'public'::regnamespace
+     GROUP BY i.indexrelid, t.relname
 )
 SELECT problem, rows FROM (
-SELECT 'McpApiKey.userMcpServerInstanceId names no UserMcpServerInstance', count(*)
+SELECT 'McpApiKey rows whose userMcpServerInstanceId names no UserMcpServerInstance', count(*)
   FROM public."McpApiKey" x
  WHERE x."userMcpServerInstanceId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserMcpServerInstance" y WHERE y."id" = x."userMcpServerInstanceId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpApiKey' AND kept.col = 'userMcpServerInstanceId' AND kept.ref = 'UserMcpServerInstance')
 UNION ALL
-SELECT 'McpServer.createdBy names no User', count(*)
+SELECT 'McpServer rows whose createdBy names no User', count(*)
   FROM public."McpServer" x
  WHERE x."createdBy" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."createdBy")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpServer' AND kept.col = 'createdBy' AND kept.ref = 'User')
 UNION ALL
-SELECT 'McpServer.organizationId names no Organization', count(*)
+SELECT 'McpServer rows whose organizationId names no Organization', count(*)
   FROM public."McpServer" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpServer' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
 UNION ALL
-SELECT 'Tool.mcpServerId names no McpServer', count(*)
+SELECT 'Tool rows whose mcpServerId names no McpServer', count(*)
   FROM public."Tool" x
  WHERE x."mcpServerId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."McpServer" y WHERE y."id" = x."mcpServerId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'Tool' AND kept.col = 'mcpServerId' AND kept.ref = 'McpServer')
 UNION ALL
-SELECT 'Organization.createdBy names no User', count(*)
+SELECT 'Organization rows whose createdBy names no User', count(*)
   FROM public."Organization" x
  WHERE x."createdBy" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."createdBy")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'Organization' AND kept.col = 'createdBy' AND kept.ref = 'User')
 UNION ALL
-SELECT 'OrganizationMember.organizationId names no Organization', count(*)
+SELECT 'OrganizationMember rows whose organizationId names no Organization', count(*)
   FROM public."OrganizationMember" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'OrganizationMember' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
 UNION ALL
-SELECT 'OrganizationMember.userId names no User', count(*)
+SELECT 'OrganizationMember rows whose userId names no User', count(*)
   FROM public."OrganizationMember" x
  WHERE x."userId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."userId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'OrganizationMember' AND kept.col = 'userId' AND kept.ref = 'User')
 UNION ALL
-SELECT 'UserMcpServerConfig.mcpServerId names no McpServer', count(*)
+SELECT 'UserMcpServerConfig rows whose mcpServerId names no McpServer', count(*)
   FROM public."UserMcpServerConfig" x
  WHERE x."mcpServerId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."McpServer" y WHERE y."id" = x."mcpServerId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerConfig' AND kept.col = 'mcpServerId' AND kept.ref = 'McpServer')
 UNION ALL
-SELECT 'UserToolGroupTool.userMcpServerConfigId names no UserMcpServerConfig', count(*)
+SELECT 'UserToolGroupTool rows whose userMcpServerConfigId names no UserMcpServerConfig', count(*)
   FROM public."UserToolGroupTool" x
  WHERE x."userMcpServerConfigId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserMcpServerConfig" y WHERE y."id" = x."userMcpServerConfigId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserToolGroupTool' AND kept.col = 'userMcpServerConfigId' AND kept.ref = 'UserMcpServerConfig')
 UNION ALL
-SELECT 'UserToolGroupTool.toolGroupId names no UserToolGroup', count(*)
+SELECT 'UserToolGroupTool rows whose toolGroupId names no UserToolGroup', count(*)
   FROM public."UserToolGroupTool" x
  WHERE x."toolGroupId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserToolGroup" y WHERE y."id" = x."toolGroupId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserToolGroupTool' AND kept.col = 'toolGroupId' AND kept.ref = 'UserToolGroup')
 UNION ALL
-SELECT 'UserToolGroupTool.toolId names no Tool', count(*)
+SELECT 'UserToolGroupTool rows whose toolId names no Tool', count(*)
   FROM public."UserToolGroupTool" x
  WHERE x."toolId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Tool" y WHERE y."id" = x."toolId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserToolGroupTool' AND kept.col = 'toolId' AND kept.ref = 'Tool')
 UNION ALL
-SELECT 'UserMcpServerInstanceToolGroup.mcpServerInstanceId names no UserMcpServerInstance', count(*)
+SELECT 'UserMcpServerInstanceToolGroup rows whose mcpServerInstanceId names no UserMcpServerInstance', count(*)
   FROM public."UserMcpServerInstanceToolGroup" x
  WHERE x."mcpServerInstanceId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserMcpServerInstance" y WHERE y."id" = x."mcpServerInstanceId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerInstanceToolGroup' AND kept.col = 'mcpServerInstanceId' AND kept.ref = 'UserMcpServerInstance')
 UNION ALL
-SELECT 'UserMcpServerInstanceToolGroup.toolGroupId names no UserToolGroup', count(*)
+SELECT 'UserMcpServerInstanceToolGroup rows whose toolGroupId names no UserToolGroup', count(*)
   FROM public."UserMcpServerInstanceToolGroup" x
  WHERE x."toolGroupId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserToolGroup" y WHERE y."id" = x."toolGroupId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerInstanceToolGroup' AND kept.col = 'toolGroupId' AND kept.ref = 'UserToolGroup')
 UNION ALL
-SELECT 'UserMcpServerInstance.toolGroupId names no UserToolGroup', count(*)
+SELECT 'UserMcpServerInstance rows whose toolGroupId names no UserToolGroup', count(*)
   FROM public."UserMcpServerInstance" x
  WHERE x."toolGroupId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserToolGroup" y WHERE y."id" = x."toolGroupId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerInstance' AND kept.col = 'toolGroupId' AND kept.ref = 'UserToolGroup')
 UNION ALL
-SELECT 'McpServerRequestLog.mcpServerInstanceId names no UserMcpServerInstance', count(*)
+SELECT 'McpServerRequestLog rows whose mcpServerInstanceId names no UserMcpServerInstance', count(*)
   FROM public."McpServerRequestLog" x
  WHERE x."mcpServerInstanceId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."UserMcpServerInstance" y WHERE y."id" = x."mcpServerInstanceId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpServerRequestLog' AND kept.col = 'mcpServerInstanceId' AND kept.ref = 'UserMcpServerInstance')
 UNION ALL
-SELECT 'McpServerRequestData.requestLogId names no McpServerRequestLog', count(*)
+SELECT 'McpServerRequestData rows whose requestLogId names no McpServerRequestLog', count(*)
   FROM public."McpServerRequestData" x
  WHERE x."requestLogId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."McpServerRequestLog" y WHERE y."id" = x."requestLogId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpServerRequestData' AND kept.col = 'requestLogId' AND kept.ref = 'McpServerRequestLog')
 UNION ALL
-SELECT 'UserMcpServerConfig.organizationId names no Organization', count(*)
+SELECT 'UserMcpServerConfig rows whose organizationId names no Organization', count(*)
   FROM public."UserMcpServerConfig" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerConfig' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
 UNION ALL
-SELECT 'UserMcpServerConfig without organizationId whose userId names no User (R5: no personal organization for it)', count(*)
+SELECT 'UserMcpServerConfig rows without organizationId whose userId names no User (R5: no personal organization for them)', count(*)
   FROM public."UserMcpServerConfig" x
  WHERE x."organizationId" IS NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."userId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerConfig' AND kept.col = 'userId' AND kept.ref = 'User')
 UNION ALL
-SELECT 'UserToolGroup.organizationId names no Organization', count(*)
+SELECT 'UserToolGroup rows whose organizationId names no Organization', count(*)
   FROM public."UserToolGroup" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserToolGroup' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
 UNION ALL
-SELECT 'UserToolGroup without organizationId whose userId names no User (R5: no personal organization for it)', count(*)
+SELECT 'UserToolGroup rows without organizationId whose userId names no User (R5: no personal organization for them)', count(*)
   FROM public."UserToolGroup" x
  WHERE x."organizationId" IS NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."userId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserToolGroup' AND kept.col = 'userId' AND kept.ref = 'User')
 UNION ALL
-SELECT 'UserMcpServerInstance.organizationId names no Organization', count(*)
+SELECT 'UserMcpServerInstance rows whose organizationId names no Organization', count(*)
   FROM public."UserMcpServerInstance" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerInstance' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
 UNION ALL
-SELECT 'UserMcpServerInstance without organizationId whose userId names no User (R5: no personal organization for it)', count(*)
+SELECT 'UserMcpServerInstance rows without organizationId whose userId names no User (R5: no personal organization for them)', count(*)
   FROM public."UserMcpServerInstance" x
  WHERE x."organizationId" IS NULL AND NOT EXISTS (SELECT 1 FROM public."User" y WHERE y."id" = x."userId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'UserMcpServerInstance' AND kept.col = 'userId' AND kept.ref = 'User')
 UNION ALL
-SELECT 'McpServerRequestLog.organizationId names no Organization', count(*)
+SELECT 'McpServerRequestLog rows whose organizationId names no Organization', count(*)
   FROM public."McpServerRequestLog" x
  WHERE x."organizationId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public."Organization" y WHERE y."id" = x."organizationId")
    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.tbl = 'McpServerRequestLog' AND kept.col = 'organizationId' AND kept.ref = 'Organization')
+UNION ALL
+SELECT 'McpApiKey id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpApiKey" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpApiKey' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'User id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."User" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'User' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'McpServer id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpServer" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpServer' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'Tool id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."Tool" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'Tool' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'Organization id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."Organization" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'Organization' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'OrganizationMember id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."OrganizationMember" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'OrganizationMember' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'UserMcpServerConfig id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserMcpServerConfig" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserMcpServerConfig' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'UserToolGroupTool (toolGroupId, userMcpServerConfigId, toolId) values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserToolGroupTool" WHERE "toolGroupId" IS NOT NULL AND "userMcpServerConfigId" IS NOT NULL AND "toolId" IS NOT NULL GROUP BY "toolGroupId", "userMcpServerConfigId", "toolId" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserToolGroupTool' AND uniq.cols = ARRAY['toolGroupId', 'toolId', 'userMcpServerConfigId'])
+UNION ALL
+SELECT 'UserToolGroup id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserToolGroup" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserToolGroup' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'UserMcpServerInstanceToolGroup (mcpServerInstanceId, toolGroupId) values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserMcpServerInstanceToolGroup" WHERE "mcpServerInstanceId" IS NOT NULL AND "toolGroupId" IS NOT NULL GROUP BY "mcpServerInstanceId", "toolGroupId" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserMcpServerInstanceToolGroup' AND uniq.cols = ARRAY['mcpServerInstanceId', 'toolGroupId'])
+UNION ALL
+SELECT 'UserMcpServerInstance id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserMcpServerInstance" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserMcpServerInstance' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'McpServerRequestLog id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpServerRequestLog" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpServerRequestLog' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'McpServerRequestData id values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpServerRequestData" WHERE "id" IS NOT NULL GROUP BY "id" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpServerRequestData' AND uniq.cols = ARRAY['id'])
+UNION ALL
+SELECT 'McpApiKey apiKey values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpApiKey" WHERE "apiKey" IS NOT NULL GROUP BY "apiKey" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpApiKey' AND uniq.cols = ARRAY['apiKey'])
+UNION ALL
+SELECT 'McpApiKey apiKeyHash values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpApiKey" WHERE "apiKeyHash" IS NOT NULL GROUP BY "apiKeyHash" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpApiKey' AND uniq.cols = ARRAY['apiKeyHash'])
+UNION ALL
+SELECT 'User email values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."User" WHERE "email" IS NOT NULL GROUP BY "email" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'User' AND uniq.cols = ARRAY['email'])
+UNION ALL
+SELECT 'Tool (mcpServerId, name) values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."Tool" WHERE "mcpServerId" IS NOT NULL AND "name" IS NOT NULL GROUP BY "mcpServerId", "name" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'Tool' AND uniq.cols = ARRAY['mcpServerId', 'name'])
+UNION ALL
+SELECT 'OrganizationMember (organizationId, userId) values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."OrganizationMember" WHERE "organizationId" IS NOT NULL AND "userId" IS NOT NULL GROUP BY "organizationId", "userId" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'OrganizationMember' AND uniq.cols = ARRAY['organizationId', 'userId'])
+UNION ALL
+SELECT 'UserMcpServerInstance toolGroupId values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."UserMcpServerInstance" WHERE "toolGroupId" IS NOT NULL GROUP BY "toolGroupId" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'UserMcpServerInstance' AND uniq.cols = ARRAY['toolGroupId'])
+UNION ALL
+SELECT 'McpServerRequestData requestLogId values held by more than one row', count(*)
+  FROM (SELECT 1 FROM public."McpServerRequestData" WHERE "requestLogId" IS NOT NULL GROUP BY "requestLogId" HAVING count(*) > 1) repeated
+ WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpServerRequestData' AND uniq.cols = ARRAY['requestLogId'])
 ) found(problem, rows)
 WHERE rows > 0
 ORDER BY problem;
