@@ -64,7 +64,7 @@ def audit(settings: Settings) -> list[dict[str, object]]:
             title=f"Legacy rows in {target} the target's keys would refuse", title_justify="left"
         )
         table.add_column("problem")
-        table.add_column("rows")
+        table.add_column("how many")
         for problem, rows in refused:
             table.add_row(Text(problem), str(rows))
         console.print(table)
@@ -87,8 +87,8 @@ def audit(settings: Settings) -> list[dict[str, object]]:
     if refused:
         raise CutoverError(
             "audit",
-            f"{sum(rows for _, rows in refused)} legacy rows the target's keys would refuse "
-            "(listed above): preflight refuses the window until they are fixed or deleted",
+            f"legacy rows the target's keys would refuse, {len(refused)} kind(s) (listed "
+            "above): preflight refuses the window until they are fixed or deleted",
         )
     return findings
 

@@ -128,4 +128,4 @@ def test_the_audit_names_them_before_the_window(tmp_path: Path, legacy_url: str)
     assert proc.returncode != 0
     assert "Tool rows whose mcpServerId names no McpServer" in proc.stdout
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("audit: 2 legacy rows the target's keys would refuse"), last
+    assert last.startswith("audit: legacy rows the target's keys would refuse, 2 kind(s)"), last
