@@ -180,7 +180,7 @@ def check_refused_references(db: Database, migration: Migration) -> None:
         counts = "; ".join(f"{problem}: {count}" for problem, count in found)
         raise CutoverError(
             STEP,
-            f"legacy rows the target's keys would refuse (the live schema lacks the foreign keys "
+            f"legacy rows the target's keys would refuse (the live schema lacks the keys "
             f"that keep them out): {counts}; fix or delete them before the window; "
             "nothing was changed",
         )
@@ -297,7 +297,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         "the migration expects (every drift is named)",
         *[
             f"run {f.name}: no legacy row the target's keys would refuse (counted only where "
-            "the live schema lacks the foreign key)"
+            "the live schema lacks the key)"
             for f in migration.refused_references
         ],
         f"check rights, BACKUP_DIR {settings.backup_dir} writable with room for the dump, "
