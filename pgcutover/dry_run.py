@@ -33,7 +33,7 @@ def dry_run(settings: Settings, steps: Sequence[Step], *, overlap: bool = True) 
     total = 0.0
     for n, step in enumerate(steps, 1):
         budget = step.budget(settings)
-        beside = bool(step.beside_until) and overlap
+        beside = step.runs_beside(overlap)
         total += 0.0 if beside else budget
         say(f"{n:2d}. {step.name}  (budget {budget:.0f}s{_beside(step) if beside else ''})", "bold")
         for line in step.describe(settings, migration):

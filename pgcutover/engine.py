@@ -214,7 +214,7 @@ def _run_step(
         )
         timeline.finish(step.name, "interrupted", f"{stop.received}: not started")
         raise Interrupted(step.name, f"stopped by {stop.received} before this step started")
-    if step.beside_until and ctx.overlap:
+    if step.runs_beside(ctx.overlap):
         beside.start(step)
         return
     inject_fault(ctx, step.name, "before")

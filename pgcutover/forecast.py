@@ -230,7 +230,8 @@ def window_seconds(steps: dict[str, float], plan: Sequence[Step], *, overlap: bo
     joins: dict[str, list[float]] = {}
     for step in plan:
         took = steps.get(step.name, 0.0)
-        if step.beside_until and overlap:
+        if step.runs_beside(overlap):
+            assert step.beside_until is not None  # what runs_beside checked
             begins = max(clock, ends.get(step.beside_after or "", 0.0))
             ends[step.name] = begins + took
             joins.setdefault(step.beside_until, []).append(ends[step.name])

@@ -53,6 +53,10 @@ class Step:
     # waits for that step, started beside it in this run, before it starts.
     beside_after: str | None = None
 
+    def runs_beside(self, overlap: bool) -> bool:
+        """Tell whether the step runs beside the window: the plan says so, --no-overlap is off."""
+        return bool(self.beside_until) and overlap
+
     def budget(self, settings: Settings) -> float:
         """The step's time budget: the operator's BUDGET_<STEP> setting, else its own."""
         return settings.budgets.get(self.name, self.budget_s)

@@ -238,8 +238,7 @@ def run(ctx: RunContext) -> StepOutcome:
         raise CutoverError(STEP, "the connected role lacks " + "; ".join(missing))
     with read_only(db):
         check_legacy_drift(db, ctx.migration)
-    with read_only(db):
-        check_refused_references(db, ctx.migration)
+        check_refused_references(db, ctx.migration)  # its queries assume the shape drift checked
     space = check_backup_space(ctx.settings, db)
     # A --jobs the server has no connections for is refused here, before anything changes.
     jobs = window_jobs(ctx, STEP)
