@@ -112,10 +112,12 @@ def step_summary(lines: list[dict[str, object]]) -> list[tuple[str, str, str, st
             rows[step] = (*rows[step][:3], f"{progress_text(line)} at {line['at']}")
         elif line["event"] == "end":
             over = " OVER BUDGET" if line.get("over_budget") else ""
+            # A step stopped before it started has no budget on its end line: no "/ Nones".
+            budget = f" / {line['budget_s']}s" if line.get("budget_s") is not None else ""
             rows[step] = (
                 step,
                 str(line.get("outcome")),
-                f"{line.get('duration_s')}s / {line.get('budget_s')}s{over}",
+                f"{line.get('duration_s')}s{budget}{over}",
                 str(line.get("error") or line.get("note") or ""),
             )
     return [(step, shown.get(step, step), *row[1:]) for step, row in rows.items()]

@@ -86,3 +86,18 @@ def test_dsn_forms_and_pg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     conninfo, password = dsn_without_password("postgresql://app:p%40ss@db/x")
     assert password == "p@ss" and "p@ss" not in conninfo
     assert describe_target("postgresql://app:pw@db:5433/x") == "db:5433/x as app"
+
+
+def test_status_shows_a_step_stopped_before_it_started_without_a_budget() -> None:
+    from pgcutover.reports import step_summary
+
+    lines: list[dict[str, object]] = [
+        {"step": "transform", "event": "start", "at": "t0", "budget_s": 900},
+        {"step": "transform", "event": "end", "at": "t1", "outcome": "ok", "duration_s": 2.0,
+         "budget_s": 900},
+        {"step": "reset", "event": "end", "at": "t2", "outcome": "interrupted", "duration_s": 0.0,
+         "error": "stopped by SIGINT before this step started"},
+    ]  # fmt: skip
+    rows = {row[0]: row for row in step_summary(lines)}
+    assert rows["transform"][3] == "2.0s / 900s"
+    assert rows["reset"][3] == "0.0s"
