@@ -65,9 +65,15 @@ def apply_in_one_transaction(
     step: str,
     files: Sequence[SqlFile],
     then: Callable[[Database], object] | None = None,
+    *,
+    counted: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Apply the pending files and their bookkeeping in one transaction: all of them or none."""
+    """Apply the pending files and their bookkeeping in one transaction: all of them or none.
+
+    counted: (files before these, files in the whole step), when these are one stage of several.
+    """
     todo = pending_files(ctx, step, files)
+    before, total = counted or (0, len(todo))
     timings: list[dict[str, Any]] = []
     db = ctx.db
     with db.transaction():
@@ -77,20 +83,27 @@ def apply_in_one_transaction(
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction
-            label = f"file {i + 1}/{len(todo)} {f.name}"
-            ctx.progress.update(i, len(todo), unit="files", label=label)
+            label = f"file {before + i + 1}/{total} {f.name}"
+            ctx.progress.update(before + i, total, unit="files", label=label)
             started = time.monotonic()
             db.run_script(f.text)
             took = round(time.monotonic() - started, 3)
-            db.execute(
-                "INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [ctx.run_id, step, f.name, f.checksum, took],
-            )
-            timings.append({"file": f.name, "sha256": f.checksum, "duration_s": took})
+            timings.append(record_applied(ctx, db, step, f, took))
         if todo and then is not None:
             then(db)
     return timings
+
+
+def record_applied(
+    ctx: RunContext, db: Database, step: str, f: SqlFile, took: float
+) -> dict[str, Any]:
+    """Inside the open transaction, record that this run applied f; return its timing."""
+    db.execute(
+        "INSERT INTO pgcutover.applied_sql (run, step, file, checksum, duration_s) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [ctx.run_id, step, f.name, f.checksum, took],
+    )
+    return {"file": f.name, "sha256": f.checksum, "duration_s": took}
 
 
 def all_applied(ctx: RunContext, files: Sequence[SqlFile]) -> bool:

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from pgcutover.db import Database, ident
-from pgcutover.migration import Migration, rough_statements
+from pgcutover.migration import Migration
+from pgcutover.sql_text import rough_statements
 
 # The legacy tables the row-by-row peer migrates, parents first; _ToolToUserMcpServerConfig is
 # dropped by design (R10). R5 gives these three their personal organization.

@@ -34,8 +34,9 @@ from pgcutover.forecast_profile import (
     differences,
 )
 from pgcutover.forecast_regime import REGIME_MARGIN, cache_regime, wal_regime
-from pgcutover.migration import Migration, rough_statements, without_comments
+from pgcutover.migration import Migration
 from pgcutover.run import DATA_SECONDS, WAL_BYTES, Step
+from pgcutover.sql_text import rough_statements, without_comments
 from steps.window import MIGRATE_OFFLINE
 
 ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.errors import CutoverError
+from pgcutover.sql_text import index_builds
 
 # What the engine itself sets as pgcutover.<name> for a run: no [parameters] entry may take these.
 RUN_PARAMETERS = ("migration_ts", "run_id")
@@ -19,16 +20,6 @@ RUN_PARAMETERS = ("migration_ts", "run_id")
 DROPPED_PARAMETER = "dropped_by_design"
 # A parameter's or a reconcile subquery's name: one lowercase SQL word, the same quoted or not.
 SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-
-
-def without_comments(sql: str) -> str:
-    """Drop each line's `--` comment (a rough cut: it assumes no `--` inside a literal)."""
-    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-
-
-def rough_statements(sql: str) -> list[str]:
-    """Split SQL text into its statements, comments dropped (no `;` or `--` inside a literal)."""
-    return [s.strip() for s in without_comments(sql).split(";") if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -117,6 +108,9 @@ class Migration:
     # Legacy rows the target's keys would refuse, counted by preflight and the audit before the
     # downtime (plan.toml [preflight] refused_references): one row (problem, rows) per kind.
     refused_references: tuple[SqlFile, ...] = ()
+    # Transform files whose statements (index builds only) run side by side, each in its own
+    # transaction, once the files before them have committed (plan.toml [transform] side_by_side).
+    side_by_side: frozenset[str] = frozenset()
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (
@@ -298,6 +292,7 @@ def load_migration(root: Path) -> Migration:
             statistics=files("statistics", "files"),
             refused_references=files("preflight", "refused_references"),
             parameters=parameters,
+            side_by_side=frozenset(f.name for f in files("transform", "side_by_side")),
         )
     except (KeyError, IndexError) as exc:
         raise CutoverError("config", f"{plan_path}: missing {exc}") from None
@@ -311,4 +306,18 @@ def load_migration(root: Path) -> Migration:
             f"{plan_path}: [deploy-schema] and [transform] name {', '.join(twice)} more than "
             "once: each applied file needs a name of its own",
         )
+    check_side_by_side(migration, plan_path)
     return migration
+
+
+def check_side_by_side(migration: Migration, plan_path: Path) -> None:
+    """Refuse a side-by-side file that is no transform file or holds more than index builds."""
+    transform = {f.name: f for f in migration.transform}
+    for name in sorted(migration.side_by_side):
+        where = f"{plan_path}: [transform] side_by_side names {name}"
+        if name not in transform:
+            raise CutoverError("config", f"{where}, which [transform] files does not list")
+        try:
+            index_builds(transform[name].text)
+        except ValueError as exc:
+            raise CutoverError("config", f"{where}: {exc}") from None

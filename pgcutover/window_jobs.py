@@ -1,7 +1,8 @@
 """How many connections the window's data work may use (`--jobs`), bounded by the server.
 
 Verify checks tables on this many read-only connections side by side, and the transform builds
-each index with this many processes (the leader and jobs − 1 parallel workers). The default is
+its indexes on as many (fewer when the dump beside it holds connections: connections_free_now),
+each with this many processes (the leader and jobs − 1 parallel workers). The default is
 this machine's cores: in the sandbox and on a database host that is the server's; run from
 elsewhere, pass the server's cores. Either way it is bounded by the connections the server has
 free once the fence has ended the app's sessions, so a window never fails half-way for want of
@@ -65,6 +66,28 @@ def resolve_jobs(db: Database, asked: int | None, step: str) -> int:
             f"the window's own {OWN_CONNECTIONS}): give --jobs {free} or fewer",
         )
     return asked
+
+
+FREE_NOW_SQL = """
+SELECT current_setting('max_connections')::int
+       - current_setting('superuser_reserved_connections')::int
+       - count(*) FILTER (WHERE coalesce(backend_type, 'client backend') = 'client backend')
+FROM pg_stat_activity
+"""
+# Slots left for what the window may still open while it builds: the transform's progress probe,
+# a reconnect, the statistics step's connection.
+SPARE_SLOTS = 3
+
+
+def connections_free_now(db: Database, wanted: int) -> int:
+    """Return how many of `wanted` more connections the server has room for now (maybe 0).
+
+    The window's bound (resolve_jobs) counts its own connections once; the transform's index
+    builds run while the dump beside them may hold --jobs connections too, so they take what is
+    free at that moment, keeping SPARE_SLOTS for the rest of the window.
+    """
+    free = int(db.query(FREE_NOW_SQL)[0][0]) - SPARE_SLOTS
+    return max(0, min(wanted, free))
 
 
 def window_jobs(ctx: RunContext, step: str, db: Database | None = None) -> int:

@@ -6,6 +6,8 @@ transform; reset swaps the built target in afterwards.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pgcutover.apply_sql import all_applied, apply_in_one_transaction
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
@@ -15,15 +17,20 @@ from steps.set_aside import copy_table_grants
 STEP = "deploy-schema"
 
 
-def run(ctx: RunContext) -> StepOutcome:
+def deploy_target(ctx: RunContext) -> list[dict[str, Any]]:
+    """Apply the pending deploy-schema files into the build schema, with the legacy grants."""
     m = ctx.migration
     # The new tables get the grants their legacy namesakes had (in the same transaction as the DDL).
-    timings = apply_in_one_transaction(
+    return apply_in_one_transaction(
         ctx,
         STEP,
         m.deploy_schema,
         then=lambda db: copy_table_grants(db, m.app_schema, m.build_schema),
     )
+
+
+def run(ctx: RunContext) -> StepOutcome:
+    timings = deploy_target(ctx)
     names = ", ".join(t["file"] for t in timings) or "already applied"
     return StepOutcome(note=names, details={"files": timings})
 

@@ -1,33 +1,139 @@
-"""Step 7, transform: move the data with set-based SQL inside the server, in one transaction."""
+"""Step 7, transform: move the data with set-based SQL inside the server, then build its keys.
+
+The plan's transform files run in order. Consecutive files run in one transaction; a file listed
+under [transform] side_by_side (index builds only) runs its statements side by side, each in a
+transaction of its own, on --jobs connections. The shipped plan: the loads (0002-0005) in one
+transaction, the primary keys and indexes (0006) side by side, the foreign keys (0007) in one.
+
+A transform that stopped part-way (a crash, a kill, a failed index build, then --resume) is never
+continued: it starts over from an empty build schema, as one transaction would have. Every file
+is recorded in pgcutover.applied_sql in the transaction that ends its work, so "part-way" is
+read from the bookkeeping, and the legacy rows are loaded again, never trusted from before.
+"""
 
 from __future__ import annotations
 
-from pgcutover.apply_sql import all_applied, apply_in_one_transaction
-from pgcutover.db import connect
-from pgcutover.migration import RUN_PARAMETERS, Migration
+from typing import Any
+
+from pgcutover.apply_sql import (
+    all_applied,
+    applied_files,
+    apply_in_one_transaction,
+    pending_files,
+    record_applied,
+)
+from pgcutover.db import Database, connect, ident
+from pgcutover.migration import RUN_PARAMETERS, Migration, SqlFile
 from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
+from pgcutover.side_by_side import apply_side_by_side, hold_autovacuum, release_autovacuum
+from pgcutover.sql_text import index_builds
+from pgcutover.window_jobs import window_jobs
+from steps.deploy_schema import STEP as DEPLOY_STEP
+from steps.deploy_schema import deploy_target
 
 STEP = "transform"
 
 
+def stages(migration: Migration) -> list[tuple[bool, tuple[SqlFile, ...]]]:
+    """Split the transform files into stages: (side by side?, files), in plan order."""
+    out: list[tuple[bool, tuple[SqlFile, ...]]] = []
+    for f in migration.transform:
+        side = f.name in migration.side_by_side
+        if out and not side and not out[-1][0]:
+            out[-1] = (False, (*out[-1][1], f))
+        else:
+            out.append((side, (f,)))
+    return out
+
+
+def start_over_if_part_done(ctx: RunContext) -> bool:
+    """Drop a transform that stopped part-way, with the build schema, and deploy it again."""
+    m, db = ctx.migration, ctx.db
+    pending_files(ctx, STEP, m.transform)  # a changed file is drift: say so, never start over
+    names = {f.name for f in m.transform}
+    done = names & set(applied_files(db, ctx.run_id))
+    if not done or done == names:
+        return False
+    with db.transaction():
+        db.execute(f"DROP SCHEMA IF EXISTS {ident(m.build_schema)} CASCADE")
+        db.execute(
+            "DELETE FROM pgcutover.applied_sql WHERE run = %s AND step IN (%s, %s)",
+            [ctx.run_id, DEPLOY_STEP, STEP],
+        )
+    deploy_target(ctx)
+    return True
+
+
 def run(ctx: RunContext) -> StepOutcome:
-    timings = apply_in_one_transaction(ctx, STEP, ctx.migration.transform)
+    m = ctx.migration
+    started_over = start_over_if_part_done(ctx)
+    plan = stages(m)
+    timings: list[dict[str, Any]] = []
+
+    def release(db: Database) -> None:
+        release_autovacuum(db, m.build_schema)
+
+    if len(plan) > 1 and len(pending_files(ctx, STEP, m.transform)) == len(m.transform):
+        # Rows committed before their keys are built would draw autovacuum, and each build
+        # would wait a second for it to cancel: held off until the last stage's transaction.
+        with ctx.db.transaction():
+            hold_autovacuum(ctx.db, m.build_schema)
+    for n, (side, files) in enumerate(plan):
+        last = n == len(plan) - 1 and len(plan) > 1
+        counted = (sum(len(fs) for _, fs in plan[:n]), len(m.transform))  # for progress
+        if not side:
+            timings += apply_in_one_transaction(
+                ctx,
+                STEP,
+                files,
+                then=release if last else None,
+                counted=counted if len(plan) > 1 else None,
+            )
+            continue
+        if not pending_files(ctx, STEP, files):
+            continue
+        jobs = window_jobs(ctx, STEP)
+        timing = apply_side_by_side(ctx, STEP, files[0], jobs=jobs, counted=counted)
+        with ctx.db.transaction():
+            recorded = record_applied(ctx, ctx.db, STEP, files[0], timing["duration_s"])
+            timings.append({**recorded, "connections": timing["connections"]})
+            if last:
+                release(ctx.db)
     slowest = max(timings, key=lambda t: t["duration_s"], default=None)
-    note = f"{len(timings)} files in one transaction" + (
+    note = f"{len(timings)} files in {len(plan)} stage{'s' if len(plan) > 1 else ''}" + (
         f"; slowest {slowest['file']} {slowest['duration_s']:.1f}s" if slowest else ""
     )
-    return StepOutcome(note=note, details={"files": timings})
+    if started_over:
+        note += "; started over (the transform had stopped part-way)"
+    return StepOutcome(note=note, details={"files": timings, "started_over": started_over})
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
     names = ", ".join(f"pgcutover.{n}" for n in (*RUN_PARAMETERS, *migration.sql_parameters))
-    return [
-        f"BEGIN; set {names} for the transaction",
-        *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.transform],
-        "COMMIT",
+    lines = [
+        "a transform that stopped part-way starts over: drop the build schema, deploy it again"
     ]
+    plan = stages(migration)
+    if len(plan) > 1:
+        lines.append(f"hold autovacuum off the tables of {migration.build_schema}")
+    for n, (side, files) in enumerate(plan):
+        if side:
+            lines.append(
+                f"apply {files[0].name} (sha256 {files[0].checksum[:12]}…): "
+                f"{len(index_builds(files[0].text))} index builds side by side on --jobs "
+                "connections, each in a transaction of its own, biggest table first"
+            )
+            continue
+        lines += [
+            f"BEGIN; set {names} for the transaction",
+            *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in files],
+        ]
+        if n == len(plan) - 1 and len(plan) > 1:
+            lines.append(f"give autovacuum back the tables of {migration.build_schema}")
+        lines.append("COMMIT")
+    return lines
 
 
 def probe(ctx: RunContext) -> Reading | None:

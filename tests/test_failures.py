@@ -17,10 +17,13 @@ from pgcutover.compare import BOOKKEEPING_SCHEMA, Fingerprint
 from pgcutover.db import connect
 from steps.window import STEP_NAMES
 
-# Before each step, inside the transform's transaction, and right after each step's work committed
-# (before its end line): the crash an operator fears most.
+# Before each step, inside the transform's loads, among its index builds (the loads committed,
+# some keys built), and right after each step's work committed (before its end line): the crash
+# an operator fears most.
 POINTS = (
-    [f"{s}:before" for s in STEP_NAMES] + ["transform:middle"] + [f"{s}:after" for s in STEP_NAMES]
+    [f"{s}:before" for s in STEP_NAMES]
+    + ["transform:middle", "transform:keys"]
+    + [f"{s}:after" for s in STEP_NAMES]
 )
 
 
@@ -145,7 +148,8 @@ def test_fault_then_rollback_and_resume(
 
 
 @pytest.mark.parametrize(
-    "point", ["backup:after", "transform:middle", "verify:before", "deploy-app:before"]
+    "point",
+    ["backup:after", "transform:middle", "transform:keys", "verify:before", "deploy-app:before"],
 )
 def test_failure_rolls_back_at_once_by_default(tmp_path: Path, legacy_url: str, point: str) -> None:
     original = fingerprint(legacy_url)

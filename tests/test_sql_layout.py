@@ -28,8 +28,9 @@ SPEC = PROJECT_ROOT / "sql" / "spec"
 LEGACY, TARGET = SPEC / "legacy-schema.sql", SPEC / "target-schema.sql"
 RULES = MIGRATION_DIR / "rules.md"
 TABLES = MIGRATION_DIR / "0001_target_tables.sql"
-INDEXES = MIGRATION_DIR / "0006_target_indexes_and_foreign_keys.sql"
-BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001 and 0006 build the target
+INDEXES = MIGRATION_DIR / "0006_target_keys_and_indexes.sql"
+FOREIGN_KEYS = MIGRATION_DIR / "0007_target_foreign_keys.sql"
+BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001, 0006 and 0007 build the target
 HEADER_LINES = 2  # what each copy of the shared spec adds to its source: the "Copied from" header
 # Where the tree's own runs and tools write SQL that is not the project's (none is a copy to keep).
 NOT_SOURCE = {".git", ".sandbox", ".venv", "runs", "backups", "node_modules"}
@@ -96,10 +97,12 @@ def keys_after_load(spec: list[str]) -> list[str]:
     return tables[:first] + keys + tables[first:]
 
 
-def test_the_deployed_target_schema_is_the_spec_split_in_two() -> None:
-    deployed = statements(TABLES) + statements(INDEXES)
+def test_the_deployed_target_schema_is_the_spec_split_in_three() -> None:
+    deployed = statements(TABLES) + statements(INDEXES) + statements(FOREIGN_KEYS)
     spec = statements(TARGET)
-    assert deployed == keys_after_load(spec), "0001 + 0006 drifted from sql/spec/target-schema.sql"
+    assert deployed == keys_after_load(spec), "0001/0006/0007 drifted from target-schema.sql"
+    assert all("FOREIGN KEY" in s for s in statements(FOREIGN_KEYS)), "0007: foreign keys only"
+    assert not any("FOREIGN KEY" in s for s in statements(INDEXES)), "0006 runs side by side"
     assert sum(s.startswith("CREATE TABLE") for s in spec) == sum(
         " PRIMARY KEY " in s for s in statements(INDEXES)
     ), "every table's primary key is added by 0006"
@@ -118,6 +121,7 @@ def test_the_deployed_target_schema_is_the_spec_split_in_two() -> None:
         (RULES, "shared/spec/transform-rules.md"),
         (TABLES, "sql/spec/target-schema.sql"),
         (INDEXES, "sql/spec/target-schema.sql"),
+        (FOREIGN_KEYS, "sql/spec/target-schema.sql"),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else "",
 )
@@ -155,10 +159,10 @@ def test_the_sandbox_and_the_tests_load_the_one_legacy_spec() -> None:
 
 def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
     where = holders()
-    for s in statements(TARGET):  # 0001 and 0006 name the build schema: no statement repeats
+    for s in statements(TARGET):  # 0001, 0006, 0007 name the build schema: no statement repeats
         assert where[s] == {TARGET}, s
     for s in keys_after_load(statements(TARGET)):
-        assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}), s
+        assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}, {FOREIGN_KEYS}), s
 
 
 def test_r3_whitespace_is_str_isspace_in_shared_rule_and_verify(cluster: LocalCluster) -> None:

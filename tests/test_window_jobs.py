@@ -4,6 +4,7 @@ anything changes; a given number is what verify and preflight used."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pgcutover import commands
 from pgcutover.errors import CutoverError
 from pgcutover.journal import read_journal
 from pgcutover.sandbox.cluster import LocalCluster
-from pgcutover.window_jobs import resolve_jobs
+from pgcutover.window_jobs import FREE_NOW_SQL, connections_free_now, resolve_jobs
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "65", "abc", "2.5", "1e3", " "])
@@ -56,6 +57,63 @@ def test_more_jobs_than_free_connections_is_refused_by_preflight(
     assert failed.value.step == "preflight"
     assert "--jobs 64 needs 64 connections" in str(failed.value)
     assert fingerprint(legacy_url) == before
+
+
+def test_a_window_with_every_free_connection_taken_by_its_jobs_completes(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
+    """The dump beside the transform holds --jobs connections while the index builds want as
+    many: the builds take what is free then, never a connection the server does not have."""
+    jobs, others = 8, []
+    db = admin(cluster)
+    try:
+        most, reserved, busy = db.query(
+            "SELECT current_setting('max_connections')::int, "
+            "current_setting('superuser_reserved_connections')::int, count(*) "
+            "FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )[0]
+        for _ in range(int(most) - int(reserved) - int(busy) - jobs - 6):  # room for 8, no more
+            others.append(admin(cluster))
+        settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT="directory")
+        run_id = commands.migrate_offline(settings, yes=True, jobs=str(jobs))
+    finally:
+        for other in others:
+            other.close()
+        db.close()
+    ends = {
+        ln["step"]: ln
+        for ln in read_journal(settings.runs_dir / run_id / "journal.jsonl")
+        if ln["event"] == "end"
+    }
+    assert ends["preflight"]["details"]["jobs"] == jobs
+    (keys,) = [f for f in ends["transform"]["details"]["files"] if "connections" in f]
+    assert 1 <= keys["connections"] <= jobs
+    report = json.loads((settings.runs_dir / run_id / "report.json").read_text(encoding="utf-8"))
+    assert report["passed"] and all(t["match"] for t in report["tables"])
+
+
+@pytest.mark.parametrize("left, builds", [(10, 7), (3, 0), (1, 0)])
+def test_index_builds_take_only_the_connections_free_then(
+    cluster: LocalCluster, left: int, builds: int
+) -> None:
+    """With `left` slots free, side-by-side builds open at most left − 3 (the window's spare);
+    none, and they run on the step's own connection."""
+    others = []
+    db = admin(cluster)
+    try:
+        free = db.query(FREE_NOW_SQL)[0][0]
+        for _ in range(50):  # the backends of connections just closed take a moment to go
+            time.sleep(0.2)
+            free, was = db.query(FREE_NOW_SQL)[0][0], free
+            if free == was:
+                break
+        for _ in range(int(free) - left):
+            others.append(admin(cluster))
+        assert connections_free_now(db, 8) == builds
+    finally:
+        for other in others:
+            other.close()
+        db.close()
 
 
 def test_jobs_reach_preflight_and_verify(tmp_path: Path, legacy_url: str) -> None:
