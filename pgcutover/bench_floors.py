@@ -36,6 +36,7 @@ FLOOR_FILES = (
     PROJECT_ROOT / "sql" / "bench" / "0001_transform_floor.sql",
     MIGRATION_DIR / "0006_target_keys_and_indexes.sql",
     MIGRATION_DIR / "0007_target_foreign_keys.sql",
+    MIGRATION_DIR / "0008_validate_foreign_keys.sql",
 )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.errors import CutoverError
-from pgcutover.sql_text import index_builds
+from pgcutover.sql_text import side_by_side_statements
 
 # What the engine itself sets as pgcutover.<name> for a run: no [parameters] entry may take these.
 RUN_PARAMETERS = ("migration_ts", "run_id")
@@ -108,8 +108,9 @@ class Migration:
     # Legacy rows the target's keys would refuse, counted by preflight and the audit before the
     # downtime (plan.toml [preflight] refused_references): one row (problem, rows) per kind.
     refused_references: tuple[SqlFile, ...] = ()
-    # Transform files whose statements (index builds only) run side by side, each in its own
-    # transaction, once the files before them have committed (plan.toml [transform] side_by_side).
+    # Transform files whose statements (index builds, constraint validations) run side by side,
+    # each in its own transaction, once the files before them have committed (plan.toml
+    # [transform] side_by_side).
     side_by_side: frozenset[str] = frozenset()
 
     def all_files(self) -> tuple[SqlFile, ...]:
@@ -311,13 +312,14 @@ def load_migration(root: Path) -> Migration:
 
 
 def check_side_by_side(migration: Migration, plan_path: Path) -> None:
-    """Refuse a side-by-side file that is no transform file or holds more than index builds."""
+    """Refuse a side-by-side file that is no transform file, or holds a statement that may not
+    run side by side."""
     transform = {f.name: f for f in migration.transform}
     for name in sorted(migration.side_by_side):
         where = f"{plan_path}: [transform] side_by_side names {name}"
         if name not in transform:
             raise CutoverError("config", f"{where}, which [transform] files does not list")
         try:
-            index_builds(transform[name].text)
+            side_by_side_statements(transform[name].text)
         except ValueError as exc:
             raise CutoverError("config", f"{where}: {exc}") from None

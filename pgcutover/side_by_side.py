@@ -1,14 +1,14 @@
-"""Build a file's indexes side by side: one statement per transaction, on --jobs connections.
+"""Run a file's statements side by side: one statement per transaction, on --jobs connections.
 
 A file listed under plan.toml's [transform] side_by_side holds only index builds (CREATE INDEX,
-or ALTER TABLE … ADD … PRIMARY KEY/UNIQUE): each needs only the rows loaded before it, and no two
-lock the same thing for long, so they run at once on separate connections, the biggest table's
-first. In one transaction they would run one after the other. Measured at 200,000 demo users on
-2 cores, the shipped migration's keys and indexes took 13.0 s one after the other and 9.4 s side
-by side; at 20,000, 0.95 s against 0.72 s.
+or ALTER TABLE … ADD … PRIMARY KEY/UNIQUE) or constraint validations (ALTER TABLE … VALIDATE
+CONSTRAINT): each only reads the rows committed before it, and two wait on each other only on
+the same table, so they run at once on separate connections, the biggest table's first. In one
+transaction they would run one after the other, and PostgreSQL validates a foreign key on one
+process only.
 
-The rows they index are committed before they start, so autovacuum could pick those tables up and
-then lose a second to each index build that has to cancel it: the transform holds autovacuum off
+The rows they read are committed before they start, so autovacuum could pick those tables up and
+then lose a second to each statement that has to cancel it: the transform holds autovacuum off
 its build tables until its last transaction (hold_autovacuum, release_autovacuum).
 """
 
@@ -25,7 +25,7 @@ from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import SqlFile
 from pgcutover.run import RunContext
-from pgcutover.sql_text import index_builds
+from pgcutover.sql_text import side_by_side_statements
 from pgcutover.window_jobs import connections_free_now, set_index_workers
 from pgcutover.window_session import tune_window_session
 
@@ -78,7 +78,7 @@ def apply_side_by_side(
     with the maintenance memory shared out (WINDOW_MAINTENANCE_WORK_MEM is the window's whole).
     With one job, or no connection free, the builds run one after the other on the step's own.
     """
-    todo = biggest_first(ctx.db, index_builds(f.text))
+    todo = biggest_first(ctx.db, side_by_side_statements(f.text))
     total, done, failed = len(todo), [0], threading.Event()
     wanted = min(jobs, total)
     workers = connections_free_now(ctx.db, wanted) if wanted > 1 else 0
@@ -96,7 +96,7 @@ def apply_side_by_side(
             build(db, step, f.name, statement, settings, jobs)
             with lock:
                 done[0] += 1
-                label = f"{f.name}: {done[0]}/{total} indexes built, {side}"
+                label = f"{f.name}: {done[0]}/{total} statements done, {side}"
                 ctx.progress.update(
                     counted[0] + done[0] / total, counted[1], unit="files", label=label
                 )
@@ -148,7 +148,7 @@ def apply_side_by_side(
 def build(
     db: Database, step: str, file: str, statement: str, settings: dict[str, str], jobs: int
 ) -> None:
-    """Run one index build in its own transaction, naming it when the server refuses it."""
+    """Run one statement in its own transaction, naming it when the server refuses it."""
     try:
         with db.transaction():
             tune_window_session(db, settings)

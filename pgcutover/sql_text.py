@@ -1,4 +1,4 @@
-"""Rough cuts of SQL text: comments dropped, statements split, index builds told apart."""
+"""Rough cuts of SQL text: comments dropped, statements split, side-by-side work told apart."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import re
 
 _NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 QUALIFIED_NAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
-# An index build: CREATE [UNIQUE] INDEX … ON table, or ALTER TABLE table ADD CONSTRAINT … PRIMARY
-# KEY or UNIQUE (not CONCURRENTLY: that cannot run inside the transaction each build gets).
-INDEX_BUILD = re.compile(
-    rf"(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?(?P<on>{QUALIFIED_NAME})"
-    rf"|ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<table>{QUALIFIED_NAME})\s+ADD\s+CONSTRAINT\s+{_NAME}\s+"
-    r"(?:PRIMARY\s+KEY|UNIQUE)\b)",
+# What may run side by side: an index build (CREATE [UNIQUE] INDEX … ON table, or ALTER TABLE
+# table ADD CONSTRAINT … PRIMARY KEY or UNIQUE; not CONCURRENTLY, which cannot run inside the
+# transaction each statement gets), or a constraint's validation (ALTER TABLE … VALIDATE
+# CONSTRAINT). Each locks its table against the others' writes only, and none writes rows.
+SIDE_BY_SIDE = re.compile(
+    r"(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"
+    + _NAME
+    + rf"\s+)?ON\s+(?:ONLY\s+)?(?P<on>{QUALIFIED_NAME})"
+    + rf"|ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<table>{QUALIFIED_NAME})\s+(?:ADD\s+CONSTRAINT\s+"
+    + rf"{_NAME}\s+(?:PRIMARY\s+KEY|UNIQUE)\b|VALIDATE\s+CONSTRAINT\s+{_NAME}\s*$))",
     re.IGNORECASE,
 )
 # Parenthesized groups (one level): what is left of an ALTER TABLE without them must hold no
@@ -29,17 +33,18 @@ def rough_statements(sql: str) -> list[str]:
     return [s.strip() for s in without_comments(sql).split(";") if s.strip()]
 
 
-def index_builds(sql: str) -> list[tuple[str, str]]:
-    """Return (statement, table) for each statement; raise ValueError naming one that builds
-    no index (only index builds may run side by side)."""
+def side_by_side_statements(sql: str) -> list[tuple[str, str]]:
+    """Return (statement, table) for each statement; raise ValueError naming one that is neither
+    an index build nor a constraint validation (only those may run side by side)."""
     out = []
     for n, statement in enumerate(rough_statements(sql), 1):
-        match = INDEX_BUILD.match(statement)
+        match = SIDE_BY_SIDE.match(statement)
         if match is None or (match["table"] and "," in PARENTHESES.sub("", statement)):
             first = " ".join(statement.split())[:60]
             raise ValueError(
-                f"statement {n} ({first}…) is not an index build (CREATE INDEX, or ALTER TABLE … "
-                "ADD CONSTRAINT … PRIMARY KEY or UNIQUE): only those may run side by side"
+                f"statement {n} ({first}…) is neither an index build (CREATE INDEX, ALTER TABLE "
+                "… ADD CONSTRAINT … PRIMARY KEY or UNIQUE) nor a constraint validation (ALTER "
+                "TABLE … VALIDATE CONSTRAINT): only those may run side by side"
             )
         out.append((statement, match["on"] or match["table"]))
     if not out:

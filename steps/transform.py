@@ -1,11 +1,12 @@
 """Step 7, transform: move the data with set-based SQL inside the server, then build its keys.
 
 The plan's transform files run in order. Consecutive files run in one transaction; a file listed
-under [transform] side_by_side (index builds only) runs its statements side by side, each in a
-transaction of its own, on --jobs connections. The shipped plan: the loads (0002-0005) in one
-transaction, the primary keys and indexes (0006) side by side, the foreign keys (0007) in one.
+under [transform] side_by_side (index builds and constraint validations only) runs its statements
+side by side, each in a transaction of its own, on --jobs connections. The shipped plan: the loads
+(0002-0005) in one transaction, the primary keys and indexes (0006) side by side, the foreign keys
+added NOT VALID (0007) in one, and validated (0008) side by side.
 
-A transform that stopped part-way (a crash, a kill, a failed index build, then --resume) is never
+A transform that stopped part-way (a crash, a kill, a failed statement, then --resume) is never
 continued: it starts over from an empty build schema, as one transaction would have. Every file
 is recorded in pgcutover.applied_sql in the transaction that ends its work, so "part-way" is
 read from the bookkeeping, and the legacy rows are loaded again, never trusted from before.
@@ -28,7 +29,7 @@ from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.side_by_side import apply_side_by_side, hold_autovacuum, release_autovacuum
-from pgcutover.sql_text import index_builds
+from pgcutover.sql_text import side_by_side_statements
 from pgcutover.window_jobs import window_jobs
 from steps.deploy_schema import STEP as DEPLOY_STEP
 from steps.deploy_schema import deploy_target
@@ -122,7 +123,7 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
         if side:
             lines.append(
                 f"apply {files[0].name} (sha256 {files[0].checksum[:12]}…): "
-                f"{len(index_builds(files[0].text))} index builds side by side on --jobs "
+                f"{len(side_by_side_statements(files[0].text))} statements side by side on --jobs "
                 "connections, each in a transaction of its own, biggest table first"
             )
             continue

@@ -308,7 +308,7 @@ def test_a_target_window_past_max_wal_size_is_named() -> None:
     assert build_forecast([window], small, big, file_tables={}).notes == []
 
 
-def test_index_builds_grow_n_log_n() -> None:
+def test_side_by_side_statements_grow_n_log_n() -> None:
     sql = (
         'CREATE UNIQUE INDEX "a_k" ON public.a ("k");\n'
         "ALTER TABLE public.a\n  ADD CONSTRAINT a_fk FOREIGN KEY (b) REFERENCES public.b (id);"

@@ -159,7 +159,7 @@ def test_a_transform_left_running_by_a_killed_window_is_ended_by_the_next_attemp
         marker.close()
     before, prints = snapshot(legacy_url), fingerprint(legacy_url)
     migration = slow_migration(tmp_path, 600)
-    (migration / "0009_slow.sql").write_text(SLEEP_ONCE)
+    (migration / "0010_slow.sql").write_text(SLEEP_ONCE)
     env = {**app_env(tmp_path, legacy_url), "MIGRATION_DIR": str(migration)}
     window = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     try:

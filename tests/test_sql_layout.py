@@ -29,7 +29,9 @@ LEGACY, TARGET = SPEC / "legacy-schema.sql", SPEC / "target-schema.sql"
 RULES = MIGRATION_DIR / "rules.md"
 TABLES = MIGRATION_DIR / "0001_target_tables.sql"
 INDEXES = MIGRATION_DIR / "0006_target_keys_and_indexes.sql"
-FOREIGN_KEYS = MIGRATION_DIR / "0007_target_foreign_keys.sql"
+FOREIGN_KEYS = MIGRATION_DIR / "0007_target_foreign_keys.sql"  # each added NOT VALID
+VALIDATIONS = MIGRATION_DIR / "0008_validate_foreign_keys.sql"
+NOT_VALID = " NOT VALID"
 BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001, 0006 and 0007 build the target
 HEADER_LINES = 2  # what each copy of the shared spec adds to its source: the "Copied from" header
 # Where the tree's own runs and tools write SQL that is not the project's (none is a copy to keep).
@@ -98,11 +100,18 @@ def keys_after_load(spec: list[str]) -> list[str]:
 
 
 def test_the_deployed_target_schema_is_the_spec_split_in_three() -> None:
-    deployed = statements(TABLES) + statements(INDEXES) + statements(FOREIGN_KEYS)
+    foreign = statements(FOREIGN_KEYS)
+    assert all("FOREIGN KEY" in s and s.endswith(NOT_VALID) for s in foreign), "0007: NOT VALID"
+    deployed = (
+        statements(TABLES) + statements(INDEXES) + [s.removesuffix(NOT_VALID) for s in foreign]
+    )
     spec = statements(TARGET)
     assert deployed == keys_after_load(spec), "0001/0006/0007 drifted from target-schema.sql"
-    assert all("FOREIGN KEY" in s for s in statements(FOREIGN_KEYS)), "0007: foreign keys only"
     assert not any("FOREIGN KEY" in s for s in statements(INDEXES)), "0006 runs side by side"
+    added = [re.match(r'ALTER TABLE (\S+) ADD CONSTRAINT (\S+) FOREIGN KEY', s) for s in foreign]
+    assert statements(VALIDATIONS) == [
+        f"ALTER TABLE {m[1]} VALIDATE CONSTRAINT {m[2]}" for m in added if m
+    ], "0008 validates every foreign key 0007 adds, once, in its order"
     assert sum(s.startswith("CREATE TABLE") for s in spec) == sum(
         " PRIMARY KEY " in s for s in statements(INDEXES)
     ), "every table's primary key is added by 0006"
@@ -162,6 +171,8 @@ def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
     for s in statements(TARGET):  # 0001, 0006, 0007 name the build schema: no statement repeats
         assert where[s] == {TARGET}, s
     for s in keys_after_load(statements(TARGET)):
+        if "FOREIGN KEY" in s:
+            s += NOT_VALID  # 0007 adds them NOT VALID, 0008 validates them
         assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}, {FOREIGN_KEYS}), s
 
 

@@ -63,7 +63,7 @@ def test_the_window_gives_autovacuum_back_and_builds_every_key(
     assert end["details"]["started_over"] is False
 
 
-def test_a_transform_killed_among_its_index_builds_starts_over_on_resume(
+def test_a_transform_killed_among_its_side_by_side_statements_starts_over_on_resume(
     tmp_path: Path, legacy_url: str
 ) -> None:
     before = snapshot(legacy_url)
@@ -117,8 +117,8 @@ def test_a_failed_index_build_names_itself_and_the_window_rolls_back(
 @pytest.mark.parametrize(
     "listed, statement, says",
     [
-        ("0005_request_logs.sql", None, "is not an index build"),
-        ("0008_analyze.sql", None, "which [transform] files does not list"),
+        ("0005_request_logs.sql", None, "is neither an index build"),
+        ("0009_analyze.sql", None, "which [transform] files does not list"),
         (
             KEYS,
             'ALTER TABLE "cutover_target"."Tool" ADD CONSTRAINT "k" UNIQUE ("id"), '
@@ -128,14 +128,14 @@ def test_a_failed_index_build_names_itself_and_the_window_rolls_back(
         ),
     ],
 )
-def test_a_side_by_side_file_must_hold_index_builds_only(
+def test_a_side_by_side_file_must_hold_side_by_side_statements_only(
     tmp_path: Path, legacy_url: str, listed: str, statement: str | None, says: str
 ) -> None:
     dst = tmp_path / "migration"
     shutil.copytree(MIGRATION, dst)
     plan = dst / "plan.toml"
     plan.write_text(
-        plan.read_text().replace(f'side_by_side = ["{KEYS}"]', f'side_by_side = ["{listed}"]')
+        plan.read_text().replace(f'side_by_side = ["{KEYS}"', f'side_by_side = ["{listed}"')
     )
     if statement:
         (dst / KEYS).write_text((dst / KEYS).read_text() + statement + ";\n")
@@ -156,7 +156,7 @@ GRANT USAGE ON SCHEMA tests_slow TO PUBLIC;
 """
 
 
-def test_a_second_ctrl_c_among_the_index_builds_cancels_them(
+def test_a_second_ctrl_c_among_the_side_by_side_statements_cancels_them(
     tmp_path: Path, legacy_url: str
 ) -> None:
     db = connect(legacy_url, "psycopg")

@@ -86,14 +86,14 @@ def test_a_window_with_every_free_connection_taken_by_its_jobs_completes(
         if ln["event"] == "end"
     }
     assert ends["preflight"]["details"]["jobs"] == jobs
-    (keys,) = [f for f in ends["transform"]["details"]["files"] if "connections" in f]
-    assert 1 <= keys["connections"] <= jobs
+    side = [f["connections"] for f in ends["transform"]["details"]["files"] if "connections" in f]
+    assert len(side) == 2 and all(1 <= n <= jobs for n in side)  # keys, then validations
     report = json.loads((settings.runs_dir / run_id / "report.json").read_text(encoding="utf-8"))
     assert report["passed"] and all(t["match"] for t in report["tables"])
 
 
 @pytest.mark.parametrize("left, builds", [(10, 7), (3, 0), (1, 0)])
-def test_index_builds_take_only_the_connections_free_then(
+def test_side_by_side_statements_take_only_the_connections_free_then(
     cluster: LocalCluster, left: int, builds: int
 ) -> None:
     """With `left` slots free, side-by-side builds open at most left − 3 (the window's spare);
