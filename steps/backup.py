@@ -58,6 +58,11 @@ DUMP_SESSIONS = (
 )
 
 
+def own_app_name(ctx: RunContext) -> str:
+    """Return the application_name of the backup step's own session."""
+    return f"{ctx.app_name} backup"
+
+
 def dump_app_name(ctx: RunContext) -> str:
     """Return the application_name of this run's pg_dump and its counting session."""
     return f"{ctx.app_name} pg_dump"
@@ -71,6 +76,17 @@ def end_dump_sessions(db: Database, app_name: str) -> int:
     fails and exits.
     """
     return int(db.query(DUMP_SESSIONS, [app_name])[0][0])
+
+
+def backup_running(db: Database, ctx: RunContext) -> bool:
+    """Tell whether this run's backup step has a session open: its own (it holds the dump's
+    snapshot until the dump is written and checked), pg_dump's or its count's."""
+    rows = db.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+        "AND application_name IN (left(%s, 63), left(%s, 63))",  # what the server keeps of one
+        [own_app_name(ctx), dump_app_name(ctx)],
+    )
+    return int(rows[0][0]) > 0
 
 
 def partial_dumps(dest_dir: Path) -> list[Path]:
@@ -227,7 +243,7 @@ def _dump_on_own_connection(ctx: RunContext) -> tuple[Dumped, int]:
     db = connect(
         ctx.settings.database_url,
         ctx.settings.db_driver,
-        application_name=f"{ctx.app_name} backup",
+        application_name=own_app_name(ctx),
         step=STEP,
     )
     try:

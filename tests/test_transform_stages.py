@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
-from test_ctrl_c import start_cli, wait_for
+from test_ctrl_c import slow_pg_dump, start_cli, wait_for
 from test_failures import app_env, assert_rolled_back, without_bookkeeping
 
 from pgcutover import commands
@@ -172,7 +172,9 @@ def test_a_second_ctrl_c_among_the_side_by_side_statements_cancels_them(
         + 'CREATE INDEX "Tool_slow_idx" ON "cutover_target"."Tool" (tests_slow.slow("id"));\n'
     )
     env = app_env(tmp_path, legacy_url, MIGRATION_DIR=str(dst))
-    proc = start_cli(["migrate-offline", "--yes", "--jobs", "2"], cwd=tmp_path, env=env)
+    # In line: with the dump beside them the builds would take one connection, not two.
+    args = ["migrate-offline", "--yes", "--jobs", "2", "--no-overlap"]
+    proc = start_cli(args, cwd=tmp_path, env=env)
     try:
         wait_for("the slow index builds", lambda: len(slow_builds(legacy_url)) == 2, proc=proc)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
@@ -200,3 +202,20 @@ def slow_builds(url: str) -> list[str]:
     finally:
         db.close()
     return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_the_side_by_side_stages_leave_the_dump_beside_them_its_jobs(
+    tmp_path: Path, legacy_url: str, overlap: bool
+) -> None:
+    """While the dump runs beside the transform it holds --jobs − 1: the stages take one."""
+    bindir, _ = slow_pg_dump(tmp_path)  # the dump outlasts the transform
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
+    args = ["migrate-offline", "--yes", "--jobs", "2", *([] if overlap else ["--no-overlap"])]
+    proc = run_cli(args, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    side = [
+        f["connections"] for f in transform_end(run_dir)["details"]["files"] if "connections" in f
+    ]
+    assert side == ([1, 1] if overlap else [2, 2])
