@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from pgcutover.db import DB_ERRORS, Database, connect, error_text, ident
@@ -66,28 +67,41 @@ def biggest_first(db: Database, builds: list[tuple[str, str]]) -> list[str]:
 
 
 def apply_side_by_side(
-    ctx: RunContext, step: str, f: SqlFile, *, jobs: int, counted: tuple[int, int] = (0, 1)
+    ctx: RunContext,
+    step: str,
+    f: SqlFile,
+    *,
+    jobs: int,
+    counted: tuple[int, int] = (0, 1),
+    allowed: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Run each statement of f in a transaction of its own, on up to `jobs` connections.
 
     counted: (files before f, files in the whole step): progress counts in the step's files, f
-    done by the share of its statements built, so the step's rate and ETA keep one unit.
+    done by the share of its statements done, so the step's rate and ETA keep one unit.
+    allowed: how many connections the stage may use now (asked every half second: a stage that
+    starts on one while the dump beside it runs takes more once the dump is done).
 
     A failure stops the others from starting another statement and fails the step, naming the
-    statement; a second Ctrl-C cancels the statements running. Each connection builds its index
-    with the maintenance memory shared out (WINDOW_MAINTENANCE_WORK_MEM is the window's whole).
-    With one job, or no connection free, the builds run one after the other on the step's own.
+    statement; a second Ctrl-C cancels the statements running. Each connection runs with its
+    share of the maintenance memory (WINDOW_MAINTENANCE_WORK_MEM is the window's whole). With
+    one job, or no connection free, the statements run one after the other on the step's own.
     """
     todo = biggest_first(ctx.db, side_by_side_statements(f.text))
     total, done, failed = len(todo), [0], threading.Event()
     wanted = min(jobs, total)
-    workers = connections_free_now(ctx.db, wanted) if wanted > 1 else 0
-    lock, pids = threading.Lock(), []
-    settings = shared_memory(ctx.settings.window_session, max(workers, 1))
-    side = f"{workers} side by side" if workers > 1 else "one after the other"
+
+    def now() -> int:
+        """Return how many connections the stage may use at this moment."""
+        return wanted if allowed is None else min(max(allowed(), 1), wanted)
+
+    workers = connections_free_now(ctx.db, now()) if wanted > 1 else 0
+    lock, pids = threading.Lock(), list[int]()
+    settings = shared_memory(ctx.settings.window_session, wanted)
+    used = [max(workers, 1)]
 
     def take(db: Database) -> None:
-        """Build the next statements on db until none is left or one has failed."""
+        """Run the next statements on db until none is left or one has failed."""
         while not failed.is_set():
             with lock:
                 if not todo:
@@ -96,13 +110,15 @@ def apply_side_by_side(
             build(db, step, f.name, statement, settings, jobs)
             with lock:
                 done[0] += 1
+                n = len(pids)
+                side = f"on {n} connection{'s' * (n > 1)}" if workers else "one after the other"
                 label = f"{f.name}: {done[0]}/{total} statements done, {side}"
                 ctx.progress.update(
                     counted[0] + done[0] / total, counted[1], unit="files", label=label
                 )
                 halfway = done[0] == total // 2
             if halfway:
-                inject_fault(ctx, step, "keys")  # test hook: some indexes committed
+                inject_fault(ctx, step, "keys")  # test hook: some statements committed
 
     def work() -> None:
         db = connect(
@@ -122,27 +138,31 @@ def apply_side_by_side(
             db.close()
 
     started = time.monotonic()
-    if workers <= 1:
+    if not workers:
         take(ctx.db)
     else:
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=step)
+        pool = ThreadPoolExecutor(max_workers=wanted, thread_name_prefix=step)
         futures = [pool.submit(work) for _ in range(workers)]
         try:
-            for future in futures:
-                future.result()  # the first failure fails the step
+            while True:
+                ended, running = wait(futures, timeout=0.5, return_when=FIRST_EXCEPTION)
+                for future in ended:
+                    future.result()  # the first failure fails the step
+                if not running:
+                    break
+                with lock:
+                    more = bool(todo) and len(futures) < now()
+                if more and connections_free_now(ctx.db, 1):
+                    futures.append(pool.submit(work))
+                    used[0] = max(used[0], len(futures))
         except BaseException:
             failed.set()
-            cancel(ctx.db, pids)  # a Ctrl-C or a failure: the builds still running stop too
+            cancel(ctx.db, pids)  # a Ctrl-C or a failure: the statements still running stop too
             raise
         finally:
             pool.shutdown(wait=True)
     took = round(time.monotonic() - started, 3)
-    return {
-        "file": f.name,
-        "sha256": f.checksum,
-        "duration_s": took,
-        "connections": max(workers, 1),
-    }
+    return {"file": f.name, "sha256": f.checksum, "duration_s": took, "connections": used[0]}
 
 
 def build(

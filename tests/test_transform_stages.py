@@ -219,3 +219,26 @@ def test_the_side_by_side_stages_leave_the_dump_beside_them_its_jobs(
         f["connections"] for f in transform_end(run_dir)["details"]["files"] if "connections" in f
     ]
     assert side == ([1, 1] if overlap else [2, 2])
+
+
+def test_a_stage_begun_beside_the_dump_takes_the_other_jobs_once_the_dump_ends(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.run_script(SLOW_FUNCTION)
+    finally:
+        db.close()
+    dst = bad_key_migration(tmp_path)
+    (dst / KEYS).write_text(  # slow builds (verify then refuses these extra indexes: no matter)
+        (MIGRATION / KEYS).read_text()
+        + 'CREATE INDEX "User_slow_idx" ON "cutover_target"."User" (tests_slow.slow("id"));\n'
+        + 'CREATE INDEX "Tool_slow_idx" ON "cutover_target"."Tool" (tests_slow.slow("id"));\n'
+    )
+    bindir, _ = slow_pg_dump(tmp_path)  # the dump begins 3 s late: the stage starts beside it
+    env = app_env(tmp_path, legacy_url, MIGRATION_DIR=str(dst), PG_BINDIR=str(bindir))
+    run_cli(["migrate-offline", "--yes", "--jobs", "2"], cwd=tmp_path, env=env)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    files = transform_end(run_dir)["details"]["files"]
+    keys = next(f for f in files if f["file"] == KEYS)
+    assert keys["duration_s"] > 4 and keys["connections"] == 2, files
