@@ -40,13 +40,9 @@ def test_more_jobs_than_free_connections_is_refused_by_preflight(
     others = []
     db = admin(cluster)
     try:
-        most, reserved, busy = db.query(
-            "SELECT current_setting('max_connections')::int, "
-            "current_setting('superuser_reserved_connections')::int, count(*) "
-            "FROM pg_stat_activity WHERE backend_type = 'client backend'"
-        )[0]
+        free = int(db.query(FREE_NOW_SQL)[0][0])  # slots no client holds
         # Leave room for the window's own connections but not for 64 jobs.
-        for _ in range(max(0, int(most) - int(reserved) - int(busy) - 64 - 6 + 10)):
+        for _ in range(max(0, free - 64 - 6 + 10)):
             others.append(admin(cluster))
         with pytest.raises(CutoverError) as failed:
             commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True, jobs=64)
@@ -67,12 +63,8 @@ def test_a_window_with_every_free_connection_taken_by_its_jobs_completes(
     jobs, others = 8, []
     db = admin(cluster)
     try:
-        most, reserved, busy = db.query(
-            "SELECT current_setting('max_connections')::int, "
-            "current_setting('superuser_reserved_connections')::int, count(*) "
-            "FROM pg_stat_activity WHERE backend_type = 'client backend'"
-        )[0]
-        for _ in range(int(most) - int(reserved) - int(busy) - jobs - 6):  # room for 8, no more
+        free = int(db.query(FREE_NOW_SQL)[0][0])
+        for _ in range(free - jobs - 6):  # room for 8, no more
             others.append(admin(cluster))
         settings = make_settings(tmp_path, legacy_url, BACKUP_FORMAT="directory")
         run_id = commands.migrate_offline(settings, yes=True, jobs=str(jobs))
