@@ -151,10 +151,10 @@ def apply_side_by_side(
                 if not running:
                     break
                 with lock:
-                    more = bool(todo) and len(futures) < now()
-                if more and connections_free_now(ctx.db, 1):
+                    more = min(len(todo), now() - len(futures))
+                for _ in range(connections_free_now(ctx.db, more) if more > 0 else 0):
                     futures.append(pool.submit(work))
-                    used[0] = max(used[0], len(futures))
+                used[0] = max(used[0], len(futures))
         except BaseException:
             failed.set()
             cancel(ctx.db, pids)  # a Ctrl-C or a failure: the statements still running stop too
