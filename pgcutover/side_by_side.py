@@ -14,7 +14,6 @@ its build tables until its last transaction (hold_autovacuum, release_autovacuum
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from pgcutover.migration import SqlFile
 from pgcutover.run import RunContext
 from pgcutover.sql_text import side_by_side_statements
 from pgcutover.window_jobs import connections_free_now, set_index_workers
-from pgcutover.window_session import tune_window_session
+from pgcutover.window_session import MIN_BYTES, SIZE, UNITS, tune_window_session
 
 
 def build_tables(db: Database, schema: str) -> list[str]:
@@ -58,12 +57,12 @@ def release_autovacuum(db: Database, schema: str) -> None:
 
 def biggest_first(db: Database, builds: list[tuple[str, str]]) -> list[str]:
     """Order the statements by the size of the table each one indexes, biggest first."""
-    sizes = [
-        int(db.query("SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)", [table])[0][0])
-        for _, table in builds
-    ]
-    order = sorted(range(len(builds)), key=lambda i: -sizes[i])
-    return [builds[i][0] for i in order]
+    rows = db.query(
+        "SELECT n FROM unnest(%s::text[]) WITH ORDINALITY AS b(name, n) "
+        "ORDER BY coalesce(pg_relation_size(to_regclass(b.name)), 0) DESC, n",
+        [[table for _, table in builds]],
+    )
+    return [builds[int(n) - 1][0] for (n,) in rows]
 
 
 def apply_side_by_side(
@@ -181,12 +180,10 @@ def build(
 
 def shared_memory(settings: dict[str, str], workers: int) -> dict[str, str]:
     """Give each of `workers` side-by-side builds its share of the window's maintenance memory."""
-    raw = settings.get("maintenance_work_mem", "")
-    match = re.fullmatch(r"([0-9]+)(kB|MB|GB|TB)", raw)
+    match = SIZE.fullmatch(settings.get("maintenance_work_mem", ""))
     if match is None or workers <= 1:
         return settings
-    units = {"kB": 1, "MB": 1024, "GB": 1024**2, "TB": 1024**3}
-    share = max(1024, int(match[1]) * units[match[2]] // workers)  # at least PostgreSQL's 1MB
+    share = max(MIN_BYTES, int(match[1]) * UNITS[match[2]] // workers) // 1024
     return {**settings, "maintenance_work_mem": f"{share}kB"}
 
 
