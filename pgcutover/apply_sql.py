@@ -47,6 +47,14 @@ def set_run_parameters(ctx: RunContext, db: Database) -> None:
     )
 
 
+def prepare_transaction(ctx: RunContext, db: Database, step: str) -> None:
+    """Inside the open transaction, set what the migration's SQL runs with: the run's values,
+    the window's memory, and the parallel workers its --jobs allow."""
+    set_run_parameters(ctx, db)
+    tune_window_session(db, ctx.settings.window_session)
+    set_index_workers(db, window_jobs(ctx, step, db))
+
+
 def pending_files(ctx: RunContext, step: str, files: Sequence[SqlFile]) -> list[SqlFile]:
     """Return the files still to apply; a changed file that was already applied is drift."""
     done = applied_files(ctx.db, ctx.run_id)
@@ -77,9 +85,7 @@ def apply_in_one_transaction(
     timings: list[dict[str, Any]] = []
     db = ctx.db
     with db.transaction():
-        set_run_parameters(ctx, db)
-        tune_window_session(db, ctx.settings.window_session)
-        set_index_workers(db, window_jobs(ctx, step))
+        prepare_transaction(ctx, db, step)
         for i, f in enumerate(todo):
             if i and i == len(todo) // 2:
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction

@@ -76,7 +76,7 @@ def build_rows(
                  "dump's snapshot and pg_restore --list; its proof (full read-back, sha256: "
                  f"{proof:.2f} s) starts when it ends, beside the window, joined before unfence"),
         BenchRow("transform", alone["transform"], f["transform_s"],
-                 "set-based floor: sql/bench/0001 + migration 0006 to 0008, one transaction",
+                 "set-based floor: sql/bench/0001 + migration 0007 to 0009, one transaction",
                  f"{overlapped('transform')} with the dump; same row counts ({rows} rows, "
                  f"{len(fast['target_rows'])} tables); the floor skips R2's count, R3's "
                  "collision-proof ids and trim, the anti-joins that make a re-run add nothing; "

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pgcutover.errors import CutoverError
-from pgcutover.sql_text import side_by_side_statements
+from pgcutover.transform_plan import check_apart, check_side_by_side
 
 # What the engine itself sets as pgcutover.<name> for a run: no [parameters] entry may take these.
 RUN_PARAMETERS = ("migration_ts", "run_id")
@@ -112,6 +112,9 @@ class Migration:
     # each in its own transaction, once the files before them have committed (plan.toml
     # [transform] side_by_side).
     side_by_side: frozenset[str] = frozenset()
+    # Transform loads that run in a transaction of their own, on a connection of their own,
+    # beside the rest of their stage (plan.toml [transform] apart).
+    apart: frozenset[str] = frozenset()
 
     def all_files(self) -> tuple[SqlFile, ...]:
         return (
@@ -294,6 +297,7 @@ def load_migration(root: Path) -> Migration:
             refused_references=files("preflight", "refused_references"),
             parameters=parameters,
             side_by_side=frozenset(f.name for f in files("transform", "side_by_side")),
+            apart=frozenset(f.name for f in files("transform", "apart")),
         )
     except (KeyError, IndexError) as exc:
         raise CutoverError("config", f"{plan_path}: missing {exc}") from None
@@ -308,18 +312,5 @@ def load_migration(root: Path) -> Migration:
             "once: each applied file needs a name of its own",
         )
     check_side_by_side(migration, plan_path)
+    check_apart(migration, plan_path)
     return migration
-
-
-def check_side_by_side(migration: Migration, plan_path: Path) -> None:
-    """Refuse a side-by-side file that is no transform file, or holds a statement that may not
-    run side by side."""
-    transform = {f.name: f for f in migration.transform}
-    for name in sorted(migration.side_by_side):
-        where = f"{plan_path}: [transform] side_by_side names {name}"
-        if name not in transform:
-            raise CutoverError("config", f"{where}, which [transform] files does not list")
-        try:
-            side_by_side_statements(transform[name].text)
-        except ValueError as exc:
-            raise CutoverError("config", f"{where}: {exc}") from None

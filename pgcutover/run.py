@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgcutover.db import Database
+from pgcutover.db import Database, connect
 from pgcutover.journal import Journal
 from pgcutover.migration import Migration
 from pgcutover.progress import Progress, Reading
@@ -95,3 +95,14 @@ class RunContext:
     @property
     def app_name(self) -> str:
         return f"pgcutover {self.run_id}"
+
+    def connect(self, step: str, purpose: str | None = None) -> Database:
+        """Open another connection of this run's, shown in pg_stat_activity as the app name and
+        the purpose (the step's name by default); a refusal names the step."""
+        db: Database = connect(
+            self.settings.database_url,
+            self.settings.db_driver,
+            application_name=f"{self.app_name} {purpose or step}",
+            step=step,
+        )
+        return db

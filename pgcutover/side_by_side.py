@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
-from pgcutover.db import DB_ERRORS, Database, connect, error_text, ident
+from pgcutover.db import DB_ERRORS, Database, error_text, ident
 from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import SqlFile
@@ -120,12 +120,7 @@ def apply_side_by_side(
                 inject_fault(ctx, step, "keys")  # test hook: some statements committed
 
     def work() -> None:
-        db = connect(
-            ctx.settings.database_url,
-            ctx.settings.db_driver,
-            application_name=f"{ctx.app_name} {step}",
-            step=step,
-        )
+        db = ctx.connect(step)
         try:
             with lock:
                 pids.append(int(db.query("SELECT pg_backend_pid()")[0][0]))

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
-QUALIFIED_NAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
+NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'  # one SQL identifier, quoted or not
+QUALIFIED_NAME = rf"{NAME}(?:\s*\.\s*{NAME})?"
 # What may run side by side: an index build (CREATE [UNIQUE] INDEX … ON table, or ALTER TABLE
 # table ADD CONSTRAINT … PRIMARY KEY or UNIQUE; not CONCURRENTLY, which cannot run inside the
 # transaction each statement gets), or a constraint's validation (ALTER TABLE … VALIDATE
 # CONSTRAINT). Each locks its table against the others' writes only, and none writes rows.
 SIDE_BY_SIDE = re.compile(
     r"(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"
-    + _NAME
+    + NAME
     + rf"\s+)?ON\s+(?:ONLY\s+)?(?P<on>{QUALIFIED_NAME})"
     + rf"|ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<table>{QUALIFIED_NAME})\s+(?:ADD\s+CONSTRAINT\s+"
-    + rf"{_NAME}\s+(?:PRIMARY\s+KEY|UNIQUE)\b|VALIDATE\s+CONSTRAINT\s+{_NAME}\s*$))",
+    + rf"{NAME}\s+(?:PRIMARY\s+KEY|UNIQUE)\b|VALIDATE\s+CONSTRAINT\s+{NAME}\s*$))",
     re.IGNORECASE,
 )
 # Parenthesized groups (one level): what is left of an ALTER TABLE without them must hold no

@@ -60,7 +60,7 @@ DUMP_SESSIONS = (
 
 def own_app_name(ctx: RunContext) -> str:
     """Return the application_name of the backup step's own session."""
-    return f"{ctx.app_name} backup"
+    return f"{ctx.app_name} {STEP}"  # what ctx.connect(STEP) names it
 
 
 def dump_app_name(ctx: RunContext) -> str:
@@ -240,12 +240,7 @@ def run(ctx: RunContext) -> StepOutcome:
 def _dump_on_own_connection(ctx: RunContext) -> tuple[Dumped, int]:
     """Dump through a connection of the step's own (it runs beside deploy-schema and transform,
     whose transaction holds the window's: it never touches that one); return it with its jobs."""
-    db = connect(
-        ctx.settings.database_url,
-        ctx.settings.db_driver,
-        application_name=own_app_name(ctx),
-        step=STEP,
-    )
+    db = ctx.connect(STEP)  # named own_app_name(ctx)
     try:
         if sealed_by(db, ctx.run_id):  # its dump.json gone after reset moved the legacy schema
             raise CutoverError(

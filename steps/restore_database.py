@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pgcutover.db import Database, connect, ident, schema_exists
+from pgcutover.db import Database, ident, schema_exists
 from pgcutover.errors import CutoverError, some_of
 from pgcutover.journal import started_steps
 from pgcutover.pgtools import (
@@ -277,9 +277,7 @@ def probe(ctx: RunContext) -> Reading | None:
     if dumped is None:
         return reading
     total = sum(dumped.values())
-    db = connect(
-        ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
-    )
+    db = ctx.connect(STEP, "probe")
     try:
         db.execute("SET statement_timeout = '2s'")
         done = db.query(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 from pgcutover.apply_sql import set_run_parameters
-from pgcutover.db import connect
 from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
@@ -25,7 +24,7 @@ JOINED_BEFORE = "unfence"
 def gather_statistics(ctx: RunContext) -> list[dict[str, object]]:
     """Run the migration's statistics files in one transaction on a connection of their own."""
     s = ctx.settings
-    db = connect(s.database_url, s.db_driver, application_name=f"{ctx.app_name} {STEP}", step=STEP)
+    db = ctx.connect(STEP)
     timings: list[dict[str, object]] = []
     try:
         with db.transaction():

@@ -1,10 +1,12 @@
 """Step 7, transform: move the data with set-based SQL inside the server, then build its keys.
 
-The plan's transform files run in order. Consecutive files run in one transaction; a file listed
-under [transform] side_by_side (index builds and constraint validations only) runs its statements
-side by side, each in a transaction of its own, on --jobs connections. The shipped plan: the loads
-(0002-0005) in one transaction, the primary keys and indexes (0006) side by side, the foreign keys
-added NOT VALID (0007) in one, and validated (0008) side by side.
+The plan's transform files run in order (pgcutover/transform_plan.py). Consecutive files run in
+one transaction, but a file listed under [transform] apart (a load of tables of its own) runs in
+one of its own, on a connection of its own, beside them; a file listed under side_by_side (index
+builds and constraint validations only) runs its statements side by side, each in a transaction
+of its own, on --jobs connections. The shipped plan: the loads (0002-0005) in one transaction
+with the request payloads (0006) apart beside them, the primary keys and indexes (0007) side by
+side, the foreign keys added NOT VALID (0008) in one, and validated (0009) side by side.
 
 A transform that stopped part-way (a crash, a kill, a failed statement, then --resume) is never
 continued: it starts over from an empty build schema, as one transaction would have. Every file
@@ -17,38 +19,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pgcutover.apply_sql import (
-    all_applied,
-    applied_files,
-    apply_in_one_transaction,
-    pending_files,
-    record_applied,
-)
-from pgcutover.db import Database, connect, ident
-from pgcutover.migration import RUN_PARAMETERS, Migration, SqlFile
+from pgcutover.apart import apply_stage
+from pgcutover.apply_sql import all_applied, applied_files, pending_files, record_applied
+from pgcutover.db import Database, ident
+from pgcutover.migration import RUN_PARAMETERS, Migration
 from pgcutover.progress import Reading
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.side_by_side import apply_side_by_side, hold_autovacuum, release_autovacuum
 from pgcutover.sql_text import side_by_side_statements
+from pgcutover.transform_plan import stages
 from pgcutover.window_jobs import window_jobs
 from steps.backup import backup_running
 from steps.deploy_schema import STEP as DEPLOY_STEP
 from steps.deploy_schema import deploy_target
 
 STEP = "transform"
-
-
-def stages(migration: Migration) -> list[tuple[bool, tuple[SqlFile, ...]]]:
-    """Split the transform files into stages: (side by side?, files), in plan order."""
-    out: list[tuple[bool, tuple[SqlFile, ...]]] = []
-    for f in migration.transform:
-        side = f.name in migration.side_by_side
-        if out and not side and not out[-1][0]:
-            out[-1] = (False, (*out[-1][1], f))
-        else:
-            out.append((side, (f,)))
-    return out
 
 
 def allowed_now(ctx: RunContext) -> Callable[[], int]:
@@ -100,12 +86,14 @@ def run(ctx: RunContext) -> StepOutcome:
         last = n == len(plan) - 1 and len(plan) > 1
         counted = (sum(len(fs) for _, fs in plan[:n]), len(m.transform))  # for progress
         if not side:
-            timings += apply_in_one_transaction(
+            timings += apply_stage(
                 ctx,
                 STEP,
                 files,
+                jobs=window_jobs(ctx, STEP),
                 then=release if last else None,
                 counted=counted if len(plan) > 1 else None,
+                may_start=lambda db: not (ctx.overlap and backup_running(db, ctx)),
             )
             continue
         if not pending_files(ctx, STEP, files):
@@ -149,8 +137,19 @@ def describe(settings: Settings, migration: Migration) -> list[str]:
             )
             continue
         lines += [
+            f"on a connection of its own while the transaction below runs: BEGIN; set {names}; "
+            f"apply {f.name} (sha256 {f.checksum[:12]}…); COMMIT (with --jobs 1, or no "
+            "connection to spare, in the transaction below)"
+            for f in files
+            if f.name in migration.apart
+        ]
+        lines += [
             f"BEGIN; set {names} for the transaction",
-            *[f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in files],
+            *[
+                f"apply {f.name} (sha256 {f.checksum[:12]}…)"
+                for f in files
+                if f.name not in migration.apart
+            ],
         ]
         if n == len(plan) - 1 and len(plan) > 1:
             lines.append(f"give autovacuum back the tables of {migration.build_schema}")
@@ -165,9 +164,7 @@ def probe(ctx: RunContext) -> Reading | None:
     progress view takes no lock, so the step's transaction never waits for the probe.
     """
     own = ctx.progress.read()
-    db = connect(
-        ctx.settings.database_url, ctx.settings.db_driver, application_name=f"{ctx.app_name} probe"
-    )
+    db = ctx.connect(STEP, "probe")
     try:
         db.execute("SET lock_timeout = '200ms'")
         db.execute("SET statement_timeout = '2s'")

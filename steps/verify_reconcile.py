@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pgcutover.apply_sql import set_run_parameters
-from pgcutover.db import DB_ERRORS, Database, connect, error_text, ident, join_snapshot
+from pgcutover.db import DB_ERRORS, Database, error_text, ident, join_snapshot
 from pgcutover.errors import CutoverError
 from pgcutover.migration import Migration, ReconciledTable
 from pgcutover.progress import Progress
@@ -93,12 +93,7 @@ def reconcile(
     lock = threading.Lock()
 
     def work(queue: list[ReconciledTable]) -> None:
-        db = connect(
-            ctx.settings.database_url,
-            ctx.settings.db_driver,
-            application_name=f"{ctx.app_name} verify",
-            step=STEP,
-        )
+        db = ctx.connect(STEP)
         try:
             with db.transaction():
                 join_snapshot(db, snapshot)

@@ -133,8 +133,8 @@ def slow_migration(tmp_path: Path, seconds: int) -> Path:
     (dst / "0010_slow.sql").write_text(f"-- Test only: a slow file.\nSELECT pg_sleep({seconds});\n")
     plan = (dst / "plan.toml").read_text()
     plan = plan.replace(
-        '"0008_validate_foreign_keys.sql",',
-        '"0008_validate_foreign_keys.sql",\n    "0010_slow.sql",',
+        '"0009_validate_foreign_keys.sql",',
+        '"0009_validate_foreign_keys.sql",\n    "0010_slow.sql",',
         1,
     )
     (dst / "plan.toml").write_text(plan)
@@ -173,13 +173,13 @@ def test_a_slow_step_journals_progress_and_status_shows_it_from_another_process(
         if window.poll() is None:
             window.kill()
     assert window.returncode == 0, out + err
-    assert "file 8/8 0010_slow.sql" in status_out and "7 of 8 files" in status_out, status_out
+    assert "file 9/9 0010_slow.sql" in status_out and "8 of 9 files" in status_out, status_out
     journal = next((tmp_path / "runs").glob("*/journal.jsonl"))
     lines = [json.loads(x) for x in journal.read_text().splitlines()]
     progress = [ln for ln in lines if ln["event"] == "progress" and ln["step"] == "transform"]
     assert len(progress) >= 2  # at least every 5 s over a 14 s file
     assert [p["done"] for p in progress] == sorted(p["done"] for p in progress)
-    assert all(p["unit"] == "files" and p["total"] == 8 and "eta_s" in p for p in progress)
+    assert all(p["unit"] == "files" and p["total"] == 9 and "eta_s" in p for p in progress)
     stamps = [datetime.fromisoformat(p["at"]) for p in progress]
     gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
     assert all(g < 7 for g in gaps), gaps

@@ -28,17 +28,17 @@ SPEC = PROJECT_ROOT / "sql" / "spec"
 LEGACY, TARGET = SPEC / "legacy-schema.sql", SPEC / "target-schema.sql"
 RULES = MIGRATION_DIR / "rules.md"
 TABLES = MIGRATION_DIR / "0001_target_tables.sql"
-INDEXES = MIGRATION_DIR / "0006_target_keys_and_indexes.sql"
-FOREIGN_KEYS = MIGRATION_DIR / "0007_target_foreign_keys.sql"  # each added NOT VALID
-VALIDATIONS = MIGRATION_DIR / "0008_validate_foreign_keys.sql"
+INDEXES = MIGRATION_DIR / "0007_target_keys_and_indexes.sql"
+FOREIGN_KEYS = MIGRATION_DIR / "0008_target_foreign_keys.sql"  # each added NOT VALID
+VALIDATIONS = MIGRATION_DIR / "0009_validate_foreign_keys.sql"
 NOT_VALID = " NOT VALID"
-BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001, 0006 and 0007 build the target
+BUILD = load_migration(MIGRATION_DIR).build_schema  # where 0001, 0007 and 0008 build the target
 HEADER_LINES = 2  # what each copy of the shared spec adds to its source: the "Copied from" header
 # Where the tree's own runs and tools write SQL that is not the project's (none is a copy to keep).
 NOT_SOURCE = {".git", ".sandbox", ".venv", "runs", "backups", "node_modules"}
 # A target column the reconcile does not compare: new in the target, its rule checked by 0001.
 NOT_RECONCILED = {("User", "defaultOrganizationId")}  # R3
-# A spec table with its primary key inline, as statements() collapses it; 0006 adds the key.
+# A spec table with its primary key inline, as statements() collapses it; 0007 adds the key.
 INLINE_KEY = re.compile(
     r'(?P<table>CREATE TABLE (?P<name>"\w+"\."\w+") \(.*?), '
     r'CONSTRAINT (?P<key>"\w+") PRIMARY KEY (?P<cols>\([^)]*\)) \)'
@@ -81,7 +81,7 @@ def built_apart(statement: str) -> str:
 
 
 def keys_after_load(spec: list[str]) -> list[str]:
-    """Return the spec's statements as 0001 + 0006 deploy them: in the build schema, and each
+    """Return the spec's statements as 0001 + 0007 deploy them: in the build schema, and each
     table's inline primary key an ALTER TABLE … ADD CONSTRAINT (same name, same columns) before
     the first index."""
     tables: list[str] = []
@@ -101,24 +101,24 @@ def keys_after_load(spec: list[str]) -> list[str]:
 
 def test_the_deployed_target_schema_is_the_spec_split_in_three() -> None:
     foreign = statements(FOREIGN_KEYS)
-    assert all("FOREIGN KEY" in s and s.endswith(NOT_VALID) for s in foreign), "0007: NOT VALID"
+    assert all("FOREIGN KEY" in s and s.endswith(NOT_VALID) for s in foreign), "0008: NOT VALID"
     deployed = (
         statements(TABLES) + statements(INDEXES) + [s.removesuffix(NOT_VALID) for s in foreign]
     )
     spec = statements(TARGET)
-    assert deployed == keys_after_load(spec), "0001/0006/0007 drifted from target-schema.sql"
-    assert not any("FOREIGN KEY" in s for s in statements(INDEXES)), "0006 runs side by side"
+    assert deployed == keys_after_load(spec), "0001/0007/0008 drifted from target-schema.sql"
+    assert not any("FOREIGN KEY" in s for s in statements(INDEXES)), "0007 runs side by side"
     added = [re.match(r'ALTER TABLE (\S+) ADD CONSTRAINT (\S+) FOREIGN KEY', s) for s in foreign]
     assert statements(VALIDATIONS) == [
         f"ALTER TABLE {m[1]} VALIDATE CONSTRAINT {m[2]}" for m in added if m
-    ], "0008 validates every foreign key 0007 adds, once, in its order"
+    ], "0009 validates every foreign key 0008 adds, once, in its order"
     assert sum(s.startswith("CREATE TABLE") for s in spec) == sum(
         " PRIMARY KEY " in s for s in statements(INDEXES)
-    ), "every table's primary key is added by 0006"
+    ), "every table's primary key is added by 0007"
     assert not any(
         s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE"))
         for s in statements(TABLES)
-    ), "0001 holds tables only: indexes and keys in 0006"
+    ), "0001 holds tables only: indexes and keys in 0007"
     assert not any("PRIMARY KEY" in s for s in statements(TABLES)), "0001 loads unindexed tables"
 
 
@@ -168,11 +168,11 @@ def test_the_sandbox_and_the_tests_load_the_one_legacy_spec() -> None:
 
 def test_the_target_spec_has_no_copy_but_its_deployed_split() -> None:
     where = holders()
-    for s in statements(TARGET):  # 0001, 0006, 0007 name the build schema: no statement repeats
+    for s in statements(TARGET):  # 0001, 0007, 0008 name the build schema: no statement repeats
         assert where[s] == {TARGET}, s
     for s in keys_after_load(statements(TARGET)):
         if "FOREIGN KEY" in s:
-            s += NOT_VALID  # 0007 adds them NOT VALID, 0008 validates them
+            s += NOT_VALID  # 0008 adds them NOT VALID, 0009 validates them
         assert where.get(s, set()) - {TARGET} in ({TABLES}, {INDEXES}, {FOREIGN_KEYS}), s
 
 

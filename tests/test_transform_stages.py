@@ -22,7 +22,7 @@ from pgcutover.migration import load_migration
 from pgcutover.settings import PROJECT_ROOT
 
 MIGRATION = PROJECT_ROOT / "sql" / "migration"
-KEYS = "0006_target_keys_and_indexes.sql"
+KEYS = "0007_target_keys_and_indexes.sql"
 
 
 def transform_end(run_dir: Path) -> dict:
@@ -118,7 +118,7 @@ def test_a_failed_index_build_names_itself_and_the_window_rolls_back(
     "listed, statement, says",
     [
         ("0005_request_logs.sql", None, "is neither an index build"),
-        ("0009_analyze.sql", None, "which [transform] files does not list"),
+        ("0010_analyze.sql", None, "which [transform] files does not list"),
         (
             KEYS,
             'ALTER TABLE "cutover_target"."Tool" ADD CONSTRAINT "k" UNIQUE ("id"), '

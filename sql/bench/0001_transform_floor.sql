@@ -1,7 +1,7 @@
 -- Bench floor of the transform step (`invoke bench`, pgcutover/bench_floors.py): the simplest
 -- hand-written set-based migration, one INSERT ... SELECT per target table straight from the legacy
--- tables. The bench runs this file as written, then sql/migration/0006_target_keys_and_indexes.sql,
--- 0007_target_foreign_keys.sql and 0008_validate_foreign_keys.sql as written (the target's indexes
+-- tables. The bench runs this file as written, then sql/migration/0007_target_keys_and_indexes.sql,
+-- 0008_target_foreign_keys.sql and 0009_validate_foreign_keys.sql as written (the target's indexes
 -- and keys have no simpler form, and the spec has one copy only), all in one transaction, one
 -- statement after the other, and times them together.
 -- It ignores the finer rules on purpose: personal-organization ids are a plain md5 of the user id

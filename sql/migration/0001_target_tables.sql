@@ -1,10 +1,10 @@
 -- Copied from sql/spec/target-schema.sql (schema, enums, tables without their primary keys); keys
--- and indexes in 0006. tests/test_sql_layout.py fails when the two drift from the spec.
+-- and indexes in 0007. tests/test_sql_layout.py fails when the two drift from the spec.
 -- Target schema, part 1, as in the spec (Prisma migrate diff --from-empty) but for each table's
--- PRIMARY KEY constraint, which 0006 adds under the same name after the bulk load: the transform
+-- PRIMARY KEY constraint, which 0007 adds under the same name after the bulk load: the transform
 -- loads tables with no index at all (at 200,000 users, B-tree upkeep on random ids as the rows went
--- in cost 21 s of a 52 s transform). Primary keys and indexes are in 0006_target_keys_and_indexes.sql,
--- foreign keys in 0007_target_foreign_keys.sql, built after the bulk load because that is faster.
+-- in cost 21 s of a 52 s transform). Primary keys and indexes are in 0007_target_keys_and_indexes.sql,
+-- foreign keys in 0008_target_foreign_keys.sql, built after the bulk load because that is faster.
 -- Built apart, in the schema "cutover_target" (the spec's "public" renamed): the legacy schema stays
 -- in "public", where the backup dumps it beside the transform, and reset swaps the two once both
 -- are done. Requires: no schema "cutover_target" (preflight refuses a window that would find one).

@@ -1,6 +1,6 @@
--- Transform, request logs and their payloads (R7, R9): every log kept, no caps, no sampling.
+-- Transform, request logs (R7, R9): every log kept, no caps, no sampling. Their payloads are 0006.
 -- organizationId = the legacy organizationId where set, else the organization its instance has after
--- R5 (this covers logs whose user was deleted). Payloads are copied byte for byte.
+-- R5 (this covers logs whose user was deleted).
 -- Requires: 0004 applied in this transaction. Idempotent.
 -- LEFT JOIN, as in 0004: a log whose instance is gone is never dropped here; the target's keys
 -- and NOT NULL name it instead.
@@ -14,11 +14,3 @@ SELECT l."id", l."mcpServerInstanceId", l."toolName", l."transportType"::text::c
 FROM public."McpServerRequestLog" l
 LEFT JOIN cutover_target."UserMcpServerInstance" i ON i.id = l."mcpServerInstanceId"
 WHERE NOT EXISTS (SELECT 1 FROM cutover_target."McpServerRequestLog" there WHERE there."id" = l."id");
-
-INSERT INTO cutover_target."McpServerRequestData" ("id", "requestLogId", "inputDataCompressed", "outputDataCompressed",
-                                           "originalInputSize", "originalOutputSize", "compressedInputSize",
-                                           "compressedOutputSize", "compressionRatio", "createdAt")
-SELECT d."id", d."requestLogId", d."inputDataCompressed", d."outputDataCompressed", d."originalInputSize",
-       d."originalOutputSize", d."compressedInputSize", d."compressedOutputSize", d."compressionRatio", d."createdAt"
-FROM public."McpServerRequestData" d
-WHERE NOT EXISTS (SELECT 1 FROM cutover_target."McpServerRequestData" there WHERE there."id" = d."id");

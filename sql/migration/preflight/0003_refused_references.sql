@@ -3,7 +3,7 @@
 -- schema has the same ones, so a database built from it holds no such row; a live database that
 -- lost one (a hotfix, a restore without constraints, an ORM that keeps references in the app)
 -- can. The transform would then fail on them inside the window, after the downtime began: the
--- target's NOT NULL (R5's personal organization needs a user) or the foreign key built in 0006.
+-- target's NOT NULL (R5's personal organization needs a user) or the foreign key added in 0008 (validated in 0009).
 -- Each count runs only when the live schema lacks the validated single-column foreign key that
 -- would rule it out (a one-time filter: with every key in place, no table is read).
 -- Read-only. Returns one row per kind of problem that has rows: (problem, rows).

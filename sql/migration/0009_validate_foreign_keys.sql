@@ -1,11 +1,11 @@
--- Validates the foreign keys 0007 added NOT VALID: one pass over each table's loaded rows per key,
+-- Validates the foreign keys 0008 added NOT VALID: one pass over each table's loaded rows per key,
 -- instead of a trigger per row. Each statement takes a lock that only another validation of the
 -- same table waits for (SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the one it references),
 -- so plan.toml lists this file under [transform] side_by_side: the validations run side by side on
 -- --jobs connections, each in a transaction of its own, biggest table first. Once it has committed,
 -- each key is what the spec declares (pg_constraint.convalidated).
--- tests/test_sql_layout.py fails unless it validates every key of 0007 once.
--- Requires: 0001 to 0007 applied.
+-- tests/test_sql_layout.py fails unless it validates every key of 0008 once.
+-- Requires: 0001 to 0008 applied.
 
 ALTER TABLE "cutover_target"."McpApiKey" VALIDATE CONSTRAINT "McpApiKey_userMcpServerInstanceId_fkey";
 ALTER TABLE "cutover_target"."User" VALIDATE CONSTRAINT "User_defaultOrganizationId_fkey";

@@ -1,12 +1,12 @@
 -- Copied from sql/spec/target-schema.sql (primary keys and indexes); schema, enums and tables in
--- 0001, foreign keys in 0007. tests/test_sql_layout.py fails when the three drift from the spec.
+-- 0001, foreign keys in 0008. tests/test_sql_layout.py fails when the three drift from the spec.
 -- Target schema, part 2: the tables' primary keys (the spec declares them inside CREATE TABLE, here
 -- ALTER TABLE … ADD CONSTRAINT, same names, same columns), then the spec's indexes, built after the
 -- transform has loaded the data: one index build per key and index instead of row-by-row upkeep.
 -- Each statement builds one index and needs only the loaded rows, so plan.toml lists this file
 -- under [transform] side_by_side: its statements run side by side on --jobs connections, each in a
--- transaction of its own, once 0002 to 0005 have committed (biggest table first).
--- Requires: 0001 to 0005 applied.
+-- transaction of its own, once 0002 to 0006 have committed (biggest table first).
+-- Requires: 0001 to 0006 applied.
 
 -- AddPrimaryKey
 ALTER TABLE "cutover_target"."McpApiKey" ADD CONSTRAINT "McpApiKey_pkey" PRIMARY KEY ("id");

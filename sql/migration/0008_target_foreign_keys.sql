@@ -1,11 +1,11 @@
--- Copied from sql/spec/target-schema.sql (foreign keys), each added NOT VALID: 0008 validates them.
+-- Copied from sql/spec/target-schema.sql (foreign keys), each added NOT VALID: 0009 validates them.
 -- tests/test_sql_layout.py fails when it drifts from the spec.
 -- Target schema, part 3: the spec's foreign keys, added once every primary key they reference is
--- built (0006). NOT VALID: adding one then reads no row, so the 21 take a moment, in one
+-- built (0007). NOT VALID: adding one then reads no row, so the 21 take a moment, in one
 -- transaction (adding a foreign key locks both of its tables: two added side by side could wait on
 -- each other). From here on every row written is checked; the rows already loaded are checked by
--- 0008, side by side.
--- Requires: 0001 to 0006 applied.
+-- 0009, side by side.
+-- Requires: 0001 to 0007 applied.
 
 -- AddForeignKey
 ALTER TABLE "cutover_target"."McpApiKey" ADD CONSTRAINT "McpApiKey_userMcpServerInstanceId_fkey" FOREIGN KEY ("userMcpServerInstanceId") REFERENCES "cutover_target"."UserMcpServerInstance"("id") ON DELETE CASCADE ON UPDATE CASCADE NOT VALID;
