@@ -169,9 +169,9 @@ def probe(ctx: RunContext) -> Reading | None:
         db.execute("SET lock_timeout = '200ms'")
         db.execute("SET statement_timeout = '2s'")
         size = int(db.query("SELECT pg_database_size(current_database())")[0][0])
-        index = db.query(
-            "SELECT phase, blocks_done, blocks_total FROM pg_stat_progress_create_index "
-            "WHERE datname = current_database() LIMIT 1"
+        builds = db.query(  # one row per build: side by side, several run at once
+            "SELECT relid::regclass::text, phase, blocks_done, blocks_total "
+            "FROM pg_stat_progress_create_index WHERE datname = current_database() ORDER BY pid"
         )
         analyze = db.query(
             "SELECT relid::regclass::text, phase, sample_blks_scanned, sample_blks_total "
@@ -181,9 +181,12 @@ def probe(ctx: RunContext) -> Reading | None:
         db.close()
     label = own.label if own else "transform"
     label += f"; database {size / 2**20:.0f} MiB"
-    if index:
-        phase, done, total = index[0]
-        label += f"; index build: {phase}" + (f" {100 * done // total}%" if total else "")
+    for table, phase, done, total in builds[:3]:
+        label += f"; index build on {table}: {phase}" + (
+            f" {100 * done // total}%" if total else ""
+        )
+    if len(builds) > 3:
+        label += f"; {len(builds) - 3} more index builds"
     if analyze:
         table, phase, done, total = analyze[0]
         label += f"; ANALYZE {table}: {phase}" + (f" {100 * done // total}%" if total else "")
