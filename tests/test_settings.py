@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import make_settings
 
+from pgcutover import commands
 from pgcutover.db import connect
 from pgcutover.errors import CutoverError
-from pgcutover.settings import load_settings
+from pgcutover.settings import PROJECT_ROOT, load_settings
 from pgcutover.window_session import tune_window_session
 
 
@@ -68,6 +71,36 @@ def test_window_memory_is_raised_and_jit_set_for_the_transaction_only(
             assert db.query("SHOW jit")[0][0] == "off"
         assert db.query("SHOW maintenance_work_mem")[0][0] != "300MB"  # SET LOCAL: gone
         assert db.query("SHOW jit")[0][0] == "on"
+    finally:
+        db.close()
+
+
+# An invariant that fails unless the transaction runs with the window's settings.
+SESSION_INVARIANT = """
+SELECT 'jit is ' || current_setting('jit') WHERE current_setting('jit') <> 'off'
+UNION ALL
+SELECT 'work_mem is ' || current_setting('work_mem')
+ WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('128MB');
+"""
+
+
+def test_verify_runs_its_invariants_with_the_window_memory_and_no_jit(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    dst = tmp_path / "migration"
+    shutil.copytree(PROJECT_ROOT / "sql" / "migration", dst)
+    (dst / "verify" / "0099_window_session.sql").write_text(SESSION_INVARIANT)
+    plan = dst / "plan.toml"
+    plan.write_text(
+        plan.read_text().replace(
+            '"verify/0003_legacy_columns_accounted.sql",',
+            '"verify/0003_legacy_columns_accounted.sql",\n    "verify/0099_window_session.sql",',
+        )
+    )
+    commands.migrate_offline(make_settings(tmp_path, legacy_url, MIGRATION_DIR=str(dst)), yes=True)
+    db = connect(legacy_url, "psycopg")
+    try:  # the window passed verify: the target is live
+        assert db.query("SELECT count(*) FROM public.\"Organization\" WHERE \"isPersonal\"")[0][0]
     finally:
         db.close()
 
