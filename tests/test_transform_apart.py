@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
 from conftest import fingerprint, make_settings, run_cli
 from rules import check_rules, snapshot
 from test_ctrl_c import slow_pg_dump, start_cli, wait_for
-from test_failures import app_env, assert_rolled_back
+from test_failures import app_env, assert_rolled_back, without_bookkeeping
 from test_transform_stages import transform_end
 
 from pgcutover import commands
@@ -158,3 +159,42 @@ def test_a_load_apart_must_be_a_load_of_its_own(
         )
     assert says in str(refused.value), str(refused.value)
     assert fingerprint(legacy_url) == before
+
+
+def test_a_second_ctrl_c_during_a_load_apart_cancels_it(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    dst = tmp_path / "migration"
+    shutil.copytree(MIGRATION, dst)
+    # First: the server shows a query's first 1 kB only (track_activity_query_size).
+    (dst / PAYLOADS).write_text("SELECT pg_sleep(60);\n" + (dst / PAYLOADS).read_text())
+    env = app_env(tmp_path, legacy_url, MIGRATION_DIR=str(dst))
+    args = ["migrate-offline", "--yes", "--jobs", "2", "--no-overlap"]
+    proc = start_cli(args, cwd=tmp_path, env=env)
+    try:
+        wait_for("the load apart", lambda: sleeping(legacy_url) == 1, proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert err.strip().splitlines()[-1].startswith("transform: interrupted"), out + err
+    assert sleeping(legacy_url) == 0  # cancelled, not left running on the server
+    rolled = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+
+
+def sleeping(url: str) -> int:
+    """Count the sessions running the load apart's long statement."""
+    db = connect(url, "psycopg")
+    try:
+        return int(
+            db.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                "AND query LIKE '%%pg_sleep(60)%%' AND pid <> pg_backend_pid()"
+            )[0][0]
+        )
+    finally:
+        db.close()
