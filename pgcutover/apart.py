@@ -75,7 +75,10 @@ def apply_stage(
             return True
 
     def lane(f: SqlFile) -> dict[str, Any] | None:
-        db = ctx.connect(step)
+        try:
+            db = ctx.connect(step)
+        except CutoverError:
+            return None  # the server filled up since it was asked: the stage's connection loads f
         try:
             with lock:
                 pids.append(int(db.query("SELECT pg_backend_pid()")[0][0]))
@@ -100,6 +103,9 @@ def apply_stage(
         for f in lanes:
             if claim(f):  # it never got a connection's turn: load it here, on its own
                 timings += apply_in_one_transaction(ctx, step, [f])
+        before, total = counted or (0, len(todo))
+        label = f"waiting for {', '.join(f.name for f in lanes)}, loading apart"
+        ctx.progress.update(before + len(rest), total, unit="files", label=label)
         while wait(futures, timeout=0.5).not_done:
             pass  # a short wait at a time, so that a Ctrl-C is heard
         timings += [t for t in (future.result() for future in futures) if t is not None]
@@ -118,13 +124,13 @@ def apply_stage(
 
 def load_apart(ctx: RunContext, db: Database, step: str, f: SqlFile) -> dict[str, Any]:
     """Load f in a transaction of its own on db, recording it there; name f when it fails."""
-    try:
-        with db.transaction():
-            prepare_transaction(ctx, db, step)
-            started = time.monotonic()
+    with db.transaction():
+        prepare_transaction(ctx, db, step)
+        started = time.monotonic()
+        try:
             db.run_script(f.text)
-            took = round(time.monotonic() - started, 3)
-            inject_fault(ctx, step, "apart")  # test hook: loaded, not yet committed
-            return {**record_applied(ctx, db, step, f, took), "apart": True}
-    except DB_ERRORS as exc:
-        raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
+        except DB_ERRORS as exc:
+            raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
+        took = round(time.monotonic() - started, 3)
+        inject_fault(ctx, step, "apart")  # test hook: loaded, not yet committed
+        return {**record_applied(ctx, db, step, f, took), "apart": True}

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pgcutover.db import Database, schema_exists
+from pgcutover.db import DB_ERRORS, Database, error_text, schema_exists
 from pgcutover.errors import CutoverError
 from pgcutover.faults import inject_fault
 from pgcutover.migration import Migration, SqlFile
@@ -92,7 +92,10 @@ def apply_in_one_transaction(
             label = f"file {before + i + 1}/{total} {f.name}"
             ctx.progress.update(before + i, total, unit="files", label=label)
             started = time.monotonic()
-            db.run_script(f.text)
+            try:
+                db.run_script(f.text)
+            except DB_ERRORS as exc:  # name the file: the step runs several
+                raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
             took = round(time.monotonic() - started, 3)
             timings.append(record_applied(ctx, db, step, f, took))
         if todo and then is not None:

@@ -40,9 +40,10 @@ def test_the_payloads_load_apart_and_every_rule_holds(
     tmp_path: Path, legacy_url: str, args: list[str], apart: list[str]
 ) -> None:
     before = snapshot(legacy_url)
-    proc = run_cli(
-        ["migrate-offline", "--yes", *args], cwd=tmp_path, env=app_env(tmp_path, legacy_url)
-    )
+    # The stage's transaction holds 2 s in its middle: a busy machine cannot let it end before
+    # the load apart has taken its connection (it would then load on the stage's, as it may).
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="transform:middle:sleep")
+    proc = run_cli(["migrate-offline", "--yes", *args], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     check_rules(before, snapshot(legacy_url))
     (run_dir,) = (tmp_path / "runs").iterdir()
@@ -117,7 +118,9 @@ def test_a_load_apart_that_fails_names_itself_and_the_window_rolls_back(
     dst = tmp_path / "migration"
     shutil.copytree(MIGRATION, dst)
     (dst / PAYLOADS).write_text((dst / PAYLOADS).read_text() + "SELECT 1 / 0;\n")
-    env = app_env(tmp_path, legacy_url, MIGRATION_DIR=str(dst))
+    env = app_env(  # the stage's transaction held 2 s: the file loads apart, as it would
+        tmp_path, legacy_url, MIGRATION_DIR=str(dst), CUTOVER_FAULT="transform:middle:sleep"
+    )
     proc = run_cli(
         ["migrate-offline", "--yes", "--jobs", "2", "--no-overlap"], cwd=tmp_path, env=env
     )

@@ -242,3 +242,19 @@ def test_a_stage_begun_beside_the_dump_takes_the_other_jobs_once_the_dump_ends(
     files = transform_end(run_dir)["details"]["files"]
     keys = next(f for f in files if f["file"] == KEYS)
     assert keys["duration_s"] > 4 and keys["connections"] == 2, files
+
+
+def test_a_failed_load_names_its_file_and_the_window_rolls_back(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    original = fingerprint(legacy_url)
+    dst = tmp_path / "migration"
+    shutil.copytree(MIGRATION, dst)
+    loads = dst / "0004_organization_scoped_tables.sql"
+    loads.write_text(loads.read_text() + "SELECT 1 / 0;\n")
+    env = app_env(tmp_path, legacy_url, MIGRATION_DIR=str(dst))
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and "rollback completed" in last, last
+    assert last.startswith("transform: 0004_organization_scoped_tables.sql: division by zero"), last
+    assert_rolled_back(tmp_path, legacy_url, original)
