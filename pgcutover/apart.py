@@ -28,7 +28,6 @@ from pgcutover.apply_sql import (
 )
 from pgcutover.db import DB_ERRORS, Database, error_text
 from pgcutover.errors import CutoverError
-from pgcutover.faults import inject_fault
 from pgcutover.migration import SqlFile
 from pgcutover.run import RunContext
 from pgcutover.side_by_side import cancel
@@ -109,6 +108,8 @@ def apply_stage(
         while wait(futures, timeout=0.5).not_done:
             pass  # a short wait at a time, so that a Ctrl-C is heard
         timings += [t for t in (future.result() for future in futures) if t is not None]
+        order = {f.name: n for n, f in enumerate(todo)}
+        timings.sort(key=lambda t: order[t["file"]])  # the plan's order, as the journal reads
     except BaseException:
         with lock:
             stop.set()
@@ -132,5 +133,4 @@ def load_apart(ctx: RunContext, db: Database, step: str, f: SqlFile) -> dict[str
         except DB_ERRORS as exc:
             raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
         took = round(time.monotonic() - started, 3)
-        inject_fault(ctx, step, "apart")  # test hook: loaded, not yet committed
         return {**record_applied(ctx, db, step, f, took), "apart": True}

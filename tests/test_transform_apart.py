@@ -201,3 +201,27 @@ def sleeping(url: str) -> int:
         )
     finally:
         db.close()
+
+
+def test_a_load_apart_anywhere_in_its_stage_is_journaled_in_plan_order(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    before = snapshot(legacy_url)
+    dst = tmp_path / "migration"
+    shutil.copytree(MIGRATION, dst)
+    plan = dst / "plan.toml"
+    plan.write_text(  # the payloads first among the loads: the plan, not the file name, orders
+        plan.read_text()
+        .replace(f'    "{PAYLOADS}",\n', "")
+        .replace('    "0002_users', f'    "{PAYLOADS}",\n    "0002_users')
+    )
+    env = app_env(
+        tmp_path, legacy_url, MIGRATION_DIR=str(dst), CUTOVER_FAULT="transform:middle:sleep"
+    )
+    proc = run_cli(["migrate-offline", "--yes", "--no-overlap"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check_rules(before, snapshot(legacy_url))
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    files = [f["file"] for f in transform_end(run_dir)["details"]["files"]]
+    assert files[:2] == [PAYLOADS, "0002_users_and_organizations.sql"], files
+    assert apart_of(run_dir) == [PAYLOADS]
