@@ -53,9 +53,10 @@ def sandbox(c: Context, users: str | None = None, down: bool = False, debug: boo
         "and rollback commands (default: rollback)",
         "until": "stop cleanly after this window step (journaled as paused; continue with "
         "--resume, or roll back) (default: run to maintenance-off)",
-        "jobs": "connections the window's data work may use (the transform's index builds and "
-        "verify's tables side by side, processes per index build), 1 to 64 (default: this "
-        "machine's cores, bounded by the server's free connections)",
+        "jobs": "connections the window's data work may use (the dump's tables, the "
+        "transform's apart loads, index builds and validations, verify's tables side by side; "
+        "processes per index build), 1 to 64 (default: this machine's cores, bounded by the "
+        "server's free connections)",
         "overlap": "run the dump, its proof and ANALYZE beside the steps in line, as the plan "
         "says; --no-overlap runs each in line, one after the other, for a one-core server or to "
         "time each step alone (default: on)",
