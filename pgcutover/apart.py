@@ -15,18 +15,17 @@ stop part-way. A failure on either side cancels the other, and the first one is 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from pgcutover.apply_sql import (
+    apply_file,
     apply_in_one_transaction,
     pending_files,
     prepare_transaction,
-    record_applied,
 )
-from pgcutover.db import DB_ERRORS, Database, error_text
+from pgcutover.db import Database
 from pgcutover.errors import CutoverError
 from pgcutover.migration import SqlFile
 from pgcutover.run import RunContext
@@ -127,10 +126,4 @@ def load_apart(ctx: RunContext, db: Database, step: str, f: SqlFile) -> dict[str
     """Load f in a transaction of its own on db, recording it there; name f when it fails."""
     with db.transaction():
         prepare_transaction(ctx, db, step)
-        started = time.monotonic()
-        try:
-            db.run_script(f.text)
-        except DB_ERRORS as exc:
-            raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
-        took = round(time.monotonic() - started, 3)
-        return {**record_applied(ctx, db, step, f, took), "apart": True}
+        return {**apply_file(ctx, db, step, f), "apart": True}

@@ -91,16 +91,20 @@ def apply_in_one_transaction(
                 inject_fault(ctx, step, "middle")  # test hook: inside the open transaction
             label = f"file {before + i + 1}/{total} {f.name}"
             ctx.progress.update(before + i, total, unit="files", label=label)
-            started = time.monotonic()
-            try:
-                db.run_script(f.text)
-            except DB_ERRORS as exc:  # name the file: the step runs several
-                raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
-            took = round(time.monotonic() - started, 3)
-            timings.append(record_applied(ctx, db, step, f, took))
+            timings.append(apply_file(ctx, db, step, f))
         if todo and then is not None:
             then(db)
     return timings
+
+
+def apply_file(ctx: RunContext, db: Database, step: str, f: SqlFile) -> dict[str, Any]:
+    """Inside the open transaction, run f as written and record it; name f when it fails."""
+    started = time.monotonic()
+    try:
+        db.run_script(f.text)
+    except DB_ERRORS as exc:  # name the file: a step runs several
+        raise CutoverError(step, f"{f.name}: {error_text(exc)}") from None
+    return record_applied(ctx, db, step, f, round(time.monotonic() - started, 3))
 
 
 def record_applied(

@@ -82,13 +82,16 @@ def check_apart(migration: Migration, plan_path: Path) -> None:
     build = migration.build_schema
     tables = {t for f in migration.deploy_schema for t in build_tables_named(f.text, build)[0]}
     for side, files in stages(migration):
+        if not migration.apart & {f.name for f in files}:
+            continue
+        texts = {f.name: f.text for f in files}  # each file read once (SqlFile.text reads disk)
         for f in files:
             if f.name not in migration.apart:
                 continue
             where = f"{plan_path}: [transform] apart names {f.name}"
             if side:
                 raise CutoverError("config", f"{where}, which side_by_side names too")
-            _, loaded, named = build_tables_named(f.text, build)
+            _, loaded, named = build_tables_named(texts[f.name], build)
             named &= tables  # its tables, not the enums it casts to
             if not loaded:
                 raise CutoverError("config", f"{where}, which loads no table of {build}")
@@ -98,15 +101,16 @@ def check_apart(migration: Migration, plan_path: Path) -> None:
                     f"{where}, which reads {', '.join(sorted(named - loaded))} of {build}: "
                     "an apart file reads only the legacy schema and its own tables",
                 )
+            own_temporary = session_objects(texts[f.name])
             for other in (o for o in files if o is not f):
-                temporary = session_objects(f.text) & session_objects(other.text)
+                temporary = own_temporary & session_objects(texts[other.name])
                 if temporary:
                     raise CutoverError(
                         "config",
                         f"{where}, which shares pg_temp.{min(temporary)} with {other.name}: a "
                         "session's temporary objects stay on its own connection",
                     )
-                shared = loaded & build_tables_named(other.text, build)[2]
+                shared = loaded & build_tables_named(texts[other.name], build)[2]
                 if shared:
                     raise CutoverError(
                         "config",
