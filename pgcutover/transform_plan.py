@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pgcutover.errors import CutoverError
 from pgcutover.sql_text import NAME, side_by_side_statements, without_comments
@@ -50,8 +50,16 @@ def check_side_by_side(migration: Migration, plan_path: Path) -> None:
             raise CutoverError("config", f"{where}: {exc}") from None
 
 
-def build_tables_named(sql: str, build_schema: str) -> tuple[set[str], set[str], set[str]]:
-    """Return the build schema's names in sql, unquoted: (created as tables, loaded, named)."""
+class BuildNames(NamedTuple):
+    """The build schema's table names a SQL text uses, unquoted."""
+
+    created: set[str]  # CREATE TABLE
+    loaded: set[str]  # INSERT INTO
+    named: set[str]  # anywhere
+
+
+def build_tables_named(sql: str, build_schema: str) -> BuildNames:
+    """Return the build schema's names in sql, unquoted: created as tables, loaded, named."""
     schema = rf'(?:"{re.escape(build_schema)}"|{re.escape(build_schema)})\s*\.\s*(?P<t>{NAME})'
     text = without_comments(sql)
 
@@ -61,10 +69,10 @@ def build_tables_named(sql: str, build_schema: str) -> tuple[set[str], set[str],
             for m in re.finditer(pattern + schema, text, re.IGNORECASE)
         }
 
-    return (
-        found(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"),
-        found(r"INSERT\s+INTO\s+"),
-        found(""),
+    return BuildNames(
+        created=found(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"),
+        loaded=found(r"INSERT\s+INTO\s+"),
+        named=found(""),
     )
 
 
@@ -80,7 +88,7 @@ def check_apart(migration: Migration, plan_path: Path) -> None:
     file of its stage, or loads a table another file of its stage names (that file would read
     it empty, or write it beside)."""
     build = migration.build_schema
-    tables = {t for f in migration.deploy_schema for t in build_tables_named(f.text, build)[0]}
+    tables = {t for f in migration.deploy_schema for t in build_tables_named(f.text, build).created}
     for side, files in stages(migration):
         if not migration.apart & {f.name for f in files}:
             continue
@@ -91,8 +99,9 @@ def check_apart(migration: Migration, plan_path: Path) -> None:
             where = f"{plan_path}: [transform] apart names {f.name}"
             if side:
                 raise CutoverError("config", f"{where}, which side_by_side names too")
-            _, loaded, named = build_tables_named(texts[f.name], build)
-            named &= tables  # its tables, not the enums it casts to
+            names = build_tables_named(texts[f.name], build)
+            loaded = names.loaded
+            named = names.named & tables  # its tables, not the enums it casts to
             if not loaded:
                 raise CutoverError("config", f"{where}, which loads no table of {build}")
             if named - loaded:
@@ -110,7 +119,7 @@ def check_apart(migration: Migration, plan_path: Path) -> None:
                         f"{where}, which shares pg_temp.{min(temporary)} with {other.name}: a "
                         "session's temporary objects stay on its own connection",
                     )
-                shared = loaded & build_tables_named(texts[other.name], build)[2]
+                shared = loaded & build_tables_named(texts[other.name], build).named
                 if shared:
                     raise CutoverError(
                         "config",
