@@ -53,6 +53,18 @@ def whole_number(flag: str, raw: object, default: int | None) -> int | None:
         raise CutoverError(STEP, f"--{flag} {raw!r} is not a whole number") from None
 
 
+def writable_out(out: Path) -> None:
+    """Refuse an --out the bench could not write its JSON to, making its directory if missing."""
+    if out.is_dir():
+        raise CutoverError(STEP, f"--out {out} is a directory: give a file path")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CutoverError(STEP, f"--out {out}: cannot make {out.parent}: {e.strerror}") from None
+    if not os.access(out.parent, os.W_OK):
+        raise CutoverError(STEP, f"--out {out}: {out.parent} is not writable")
+
+
 def bench_command(
     *,
     users: object,
@@ -110,6 +122,7 @@ def run_bench(
     out = out or load_settings(None, base_dir=base_dir).runs_dir / (
         f"bench-{utc_now():%Y%m%dT%H%M%SZ}.json"
     )
+    writable_out(out)  # before the bench's minutes, not after them
     bindir = default_pg_bindir()
     if bindir is None:
         raise CutoverError(STEP, "no PostgreSQL server programs under /usr/lib/postgresql")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pgcutover.bench import bench_command, run_bench
+from pgcutover.bench import bench_command, run_bench, writable_out
 from pgcutover.errors import CutoverError
 
 USERS, SCALE = 200, 2
@@ -140,3 +140,17 @@ def test_a_silly_log_skew_is_refused_before_a_cluster_starts(
             users=1000, scale=scale, jobs=None, out=None, base_dir=tmp_path, log_skew=skew
         )
     assert not (tmp_path / ".bench").exists()
+
+
+def test_an_out_it_could_not_write_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory\n")
+    for out, error in (
+        (tmp_path, "is a directory: give a file path"),
+        (tmp_path / "a-file" / "bench.json", "cannot make"),
+    ):
+        with pytest.raises(CutoverError, match=error):
+            run_bench(users=1000, scale=1, jobs=None, out=out, base_dir=tmp_path)
+        assert not (tmp_path / ".bench").exists()
+    # A missing directory is made up front, as the JSON's write would make it after the run.
+    writable_out(tmp_path / "new" / "bench.json")
+    assert (tmp_path / "new").is_dir()
