@@ -135,9 +135,20 @@ def default_pg_bindir() -> Path | None:
     return max(found, key=lambda p: int(p.parent.name)) if found else None
 
 
+def plain_name(name: str) -> bool:
+    """Say whether a profile name is a plain name: never a path out of its directory."""
+    return name not in (".", "..") and all(c.isalnum() or c in "._-" for c in name)
+
+
 def read_profile(profile: str | None, base_dir: Path) -> dict[str, str]:
     """Read .env.NAME (or .env when no profile is named); an unknown profile is an error."""
     if profile:
+        if not plain_name(profile):  # .env.../../x would be read from outside base_dir
+            raise CutoverError(
+                "config",
+                f"{profile!r} is not a profile name: use letters, digits, '.', '_' and '-' "
+                "(it names .env.NAME beside tasks.py)",
+            )
         path = base_dir / f".env.{profile}"
         if not path.is_file():
             raise CutoverError("config", f"unknown profile {profile!r}: {path} not found")
@@ -294,7 +305,7 @@ def _number(key: str, raw: str) -> float:
 def profile_home(profile: str | None) -> str:
     """Name the runs/ and backups/ subdirectory of a profile (a plain name, never a path)."""
     home = profile or DEFAULT_HOME
-    if home in (".", "..") or not all(c.isalnum() or c in "._-" for c in home):
+    if not plain_name(home):
         raise CutoverError(
             "config",
             f"profile {home!r} cannot name its runs/ and backups/ directories: use letters, "

@@ -34,6 +34,14 @@ def test_profile_then_environment(tmp_path: Path) -> None:
     ).backup_dir == Path("/b3")
     with pytest.raises(CutoverError, match="unknown profile 'nope'"):
         load_settings("nope", base_dir=tmp_path, environ={})
+    # A profile is a name beside tasks.py, never a path: .env.../../x would leave base_dir.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".env.x").write_text("BACKUP_DIR=/elsewhere\n")
+    for name in ("../sub/.env.x", "a/b", "..", "x y"):
+        with pytest.raises(CutoverError, match="is not a profile name"):
+            load_settings(name, base_dir=tmp_path, environ={})
+        with pytest.raises(CutoverError, match="is not a profile name"):
+            load_settings(None, base_dir=tmp_path, environ={"CUTOVER_ENV": name})
 
 
 def test_budgets_from_config(tmp_path: Path) -> None:
