@@ -190,10 +190,13 @@ class Pg8000Database(_DbapiDatabase):
 
 # A production database may carry timeouts meant for the app; a window's long statements and
 # the backup's idle snapshot transaction must not be cut by them,
-# and a lock we cannot get must not hang.
+# and a lock we cannot get must not hang. Its settings must not bend the SQL either: the files are
+# executed as written, so a literal means what standard SQL says (standard_conforming_strings off
+# reads '\x00' as a NUL byte), and a float prints every digit it has (extra_float_digits 0 or less
+# rounds it, so two values would print, and hash, alike in verify's checksums).
 SESSION_SETUP = (
     "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-    "SET lock_timeout = '60s'"
+    "SET lock_timeout = '60s'; SET standard_conforming_strings = on; SET extra_float_digits = 3"
 )
 
 
