@@ -119,40 +119,47 @@ def test_migrate_offline_satisfies_every_rule(
     )
 
 
-def test_a_personal_id_a_legacy_row_already_holds_is_hashed_again(
-    tmp_path: Path, legacy_url: str
+@pytest.mark.parametrize("squatters", [1, 3])
+def test_personal_ids_take_a_prefix_no_legacy_id_starts_with(
+    tmp_path: Path, legacy_url: str, squatters: int
 ) -> None:
-    # R3: ids cannot collide with legacy ids, even where a legacy organization and membership
-    # hold exactly the ids the transform would give a user's personal ones.
+    # R3: ids cannot collide with legacy ids, even where legacy organizations and memberships hold
+    # exactly the ids the transform would give a user's personal ones, under 'porg_' and the next
+    # prefixes too: every personal id moves to the first prefix no legacy id starts with.
     db = connect(legacy_url, "psycopg")
     try:
         user = str(db.query('SELECT id FROM "User" ORDER BY id LIMIT 1')[0][0])
-        org = str(db.query("SELECT 'porg_' || md5('pgcutover:org:' || %s)", [user])[0][0])
-        member = str(db.query("SELECT 'pmem_' || md5('pgcutover:member:' || %s)", [user])[0][0])
-        db.execute(
-            'INSERT INTO "Organization" (id, name, "isDeleted", "createdBy", "createdAt", '
-            '"updatedAt") VALUES (%s, %s, false, %s, now(), now())',
-            [org, "squatter", user],
-        )
-        db.execute(
-            'INSERT INTO "OrganizationMember" (id, "organizationId", "userId", "isAdmin", '
-            '"createdAt", "updatedAt") VALUES (%s, %s, %s, false, now(), now())',
-            [member, org, user],
-        )
+        for n in range(squatters):
+            suffix = str(n) if n else ""
+            org = f"porg{suffix}_" + hashlib.md5(f"pgcutover:org:{user}".encode()).hexdigest()
+            member = f"pmem{suffix}_" + hashlib.md5(f"pgcutover:member:{user}".encode()).hexdigest()
+            db.execute(
+                'INSERT INTO "Organization" (id, name, "isDeleted", "createdBy", "createdAt", '
+                '"updatedAt") VALUES (%s, %s, false, %s, now(), now())',
+                [org, f"squatter {n}", user],
+            )
+            db.execute(
+                'INSERT INTO "OrganizationMember" (id, "organizationId", "userId", "isAdmin", '
+                '"createdAt", "updatedAt") VALUES (%s, %s, %s, false, now(), now())',
+                [member, org, user],
+            )
     finally:
         db.close()
     before = snapshot(legacy_url)
     commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
     after = snapshot(legacy_url)
     check_rules(before, after)
-    again_org = "porg_" + hashlib.md5(f"pgcutover:org:again:{user}".encode()).hexdigest()
-    again_member = "pmem_" + hashlib.md5(f"pgcutover:member:again:{user}".encode()).hexdigest()
-    assert after["User"][user]["defaultOrganizationId"] == again_org
-    assert after["Organization"][again_org]["isPersonal"] is True
-    assert after["Organization"][org]["isPersonal"] is False  # the legacy one: a team org
-    assert after["Organization"][org]["name"] == "squatter"
-    assert after["OrganizationMember"][again_member]["organizationId"] == again_org
-    assert after["OrganizationMember"][member]["organizationId"] == org
+    free = str(squatters)  # 'porg_', 'porg1_' … 'porg{squatters - 1}_' are taken
+    personal_org = f"porg{free}_" + hashlib.md5(f"pgcutover:org:{user}".encode()).hexdigest()
+    personal_member = f"pmem{free}_" + hashlib.md5(f"pgcutover:member:{user}".encode()).hexdigest()
+    assert after["User"][user]["defaultOrganizationId"] == personal_org
+    assert after["Organization"][personal_org]["isPersonal"] is True
+    assert after["OrganizationMember"][personal_member]["organizationId"] == personal_org
+    squatted = [o for o in after["Organization"].values() if o["name"].startswith("squatter")]
+    assert len(squatted) == squatters and not any(o["isPersonal"] for o in squatted)
+    # Every user's personal ids moved, not only the one whose ids were held.
+    personal = [o for o in after["Organization"] if after["Organization"][o]["isPersonal"]]
+    assert all(o.startswith(f"porg{free}_") for o in personal)
 
 
 @pytest.mark.parametrize("own_org", [True, False])

@@ -11,29 +11,42 @@
 -- loudly where ON CONFLICT would keep one of the rows and silently drop the other.
 
 -- One personal organization per user, with ids that cannot collide with legacy ids: a hash of the
--- user id under a pgcutover-only prefix, re-hashed in the (adversarial) case that a legacy id equals it.
--- Collisions are found with one join per legacy table, not one index probe per user (measured at
--- 200,000 users: this statement 0.66 s against 0.91 s), and only legacy ids under the prefix can
--- equal one, so only those are hashed for the join. Each joins on a primary key: one row per user.
+-- user id under a prefix no legacy id of that table starts with. The prefix is 'porg_' ('pmem_' for
+-- the memberships) unless a legacy id starts with it; then 'porg1_', 'porg2_' …, the first that no
+-- legacy id starts with (n legacy ids under the stem take at most n of the n + 1 tried). Re-hashing
+-- only the ids a legacy row holds could meet a legacy row holding the new hash too; a prefix no
+-- legacy id has cannot. It depends on the frozen legacy data alone: a re-run picks the same one.
+CREATE TEMP TABLE cutover_id_prefix ON COMMIT DROP AS
+SELECT t.stem,
+       (SELECT t.stem || s.suffix || '_'
+          FROM (SELECT k, CASE WHEN k = 0 THEN '' ELSE k::text END AS suffix
+                  FROM generate_series(0, t.n) k) s
+         WHERE s.suffix <> ALL (t.taken)
+         ORDER BY s.k LIMIT 1) AS prefix
+FROM (SELECT 'porg' AS stem, count(*) AS n,
+             coalesce(array_agg(DISTINCT substring(id FROM '^porg([0-9]*)_'))
+                      FILTER (WHERE id ~ '^porg[0-9]*_'), '{}') AS taken
+        FROM public."Organization" WHERE id LIKE 'porg%'
+      UNION ALL
+      SELECT 'pmem', count(*),
+             coalesce(array_agg(DISTINCT substring(id FROM '^pmem([0-9]*)_'))
+                      FILTER (WHERE id ~ '^pmem[0-9]*_'), '{}')
+        FROM public."OrganizationMember" WHERE id LIKE 'pmem%') t;
+
 CREATE TEMP TABLE cutover_personal ON COMMIT DROP AS
-SELECT c.user_id,
-       CASE WHEN o.id IS NULL THEN c.org_id ELSE 'porg_' || md5('pgcutover:org:again:' || c.user_id) END AS org_id,
-       CASE WHEN m.id IS NULL THEN c.member_id ELSE 'pmem_' || md5('pgcutover:member:again:' || c.user_id) END AS member_id,
-       c.org_name
-FROM (SELECT u.id AS user_id,
-             'porg_' || md5('pgcutover:org:' || u.id) AS org_id,
-             'pmem_' || md5('pgcutover:member:' || u.id) AS member_id,
-             -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use
-             -- Unicode White_Space (tabs, newlines, no-break and ideographic spaces …), not only
-             -- ASCII spaces.
-             coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
-                      nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
-                      'User') || '''s Workspace' AS org_name
-      FROM public."User" u
-      -- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
-      CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws) c
-LEFT JOIN (SELECT id FROM public."Organization" WHERE id LIKE 'porg\_%') o ON o.id = c.org_id
-LEFT JOIN (SELECT id FROM public."OrganizationMember" WHERE id LIKE 'pmem\_%') m ON m.id = c.member_id;
+SELECT u.id AS user_id,
+       o.prefix || md5('pgcutover:org:' || u.id) AS org_id,
+       m.prefix || md5('pgcutover:member:' || u.id) AS member_id,
+       -- First non-blank of trimmed name, trimmed email, else 'User'. Blank and trim use Unicode
+       -- White_Space (tabs, newlines, no-break and ideographic spaces …), not only ASCII spaces.
+       coalesce(nullif(regexp_replace(u.name, ws.edges, '', 'g'), ''),
+                nullif(regexp_replace(u.email, ws.edges, '', 'g'), ''),
+                'User') || '''s Workspace' AS org_name
+FROM public."User" u
+-- Leading and trailing runs of R3's whitespace (one definition: plan.toml [parameters]).
+CROSS JOIN (SELECT format('^[%1$s]+|[%1$s]+$', current_setting('pgcutover.whitespace')) AS edges) ws
+CROSS JOIN (SELECT prefix FROM cutover_id_prefix WHERE stem = 'porg') o
+CROSS JOIN (SELECT prefix FROM cutover_id_prefix WHERE stem = 'pmem') m;
 
 -- R1 + R3: users keep every column but hasCompletedOnboarding; their default is the personal org.
 INSERT INTO cutover_target."User" ("id", "name", "email", "image", "role", "defaultOrganizationId", "createdAt", "updatedAt")
