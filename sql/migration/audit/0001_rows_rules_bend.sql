@@ -30,7 +30,10 @@ UNION ALL
 SELECT 'instances whose tool group sits in another organization', 'R5', count(*)
   FROM public."UserMcpServerInstance" i
   JOIN public."UserToolGroup" g ON g.id = i."toolGroupId"
- WHERE coalesce(i."organizationId", 'personal:' || i."userId") <> coalesce(g."organizationId", 'personal:' || g."userId")
+ -- Where R5 puts each: its legacy organization, else its user's personal one. The pair keeps the
+ -- two kinds apart (a legacy organization id may be any text, 'personal:u1' too).
+ WHERE (i."organizationId" IS NULL, coalesce(i."organizationId", i."userId"))
+       IS DISTINCT FROM (g."organizationId" IS NULL, coalesce(g."organizationId", g."userId"))
 UNION ALL
 SELECT 'UserMcpServerConfig.oauthScopes values dropped by design', 'R5', count(*)
   FROM public."UserMcpServerConfig" WHERE "oauthScopes" IS NOT NULL
