@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import admin, drop_database, fingerprint, make_settings, run_cli
+from conftest import APP_ROLE, admin, app_url, drop_database, fingerprint, make_settings, run_cli
 
 from pgcutover import commands, reports
 from pgcutover.db import Database, connect, ident
@@ -251,6 +251,39 @@ def test_audit_names_drift_even_when_rows_cannot_be_counted(
     assert "McpServerRequestLog.userId (missing column)" in refused.value.cause
     assert "rows not counted" in refused.value.cause
     assert fingerprint(legacy_url) == before
+
+
+def test_a_database_not_in_utf8_is_refused_before_the_window(
+    tmp_path: Path, cluster: LocalCluster, app_password: str
+) -> None:
+    # The rules read text as Unicode (R3's whitespace; verify builds it from code points a
+    # LATIN1 database cannot hold): preflight names the encoding, before any downtime.
+    name = "t_" + secrets.token_hex(4)
+    a = admin(cluster)
+    try:
+        a.execute(
+            f"CREATE DATABASE {ident(name)} TEMPLATE template0 ENCODING 'LATIN1' "
+            f"LC_COLLATE 'C' LC_CTYPE 'C' OWNER {ident(APP_ROLE)}"
+        )
+    finally:
+        a.close()
+    try:
+        url = app_url(cluster, app_password, name)
+        db = connect(url, "psycopg")
+        try:
+            db.run_script((PROJECT_ROOT / "sql" / "spec" / "legacy-schema.sql").read_text())
+        finally:
+            db.close()
+        before = fingerprint(url)
+        proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, url))
+        line = last_line(proc)
+        assert line == (
+            "preflight: the live legacy schema differs from what the migration expects: "
+            "database (encoding is LATIN1, expected UTF8); nothing was changed"
+        ), line
+        assert fingerprint(url) == before
+    finally:
+        drop_database(cluster, name)
 
 
 def test_an_undrifted_legacy_schema_has_no_drift(legacy_url: str) -> None:

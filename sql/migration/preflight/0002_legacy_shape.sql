@@ -1,7 +1,8 @@
 -- Preflight and audit: does the live legacy schema in "public" have the shape this migration was
 -- written against (spec/legacy-schema.sql)? Compares its tables, their columns with types and
--- nullability, and its enums with their labels in order, so drift (a column added by a hotfix, a
--- changed type, a missing table) is named before the downtime starts, not by verify after it.
+-- nullability, its enums with their labels in order, and the database's encoding (UTF8), so drift
+-- (a column added by a hotfix, a changed type, a missing table, a LATIN1 database) is named before
+-- the downtime starts, not by verify after it.
 -- Read-only, a single SELECT on pg_catalog (which shows every object whatever the connected role's
 -- privileges); types are named with their schema, so the answer does not depend on search_path.
 -- The expected rows are generated from the spec, never edited by hand: tests/test_shape.py fails
@@ -142,6 +143,7 @@ WITH expected(kind, name, definition) AS (
     ('column', 'UserToolGroupTool.userMcpServerConfigId', 'text NOT NULL'),
     ('column', '_ToolToUserMcpServerConfig.A', 'text NOT NULL'),
     ('column', '_ToolToUserMcpServerConfig.B', 'text NOT NULL'),
+    ('encoding', 'database', 'UTF8'),
     ('enum', 'AuthType', '(NONE, API_KEY, OAUTH, BOTH)'),
     ('enum', 'McpServerVisibility', '(PRIVATE, ORGANIZATION, PUBLIC)'),
     ('enum', 'Role', '(SYSTEM_ADMIN, USER)'),
@@ -186,6 +188,10 @@ WITH expected(kind, name, definition) AS (
       FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
      WHERE t.typnamespace = 'public'::regnamespace
      GROUP BY t.typname
+    UNION ALL
+    -- The rules read text as Unicode: R3 trims Unicode whitespace, and verify builds that set from
+    -- code points a single-byte encoding cannot hold (chr() would fail the window in verify).
+    SELECT 'encoding', 'database', getdatabaseencoding()
 ), diff AS (
     SELECT coalesce(e.kind, a.kind) AS kind, coalesce(e.name, a.name) AS name,
            e.definition AS expected, a.definition AS found
