@@ -21,6 +21,7 @@ from pgcutover.journal import read_journal
 from pgcutover.migration import load_migration
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT, Settings
+from steps.verify_reconcile import column_kinds, reconcile_query
 from steps.window import BESIDE, STEP_NAMES
 
 TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
@@ -456,3 +457,35 @@ def test_verify_checks_r3_trimming_for_every_unicode_space(tmp_path: Path, legac
     report = json.loads((tmp_path / "runs" / run_id / "report.json").read_text())
     violations = {i["check"]: i["violations"] for i in report["invariants"]}
     assert violations["0001_personal_organizations.sql"] == len(SPACES)
+
+
+def test_the_checksum_hashes_each_type_exactly_and_as_text_on_older_servers(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    migration = load_migration(PROJECT_ROOT / "sql" / "migration")
+    db = connect(legacy_url, "psycopg")
+    try:
+        kinds = column_kinds(db, "public")
+        assert kinds is not None
+        # By their own hash: integers, instants, bytes; text by its bytes in "C"; the rest, whose
+        # hash would take two different values alike (-0 and 0, array bounds, enum OIDs), as text.
+        assert kinds["McpServerRequestData"]["inputDataCompressed"] == "exact"
+        assert kinds["McpServerRequestData"]["createdAt"] == "exact"
+        assert kinds["McpServerRequestData"]["compressionRatio"] == "text"
+        assert kinds["User"]["name"] == "bytes"
+        assert kinds["McpServer"]["args"] == "text"
+        assert kinds["McpServer"]["authType"] == "text"
+        assert kinds["Tool"]["inputSchema"] == "text"
+        # Both forms find every table equal on the same data: the text one is what a server
+        # before 14 (no hash_record_extended) runs.
+        with db.transaction():
+            db.execute("SET LOCAL search_path = pg_catalog, public")
+            for table in migration.reconcile.tables:
+                for form in (None, kinds.get(table.name, {})):
+                    sql = reconcile_query(migration, table, form)
+                    assert ("hashtextextended" in sql) == (form is None)
+                    _, l_rows, l_sum, t_rows, t_sum = db.query(sql)[0]
+                    assert (l_rows, l_sum) == (t_rows, t_sum), (table.name, form)
+    finally:
+        db.close()
