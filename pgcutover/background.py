@@ -18,6 +18,10 @@ class Background(Generic[T]):
 
     def __init__(self, fn: Callable[[], T], name: str) -> None:
         self._box: dict[str, Any] = {}
+        # Its own flag, not Thread.is_alive()/join(): a join that a Ctrl-C interrupts can leave
+        # the thread marked stopped while it still runs (CPython's bpo-45274 handling), and the
+        # second Ctrl-C would then take running work for ended work.
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fn,), name=name, daemon=True)
         self._thread.start()
 
@@ -26,14 +30,16 @@ class Background(Generic[T]):
             self._box["value"] = fn()
         except BaseException as exc:  # handed to result(): the caller decides what it means
             self._box["error"] = exc
+        finally:
+            self._done.set()
 
     def running(self) -> bool:
         """Tell whether the work is still going."""
-        return self._thread.is_alive()
+        return not self._done.is_set()
 
     def result(self) -> T:
         """Wait for the work; return its value or raise its error."""
-        self._thread.join()
+        self._done.wait()
         if "error" in self._box:
             raise self._box["error"]
         value: T = self._box["value"]

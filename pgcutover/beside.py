@@ -10,6 +10,7 @@ waited for first, so its end line is written and nothing (a rollback) runs under
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -45,6 +46,12 @@ class BesideSteps:
         self.ctx, self.timeline, self._watch, self._stopping = ctx, timeline, watch, stopping
         self._running: list[_Running] = []
         self._leaving = False  # the window failed or was stopped: work not yet begun stays undone
+        # Steps a second Ctrl-C abandoned: journaled as interrupted then; their threads, which may
+        # end later (a killed program's error, a statement finishing), write nothing after it.
+        self._abandoned: set[str] = set()
+        self._started: dict[str, float] = {}
+        self._journaled: set[str] = set()
+        self._ends = threading.Lock()
 
     def start(self, step: Step) -> None:
         """Run the step on a thread of its own, which journals its start (after the step it
@@ -56,6 +63,7 @@ class BesideSteps:
         self._running.append(_Running(step, work))
 
     def _journal_start(self, step: Step) -> None:
+        self._journaled.add(step.name)
         budget = step.budget(self.ctx.settings)
         self.ctx.journal.write(step.name, "start", budget_s=budget, beside_until=step.beside_until)
         self.timeline.start(step.name)
@@ -65,7 +73,10 @@ class BesideSteps:
         failed = False
         if prior is not None:  # it starts once what it needs has ended
             failed = prior.work.result() is not None
-            self._journal_start(step)
+            with self._ends:
+                if step.name in self._abandoned:
+                    return None  # never started: no line at all
+                self._journal_start(step)
         signal = self._stopping() if prior is not None else None
         if failed or signal or self._leaving:
             # What it needs failed (that fails the window at its own join), or the window is
@@ -75,12 +86,15 @@ class BesideSteps:
                 else f"stopped by {signal}" if signal
                 else "the window failed first"
             )  # fmt: skip
-            write_end(
-                self.ctx, self.timeline, step.name, "interrupted", time.monotonic(), budget,
-                error=f"{why} before this step started; resume runs it", beside=step.beside_until,
-            )  # fmt: skip
+            with self._ends:
+                if step.name not in self._abandoned:
+                    write_end(
+                        self.ctx, self.timeline, step.name, "interrupted", time.monotonic(),
+                        budget, error=f"{why} before this step started; resume runs it",
+                        beside=step.beside_until,
+                    )  # fmt: skip
             return None
-        started = time.monotonic()
+        started = self._started[step.name] = time.monotonic()
         try:
             inject_fault(self.ctx, step.name, "before")
             # A step with a probe (the dump's size) shows it as the steps in line show theirs.
@@ -89,17 +103,22 @@ class BesideSteps:
             inject_fault(self.ctx, step.name, "after")
         except Exception as exc:  # the thread's one report: its end line, and the error it returns
             err = as_step_error(step.name, exc)
-            write_end(
-                self.ctx, self.timeline, step.name, "failed", started, budget,
-                error=err.cause, beside=step.beside_until,
-            )  # fmt: skip
+            with self._ends:
+                if step.name not in self._abandoned:
+                    write_end(
+                        self.ctx, self.timeline, step.name, "failed", started, budget,
+                        error=err.cause, beside=step.beside_until,
+                    )  # fmt: skip
             return err
-        self.ctx.state.setdefault(step.name, {}).update(outcome.details)
-        write_end(
-            self.ctx, self.timeline, step.name, "skipped" if outcome.skipped else "ok",
-            started, budget, note=outcome.note, details=outcome.details,
-            beside=step.beside_until,
-        )  # fmt: skip
+        with self._ends:
+            if step.name in self._abandoned:
+                return None
+            self.ctx.state.setdefault(step.name, {}).update(outcome.details)
+            write_end(
+                self.ctx, self.timeline, step.name, "skipped" if outcome.skipped else "ok",
+                started, budget, note=outcome.note, details=outcome.details,
+                beside=step.beside_until,
+            )  # fmt: skip
         return None
 
     def join_before(self, name: str, waiting: str = "") -> None:
@@ -121,6 +140,19 @@ class BesideSteps:
         """End the work beside the window now (a second Ctrl-C): kill its programs, wait no more."""
         self._leaving = True
         if self._running:
+            with self._ends:  # their end lines first: what the kill makes them raise is ours
+                for r in self._running:
+                    if not r.work.running():
+                        continue
+                    self._abandoned.add(r.step.name)
+                    if r.step.name in self._journaled:
+                        write_end(
+                            self.ctx, self.timeline, r.step.name, "interrupted",
+                            self._started.get(r.step.name, time.monotonic()),
+                            r.step.budget(self.ctx.settings),
+                            error="abandoned by a second Ctrl-C: resume runs it again",
+                            beside=r.step.beside_until,
+                        )  # fmt: skip
             kill_running_children()
             names = ", ".join(r.step.name for r in self._running)
             say(f"  abandoned {names}, beside the window: resume runs it again", "bold yellow")

@@ -13,7 +13,12 @@ from pgcutover.journal import read_journal
 from pgcutover.notify import Plan, attach_notifier
 from pgcutover.retention import record_cleanup, require_way_back, run_state
 from pgcutover.run import RunContext
-from pgcutover.run_record import rollback_progress, run_to_resume, write_run_page
+from pgcutover.run_record import (
+    rollback_completed_at,
+    rollback_progress,
+    run_to_resume,
+    write_run_page,
+)
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import Timeline, say
 from pgcutover.window_jobs import parse_window_jobs
@@ -187,6 +192,22 @@ def rollback(
     validate(settings, "rollback")
     n_jobs = parse_jobs(jobs)
     run_id = find_run(settings, run_id, "rollback", live_identity(settings, "rollback"))
+    done_at = rollback_completed_at(read_journal(settings.runs_dir / run_id / "journal.jsonl"))
+    if done_at is not None:
+        # Its rollback completed: the site has been back on the legacy schema since, perhaps
+        # written to. Running it again would put the site in maintenance, end sessions and
+        # redeploy the old release (over one deployed since); --from-backup would replace what
+        # the app wrote since with the dump.
+        if from_backup:
+            raise CutoverError(
+                "rollback",
+                f"run {run_id} was already rolled back at {done_at}: the database has held the "
+                "legacy schema since, and --from-backup would replace what the app wrote since "
+                "with the dump; nothing was changed (restore it by hand with pg_restore if you "
+                "mean to)",
+            )
+        say(f"rollback: run {run_id} was already rolled back at {done_at}: nothing to do")
+        return run_id
     if from_backup:  # the slow path starts only from a dump that still matches its manifest
         require_intact_backup(settings, run_id, "rollback")
     confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)

@@ -14,6 +14,7 @@ from typing import Any
 from pgcutover.beside import BesideSteps
 from pgcutover.bookkeeping import attach_mirror, bookkeeping_exists, ensure_bookkeeping
 from pgcutover.checkpoints import as_step_error, write_end
+from pgcutover.children import end_orphaned_programs, keep_ledger
 from pgcutover.db import DB_ERRORS, Database, connect, describe_target
 from pgcutover.errors import Interrupted
 from pgcutover.faults import inject_fault
@@ -48,6 +49,11 @@ def open_run(settings: Settings, *, command: str, run_id: str | None = None) -> 
                 require_same_database(step, run_id, read_run_meta(run_dir), live)
             acquire_lock(lock_db, step)
             end_orphaned_sessions(lock_db, run_id, step)
+            # A killed run's programs (a deploy, a maintenance command, pg_dump) end before this
+            # run acts: left running, one would undo what this run does after it.
+            for program in end_orphaned_programs(settings.runs_dir):
+                say(f"{step}: ended {program}, left running by a pgcutover that was killed")
+            keep_ledger(run_dir / "children")
             db = connect(
                 settings.database_url,
                 settings.db_driver,

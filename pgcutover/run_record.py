@@ -34,6 +34,25 @@ def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:
     return run_id
 
 
+def rollback_completed_at(lines: list[dict[str, Any]]) -> str | None:
+    """Return when the run's last rollback attempt completed (every step ended ok), or None."""
+    names = [s.name for s in ROLLBACK]
+    last: dict[str, dict[str, Any]] = {}
+    order: list[dict[str, Any]] = []
+    for ln in lines:
+        if ln.get("step") in names and ln.get("event") in ("start", "end"):
+            last[str(ln["step"])] = ln
+            order.append(ln)
+    if not order or order[-1].get("step") != names[-1] or order[-1].get("event") != "end":
+        return None
+    if all(
+        last.get(n, {}).get("event") == "end" and last[n].get("outcome") in ("ok", "skipped")
+        for n in names
+    ):
+        return str(order[-1].get("at", "?"))
+    return None
+
+
 def write_run_page(ctx: RunContext) -> None:
     """Write the run's report.html (a forecast for this database beside the measured times)."""
     # An explicit forecast, never the run directory's own: a rehearsal's forecast.json is for

@@ -30,6 +30,11 @@ DISCARD = (
 )
 
 
+# What set_aside.released says once the legacy data the fast path swapped back was moved to
+# DISCARD for a restore from the backup: DISCARD then holds it until the restore is proven.
+MOVED_FOR_RESTORE = "swapped back, then moved aside for a restore from the backup"
+
+
 def table_counts(db: Database, schema: str) -> dict[str, int]:
     """Count one schema's rows per table, keyed by bare table name (to compare across schemas)."""
     return {name.split(".", 1)[1]: n for name, n in count_rows(db, schema).items()}
@@ -108,6 +113,15 @@ def make_room_for_restore(db: Database, app_schema: str, aside_schema: str, run_
             db.execute(f"DROP SCHEMA IF EXISTS {ident(app_schema)} CASCADE")
         elif schema_exists(db, app_schema):
             db.execute(f"ALTER SCHEMA {ident(app_schema)} RENAME TO {ident(DISCARD)}")
+            if has_seal_tables(db):
+                # After a fast path, what goes to DISCARD here is the legacy data swapped back, not
+                # the migrated schema: say so in the same transaction, or a rollback after this
+                # restore fails would take DISCARD for the migrated schema and drop it.
+                db.execute(
+                    "UPDATE pgcutover.set_aside SET released = %s, released_at = now() "
+                    "WHERE run = %s AND released = 'swapped back'",
+                    [MOVED_FOR_RESTORE, run_id],
+                )
         db.execute(f"CREATE SCHEMA {ident(app_schema)}")
         # Reset gave the migrated schema the original's owner, grants and comment.
         source = next((s for s in (DISCARD, aside_schema) if schema_exists(db, s)), None)
@@ -193,8 +207,8 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
             db.execute(
                 "UPDATE pgcutover.set_aside SET released_at = now(), "
                 "released = 'dropped after a proven restore' "
-                "WHERE run = %s AND released IS NULL",
-                [ctx.run_id],
+                "WHERE run = %s AND (released IS NULL OR released = %s)",
+                [ctx.run_id, MOVED_FOR_RESTORE],
             )
     return manifest
 

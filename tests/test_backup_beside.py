@@ -206,6 +206,10 @@ def test_second_ctrl_c_ends_the_proof_beside_the_window(
     assert group == child != proc.pid
     assert group_alive(group) == [], "the abandoned proof left pg_restore or its sleep running"
     assert not (backup_dir(tmp_path) / MANIFEST_NAME).exists()
+    # Journaled as what it is, once: abandoned, not failed by the kill that abandoning sent.
+    proof = ends_of(tmp_path, "backup-proof")
+    assert [e["outcome"] for e in proof] == ["interrupted"], proof
+    assert "second Ctrl-C" in str(proof[0]["error"])
     rolled = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert_rolled_back(tmp_path, legacy_url, original)

@@ -205,3 +205,38 @@ def test_abandoned_child_is_killed_and_reaped(tmp_path: Path) -> None:
     with pytest.raises(ChildProcessError):  # reaped already: no zombie left behind by us
         os.waitpid(int(shell_pid.read_text()), os.WNOHANG)
     wait_for("the grandchild to die", lambda: not is_alive(int(sleep_pid.read_text())), 5)
+
+
+def test_a_killed_windows_deploy_is_ended_before_the_rollback_redeploys(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    original = fingerprint(legacy_url)
+    site = tmp_path / "site"
+    # The new release takes 3 s to go out; SIGKILL reaches pgcutover, not the deploy's own
+    # session, which would write v2 after the rollback put v1 back.
+    env = app_env(
+        tmp_path,
+        legacy_url,
+        DEPLOY_CMD=(
+            f'case {{version}} in v2) touch {site}/deploying; sleep 3;; esac; '
+            f"echo {{version}} > {site}/release"
+        ),
+    )
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    wait_for("the deploy", (site / "deploying").exists, proc=proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    ledger = list((tmp_path / "runs").glob("*/children/[0-9]*"))
+    assert len(ledger) == 1, "the deploy is on the ledger while it runs"
+    pgid = int(ledger[0].name)
+    assert group_alive(pgid), "the deploy outlived pgcutover"
+    back = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert f"ended sh (process group {pgid}), left running by a pgcutover that was killed" in (
+        back.stdout
+    )
+    assert not group_alive(pgid)
+    time.sleep(3.5)  # past the moment the killed deploy would have written v2
+    assert app_state(tmp_path) == ("v1", False)
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+    assert not list((tmp_path / "runs").glob("*/children/[0-9]*"))

@@ -502,3 +502,57 @@ def test_default_privileges_follow_the_app_schema_and_come_back(
     done = run_cli(args, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_a_restore_that_failed_after_the_swap_back_keeps_the_legacy_data_it_moved(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    original = fingerprint(legacy_url)
+    env = migrate(tmp_path, legacy_url)
+    # The fast path swaps the legacy data back into public, then the run dies before
+    # rollback-finish: cutover_discard holds the migrated schema, the seal says 'swapped back'.
+    killed = run_cli(
+        ["rollback", "--yes"],
+        cwd=tmp_path,
+        env={**env, "CUTOVER_FAULT": "rollback-finish:before:kill"},
+    )
+    assert killed.returncode != 0
+    # A restore from the backup then drops that migrated copy, moves the legacy data in public
+    # aside as cutover_discard, and fails part-way: public holds the legacy tables, empty.
+    broken = {**env, "PG_BINDIR": str(failing_restore_bindir(tmp_path))}
+    failed = run_cli(["rollback", "--yes", "--from-backup"], cwd=tmp_path, env=broken)
+    assert failed.returncode != 0 and "pg_restore exited 1" in failed.stderr, failed.stderr
+    with session(legacy_url) as db:
+        assert table_counts(db, APP) and not any(table_counts(db, APP).values())
+        assert any(table_counts(db, "cutover_discard").values())  # the legacy data, moved
+    # A plain rollback must not take cutover_discard for the migrated schema: it restores.
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert last_end(tmp_path, "restore-database")["details"]["path"] == "backup"
+    assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_a_completed_rollback_is_not_run_again(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = migrate(tmp_path, legacy_url)
+    proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_rolled_back(tmp_path, legacy_url, original)
+    # Since then the app wrote a row and a new release went out.
+    with session(legacy_url) as db:
+        db.execute("""UPDATE "User" SET name = 'written since' WHERE id = (
+                          SELECT min(id) FROM "User")""")
+    (tmp_path / "site" / "release").write_text("v3\n")
+    since = fingerprint(legacy_url)
+    lines = len(journal_lines(tmp_path))
+    again = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "was already rolled back at" in again.stdout + again.stderr
+    refused = run_cli(["rollback", "--yes", "--from-backup"], cwd=tmp_path, env=env)
+    assert refused.returncode != 0
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("rollback: run ") and "nothing was changed" in last, last
+    # Neither touched the database, the site or the release, nor wrote to the run's journal.
+    assert fingerprint(legacy_url) == since
+    assert app_state(tmp_path) == ("v3", False)
+    assert len(journal_lines(tmp_path)) == lines
