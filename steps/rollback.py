@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgcutover.dumpfiles import remove_dump
 from pgcutover.errors import CutoverError
 from pgcutover.hosts import app_hosts, open_hosts
 from pgcutover.journal import changed_something, started_steps
@@ -11,6 +12,7 @@ from pgcutover.migration import Migration
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.urlcheck import host_url
+from steps.backup import partial_dumps
 from steps.deploy_app import recorded_releases, roll_out, summary
 from steps.fence import fence, unfence
 from steps.maintenance import describe_switch, switch
@@ -104,7 +106,16 @@ def finish(ctx: RunContext) -> StepOutcome:
     # Last, with the site back: this drop's cost grows with the migrated data.
     dropped = drop_swapped_out(ctx.db, ctx.run_id)
     note = f"{restored.note}; maintenance: {off.note}"
-    return StepOutcome(note=note + (f"; migrated schema {DISCARD} dropped" if dropped else ""))
+    # A dump a killed attempt left half written is never a way back (never proven): with the run
+    # rolled back nothing will finish it, and each is as big as the database.
+    partials = partial_dumps(ctx.backup_dir) if ctx.backup_dir.is_dir() else []
+    for partial in partials:
+        remove_dump(partial)
+    return StepOutcome(
+        note=note
+        + (f"; migrated schema {DISCARD} dropped" if dropped else "")
+        + (f"; {len(partials)} half-written dump(s) removed" if partials else "")
+    )
 
 
 def _describe(*lines: str) -> Any:

@@ -242,3 +242,20 @@ def test_directory_dump_over_ssh_is_copied_and_fetched_back_whole(
     assert fetched == f"fetched from {target}/{run}; size and sha256 checked", fetched
     assert_rolled_back(tmp_path, legacy_url, original)
     assert parts_on_disk(local / DIR_NAME) == on_disk  # whole again, and the stray file gone
+
+
+def test_a_rollback_removes_the_dump_a_killed_window_left_half_written(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    body = KILL_AFTER_DUMP.format(real=real_bindir(), marker=tmp_path / "killed-once")
+    env = app_env(
+        tmp_path, legacy_url, BACKUP_FORMAT="directory", PG_BINDIR=str(fake_bindir(tmp_path, body))
+    )
+    killed = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert killed.returncode != 0 and (tmp_path / "killed-once").exists()
+    backup_dir = next((tmp_path / "backups").iterdir())
+    assert list(backup_dir.glob(DIR_NAME + ".partial-*"))
+    back = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "1 half-written dump(s) removed" in back.stdout
+    assert not list(backup_dir.glob("*.partial*"))  # never a way back: nothing finishes it now
