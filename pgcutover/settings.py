@@ -303,15 +303,8 @@ def _number(key: str, raw: str) -> float:
 
 
 def profile_home(profile: str | None) -> str:
-    """Name the runs/ and backups/ subdirectory of a profile (a plain name, never a path)."""
-    home = profile or DEFAULT_HOME
-    if not plain_name(home):
-        raise CutoverError(
-            "config",
-            f"profile {home!r} cannot name its runs/ and backups/ directories: use letters, "
-            "digits, '.', '_' and '-', or set RUNS_DIR and BACKUP_DIR",
-        )
-    return home
+    """Name the runs/ and backups/ subdirectory of a profile (read_profile refused a path)."""
+    return profile or DEFAULT_HOME
 
 
 def warn_unsorted(base: Path, values: dict[str, str]) -> None:

@@ -167,9 +167,14 @@ def test_each_profile_keeps_its_own_runs_and_backups(tmp_path: Path) -> None:
         tmp_path / "backups" / "prod",
     )
     assert load("prod", RUNS_DIR="/r", BACKUP_DIR="b") == (Path("/r"), tmp_path / "b")  # it wins
-    with pytest.raises(CutoverError, match="cannot name its runs/ and backups/ directories"):
-        load("a b")
-    assert load("a b", RUNS_DIR="r", BACKUP_DIR="b") == (tmp_path / "r", tmp_path / "b")
+    # A profile name is never a path: refused before it names .env.NAME or a directory.
+    for bad in ("a b", "../prod"):
+        with pytest.raises(CutoverError, match="is not a profile name"):
+            load(bad)
+        with pytest.raises(CutoverError, match="is not a profile name"):
+            load(bad, RUNS_DIR="r", BACKUP_DIR="b")
+    with pytest.raises(CutoverError, match="is not a profile name"):
+        load(None, CUTOVER_ENV="a b")
 
 
 def test_runs_from_before_per_profile_directories_are_named(tmp_path: Path) -> None:
