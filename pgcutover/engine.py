@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pgcutover.migration import load_migration
 from pgcutover.progress import Progress, Watcher
 from pgcutover.run import WAL_BYTES, RunContext, Step
 from pgcutover.settings import Settings
+from pgcutover.stop_signal import StopSignal
 from pgcutover.timeline import Timeline, say
 
 
@@ -108,35 +108,6 @@ def close_run(ctx: RunContext) -> None:
     ctx.lock_db.close()
 
 
-class _StopSignal:
-    """Turn SIGINT/SIGTERM into a stop at the next safe point (between steps)."""
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self.abandoned = False  # a second signal came: the step, and any work beside it, ends now
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.received:  # a second signal means "now": the step's transaction rolls back
-            self.abandoned = True
-            raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
-        say(
-            f"{self.received} received: stopping after the current step finishes safely "
-            "(send it again to abandon the step now; its transaction rolls back)",
-            "bold yellow",
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 def done_earlier(ctx: RunContext, step: Step, earlier: dict[str, dict[str, Any]]) -> bool:
     """Ask the world whether a step's work is done; the journal alone decides only read-only steps.
 
@@ -157,7 +128,7 @@ def run_steps(
     it names; the loop never leaves (failed, interrupted or done) with such a thread still running.
     """
     earlier = completed_steps(ctx.journal.lines()) if resume else {}
-    with _StopSignal() as stop:
+    with StopSignal() as stop:
         beside = BesideSteps(
             ctx,
             timeline,
@@ -173,7 +144,7 @@ def run_steps(
             _leave(beside, stop)
 
 
-def _leave(beside: BesideSteps, stop: _StopSignal) -> None:
+def _leave(beside: BesideSteps, stop: StopSignal) -> None:
     """Wait for the work beside the window on the way out, unless a second Ctrl-C said "now"."""
     if stop.abandoned:
         beside.abandon()
@@ -199,7 +170,7 @@ def _run_step(
     step: Step,
     timeline: Timeline,
     beside: BesideSteps,
-    stop: _StopSignal,
+    stop: StopSignal,
     earlier: dict[str, dict[str, Any]] | None,
 ) -> None:
     """Run one step of the plan (or start it beside the others), unless it was done earlier."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -29,7 +30,26 @@ STYLE = {
 
 def say(message: str, style: str | None = None) -> None:
     """Print one line, secrets masked."""
-    console.print(Text(mask(message), style=style or ""))
+    show(Text(mask(message), style=style or ""))
+
+
+def show(renderable: RenderableType) -> None:
+    """Print to the console; a terminal that hung up (EIO) sends it to /dev/null instead."""
+    try:
+        console.print(renderable)
+    except OSError:
+        # The line is lost to the screen only: the journal keeps every event.
+        silence_console()
+
+
+def silence_console() -> None:
+    """Point stdout and stderr at /dev/null: the terminal they wrote to has hung up."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def warn(message: str) -> None:
@@ -80,9 +100,12 @@ class Timeline:
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            self.live.__exit__(None, None, None)
+            try:
+                self.live.__exit__(None, None, None)
+            except OSError:  # its last frame went to a terminal that hung up
+                silence_console()
             self.live = None
-        console.print(self.table())
+        show(self.table())
 
     def start(self, name: str) -> None:
         r = self.row(name)

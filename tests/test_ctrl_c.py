@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -140,6 +145,75 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     assert (backup_dir / MANIFEST_NAME).exists()  # the resumed window proved it
 
 
+def start_on_terminal(
+    args: list[str], *, cwd: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], int, threading.Event]:
+    """Start `invoke <args>` on a terminal of its own (a pty it controls); drain what it prints."""
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the new session's controlling terminal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+        cwd=cwd,
+        env=operator_env(env),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(slave)
+    stop = threading.Event()
+
+    def drain() -> None:  # a terminal nobody reads fills up and blocks the writer
+        while not stop.is_set():
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    return
+
+    threading.Thread(target=drain, daemon=True).start()
+    return proc, master, stop
+
+
+def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    before = snapshot(legacy_url)
+    bindir, pid_file = slow_pg_dump(tmp_path)
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
+    proc, master, drained = start_on_terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    try:
+        wait_for("pg_dump to start", pid_file.exists, proc=None)
+        assert proc.poll() is None
+        # The SSH session drops: closing the terminal's master side hangs it up (SIGHUP; EIO on
+        # every later write to it), while the live timeline is drawing on it.
+        drained.set()
+        time.sleep(0.2)
+        os.close(master)
+        assert proc.wait(timeout=120) != 0
+    finally:
+        proc.kill()
+    lines = journal(tmp_path)
+    assert [ln["outcome"] for ln in ends(lines, "backup")] == ["ok"], lines
+    # The step in line stopped at its boundary, and the backup's proof (beside) never began.
+    stopped = [ln for ln in lines if ln.get("outcome") == "interrupted"]
+    assert "backup-proof" in [ln["step"] for ln in stopped], stopped
+    for ln in stopped:
+        assert "stopped by SIGHUP before this step started" in str(ln["error"]), stopped
+    assert not [ln for ln in lines if ln.get("outcome") == "failed"], lines
+    assert snapshot(legacy_url) == before, "the legacy schema never left public"
+    assert not is_alive(int(pid_file.read_text().split()[0]))
+
+    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    check_rules(before, snapshot(legacy_url))
+    assert app_state(tmp_path) == ("v2", False)
+
+
 def test_second_ctrl_c_abandons_the_step_and_kills_its_children(
     tmp_path: Path, legacy_url: str
 ) -> None:
@@ -190,7 +264,7 @@ def test_abandoned_child_is_killed_and_reaped(tmp_path: Path) -> None:
     shell_pid, sleep_pid = tmp_path / "shell.pid", tmp_path / "sleep.pid"
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # as _StopSignal does on the second Ctrl-C
+        raise KeyboardInterrupt  # as StopSignal does on the second Ctrl-C
 
     old = signal.signal(signal.SIGALRM, interrupt)
     try:
