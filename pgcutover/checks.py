@@ -30,7 +30,12 @@ def confirm_destructive(
                 step, "no TTY to confirm on and no --yes: refusing (nothing was changed)"
             )
         ask = lambda prompt: input(prompt).strip().lower() in ("y", "yes")  # noqa: E731
-    if not ask(f"Proceed with {action} on {target}? [y/N] "):
+    try:
+        confirmed = ask(f"Proceed with {action} on {target}? [y/N] ")
+    except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt is a "no"
+        say("")
+        confirmed = False
+    if not confirmed:
         raise CutoverError(step, "not confirmed: nothing was changed")
 
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
 import sys
-import termios
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import fingerprint, operator_env, run_cli
 from rules import check_rules, snapshot
+from terminal import Terminal
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
 from pgcutover.hosts import LocalHost
@@ -145,58 +141,22 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     assert (backup_dir / MANIFEST_NAME).exists()  # the resumed window proved it
 
 
-def start_on_terminal(
-    args: list[str], *, cwd: Path, env: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], int, threading.Event]:
-    """Start `invoke <args>` on a terminal of its own (a pty it controls); drain what it prints."""
-    master, slave = pty.openpty()
-
-    def take_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the new session's controlling terminal
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
-        cwd=cwd,
-        env=operator_env(env),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=take_terminal,
-    )
-    os.close(slave)
-    stop = threading.Event()
-
-    def drain() -> None:  # a terminal nobody reads fills up and blocks the writer
-        while not stop.is_set():
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    os.read(master, 65536)
-                except OSError:
-                    return
-
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, master, stop
-
-
 def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
     tmp_path: Path, legacy_url: str
 ) -> None:
     before = snapshot(legacy_url)
     bindir, pid_file = slow_pg_dump(tmp_path)
     env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
-    proc, master, drained = start_on_terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    term = Terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     try:
         wait_for("pg_dump to start", pid_file.exists, proc=None)
-        assert proc.poll() is None
-        # The SSH session drops: closing the terminal's master side hangs it up (SIGHUP; EIO on
-        # every later write to it), while the live timeline is drawing on it.
-        drained.set()
-        time.sleep(0.2)
-        os.close(master)
-        assert proc.wait(timeout=120) != 0
+        assert term.proc.poll() is None
+        # The SSH session drops: the terminal hangs up (SIGHUP, then EIO on every later write to
+        # it) while the live timeline is drawing on it.
+        term.hang_up()
+        assert term.proc.wait(timeout=120) != 0
     finally:
-        proc.kill()
+        term.proc.kill()
     lines = journal(tmp_path)
     assert [ln["outcome"] for ln in ends(lines, "backup")] == ["ok"], lines
     # The step in line stopped at its boundary, and the backup's proof (beside) never began.

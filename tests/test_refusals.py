@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fingerprint, make_settings, run_cli
+from terminal import Terminal
 
 from pgcutover import commands, reports
 from pgcutover.db import DB_ERRORS, connect
@@ -217,3 +218,16 @@ def test_a_rollback_left_unfinished_is_finished_before_a_new_window(
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
     assert_refused(proc, "preflight", "schema cutover_discard is left by a rollback")
     assert fingerprint(legacy_url) == before
+
+
+@pytest.mark.parametrize("answer", [b"n\n", b"\x04", b"\x03"], ids=["no", "ctrl-d", "ctrl-c"])
+def test_no_at_the_prompt_changes_nothing(tmp_path: Path, legacy_url: str, answer: bytes) -> None:
+    before = fingerprint(legacy_url)
+    term = Terminal(["migrate-offline"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    term.wait_for_text("[y/N]")
+    term.type(answer)
+    assert term.wait() == 1
+    last = term.text().strip().splitlines()[-1]
+    assert last == "migrate-offline: not confirmed: nothing was changed", term.text()
+    assert fingerprint(legacy_url) == before
+    assert not list((tmp_path / "runs").glob("*/journal.jsonl"))
