@@ -21,10 +21,10 @@ from pgcutover.db import Database, connect, ident
 from pgcutover.dumpfiles import dump_bytes, dump_name, remove_dump
 from pgcutover.migration import Migration, load_migration
 from pgcutover.pgtools import pg_dump, pg_restore
+from pgcutover.row_counts import count_rows
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import APP_ROLE
 from pgcutover.settings import PROJECT_ROOT, Settings, load_settings
-from steps.backup import count_rows
 from steps.restore_database import DISCARD
 
 STEP = "bench"

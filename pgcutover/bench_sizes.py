@@ -35,10 +35,10 @@ from pgcutover.errors import CutoverError
 from pgcutover.forecast_profile import read_profile
 from pgcutover.forecast_report import backup_fixed_seconds
 from pgcutover.journal import read_journal, span_seconds
+from pgcutover.row_counts import count_rows
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import LOGS_PER_USER, create_legacy_database
 from pgcutover.timeline import say
-from steps.backup import count_rows
 from steps.backup_proof import read_dumped
 
 

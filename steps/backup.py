@@ -18,7 +18,7 @@ from typing import Any
 
 from pgcutover.background import Background
 from pgcutover.compare import BOOKKEEPING_SCHEMA
-from pgcutover.db import DB_ERRORS, Database, connect, ident, join_snapshot, select_each
+from pgcutover.db import DB_ERRORS, Database, connect, join_snapshot
 from pgcutover.dumpfiles import (
     DUMP_NAMES,
     dump_bytes,
@@ -32,6 +32,7 @@ from pgcutover.journal import iso, read_journal, runs_newest_first, utc_now
 from pgcutover.migration import Migration
 from pgcutover.pgtools import pg_dump, tool_major
 from pgcutover.progress import Reading
+from pgcutover.row_counts import count_rows
 from pgcutover.run import RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.window_jobs import window_jobs
@@ -44,76 +45,17 @@ from steps.backup_proof import (
     dumped_intact,
     write_json_atomically,
 )
+from steps.backup_sessions import dump_app_name, end_dump_sessions
 from steps.set_aside import sealed_by
 
 STEP = "backup"
 PARTIAL = ".partial-"  # database.dump.partial-<token>: a dump still being written
-# The sessions of this run's pg_dump and its counts (PGAPPNAME keeps 63 characters): an earlier
-# attempt's, left by a kill that missed the program (it runs in a session of its own), or counts
-# that a failed pg_dump left nobody to use.
-DUMP_SESSIONS = (
-    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-    "AND application_name = left(%s, 63)) ended"
-)
-
-
-def own_app_name(ctx: RunContext) -> str:
-    """Return the application_name of the backup step's own session."""
-    return f"{ctx.app_name} {STEP}"  # what ctx.connect(STEP) names it
-
-
-def dump_app_name(ctx: RunContext) -> str:
-    """Return the application_name of this run's pg_dump and its counting session."""
-    return f"{ctx.app_name} pg_dump"
-
-
-def end_dump_sessions(db: Database, app_name: str) -> int:
-    """End every other session named app_name (this run's pg_dump); return how many there were.
-
-    An orphan still reads every table, sharing the server with a resumed dump, and its snapshot
-    and AccessShare locks would outlive the window (or a rollback). Without its sessions pg_dump
-    fails and exits.
-    """
-    return int(db.query(DUMP_SESSIONS, [app_name])[0][0])
-
-
-def backup_running(db: Database, ctx: RunContext) -> bool:
-    """Tell whether this run's backup step has a session open: its own (it holds the dump's
-    snapshot until the dump is written and checked), pg_dump's or its count's."""
-    rows = db.query(
-        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-        "AND application_name IN (left(%s, 63), left(%s, 63))",  # what the server keeps of one
-        [own_app_name(ctx), dump_app_name(ctx)],
-    )
-    return int(rows[0][0]) > 0
 
 
 def partial_dumps(dest_dir: Path) -> list[Path]:
     """List the dumps pg_dump is writing, or was when an attempt died, in a run's directory."""
     starts = tuple(name + PARTIAL for name in DUMP_NAMES.values())
     return sorted(p for p in dest_dir.glob("database.*") if p.name.startswith(starts))
-
-
-def count_rows(
-    db: Database, schema: str | None = None, *, exclude: Sequence[str] = ()
-) -> dict[str, int]:
-    """Count rows of every table (of one schema, or all but the bookkeeping one and those
-    excluded) as schema.table.
-
-    Exact counts, in one query (the caller's snapshot): a count(*) per table, each a subquery.
-    """
-    left_out = ", ".join(["%s"] * (1 + len(exclude)))
-    tables = db.query(
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') "
-        f"AND n.nspname NOT IN ('pg_catalog', 'information_schema', {left_out}) "
-        "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' "
-        "AND (%s::text IS NULL OR n.nspname = %s) ORDER BY 1, 2",
-        [BOOKKEEPING_SCHEMA, *exclude, schema, schema],
-    )
-    counts = select_each(db, [f"SELECT count(*) FROM {ident(s)}.{ident(t)}" for s, t in tables])
-    return {f"{s}.{t}": int(n) for (s, t), n in zip(tables, counts, strict=True)}
 
 
 def count_in_snapshot(

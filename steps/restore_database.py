@@ -16,10 +16,10 @@ from pgcutover.pgtools import (
 )
 from pgcutover.progress import Reading
 from pgcutover.restore_entries import RestoreEntries
+from pgcutover.row_counts import count_rows
 from pgcutover.run import RunContext, StepOutcome
 from pgcutover.timeline import warn
 from steps.aside_seal import has_seal_tables, seal_problems
-from steps.backup import count_rows
 from steps.backup_offhost import proven_here
 from steps.backup_proof import Manifest, dumped_counts
 from steps.set_aside import GUARD_TRIGGER, copy_schema_rights, schema_tables

@@ -30,7 +30,7 @@ from pgcutover.side_by_side import apply_side_by_side, hold_autovacuum, release_
 from pgcutover.sql_text import side_by_side_statements
 from pgcutover.transform_plan import stages
 from pgcutover.window_jobs import window_jobs
-from steps.backup import backup_running
+from steps.backup_sessions import backup_running
 from steps.deploy_schema import STEP as DEPLOY_STEP
 from steps.deploy_schema import deploy_target
 
