@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
@@ -23,15 +24,20 @@ class StopSignal:
         self.received: str | None = None
         self.abandoned = False  # a second signal came: the step, and any work beside it, ends now
         self._old: dict[int, Any] = {}
+        self._terminals: tuple[int, ...] = ()
 
     def __enter__(self) -> StopSignal:
+        # Only the outputs that are a terminal go when it hangs up: a log file stays a log file.
+        self._terminals = tuple(fd for fd in (1, 2) if os.isatty(fd))
         for sig in STOP_SIGNALS:
-            self._old[sig] = signal.signal(sig, self._handle)
+            # A signal ignored from the start stays ignored: `nohup` asked for the run to go on.
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
-            silence_console()
+            silence_console(self._terminals)
             if self.received:
                 return
         elif self.received:  # a second signal means "now": the step's transaction rolls back

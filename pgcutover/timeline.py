@@ -42,11 +42,11 @@ def show(renderable: RenderableType) -> None:
         silence_console()
 
 
-def silence_console() -> None:
-    """Point stdout and stderr at /dev/null: the terminal they wrote to has hung up."""
+def silence_console(fds: tuple[int, ...] = (1, 2)) -> None:
+    """Point stdout and stderr (or those of fds) at /dev/null: the terminal has hung up."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        for fd in (1, 2):
+        for fd in fds:
             os.dup2(devnull, fd)
     finally:
         os.close(devnull)

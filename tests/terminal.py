@@ -21,13 +21,17 @@ from pgcutover.settings import PROJECT_ROOT
 class Terminal:
     """Run `invoke <args>` as the controlling process of a new pty; keep what it prints."""
 
-    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, args: list[str], *, cwd: Path, env: dict[str, str], nohup: bool = False
+    ) -> None:
         self.master, slave = pty.openpty()
         self.output = bytearray()
         self._reading = threading.Event()
         self._reading.set()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+            # nohup ignores SIGHUP, then runs the program (its output to nohup.out in cwd).
+            [*(["nohup"] if nohup else []), sys.executable, "-m", "invoke"]
+            + ["-r", str(PROJECT_ROOT), *args],
             cwd=cwd,
             env=operator_env(env),
             stdin=slave,

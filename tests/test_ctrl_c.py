@@ -174,6 +174,25 @@ def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
     assert app_state(tmp_path) == ("v2", False)
 
 
+def test_a_window_under_nohup_goes_on_when_its_terminal_hangs_up(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    before = snapshot(legacy_url)
+    bindir, pid_file = slow_pg_dump(tmp_path)
+    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
+    term = Terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env, nohup=True)
+    try:
+        wait_for("pg_dump to start", pid_file.exists, proc=None)
+        term.hang_up()
+        assert term.proc.wait(timeout=120) == 0, (tmp_path / "nohup.out").read_text()
+    finally:
+        term.proc.kill()
+    assert not [ln for ln in journal(tmp_path) if ln.get("outcome") in ("interrupted", "failed")]
+    assert "Window complete" in (tmp_path / "nohup.out").read_text()  # its log stayed a log
+    check_rules(before, snapshot(legacy_url))
+    assert app_state(tmp_path) == ("v2", False)
+
+
 def test_second_ctrl_c_abandons_the_step_and_kills_its_children(
     tmp_path: Path, legacy_url: str
 ) -> None:
