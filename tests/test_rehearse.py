@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import admin, make_settings
 from test_failures import app_env, app_state
 
+from pgcutover import clone
 from pgcutover.compare import database_fingerprint, diff_fingerprints
 from pgcutover.db import connect, ident, parse_dsn
 from pgcutover.errors import CutoverError
@@ -177,6 +179,31 @@ def test_clone_by_dump_when_the_source_is_in_use(
     assert database_fingerprint(legacy_url, "psycopg") == before
     assert databases(cluster) == dbs_before
     assert not list(tmp_path.rglob("clone.dump"))  # the copy's dump, file or directory, is gone
+
+
+def test_a_big_source_is_copied_by_dump_even_when_idle(
+    tmp_path: Path, cluster, legacy_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A TEMPLATE copy would make every new connection to the source wait until it ends.
+    monkeypatch.setattr(clone, "TEMPLATE_MAX_BYTES", 1 << 20)  # the source is bigger than 1 MiB
+    settings = make_settings(tmp_path, legacy_url)
+    before = database_fingerprint(legacy_url, "psycopg")
+    a = admin(cluster)
+    a.execute(f"ALTER ROLE {ident(APP_ROLE)} CREATEDB")
+    record = SimpleNamespace(source=None, clone=None, target="")
+    try:
+        copy, how = clone.make_clone(settings, record)
+        try:
+            assert how.startswith("pg_dump | pg_restore (the source is "), how
+            assert "new connections to it wait" in how
+            assert database_fingerprint(copy.database_url, "psycopg")["tables"] == before["tables"]
+        finally:
+            clone.drop_clone(settings, record.clone)
+    finally:
+        a.execute(f"ALTER ROLE {ident(APP_ROLE)} NOCREATEDB")
+        a.close()
+    assert record.clone not in databases(cluster)
+    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def test_fingerprint_covers_the_catalog_and_skips_bookkeeping(legacy_url: str) -> None:
