@@ -6,6 +6,7 @@ import getpass
 import logging
 import math
 import os
+import shlex
 import socket
 import time
 from pathlib import Path
@@ -20,6 +21,26 @@ from pgcutover.app_host_settings import HostEntry
 from pgcutover.command_result import TIMED_OUT, CommandResult
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+# OpenSSH sends no signal to a command without a terminal when its channel closes: a deploy cut
+# at its timeout, abandoned by a second Ctrl-C, or left by a pgcutover that was killed would run
+# on and land after the rollback put the old release back. So each command runs in a session of
+# its own on the host, and a watcher ends that session when the channel's stdin closes, which
+# sshd does only when the channel goes (pgcutover never writes to it): TERM, then KILL after 5 s.
+# The command's stdin is /dev/null; its exit status is the channel's.
+ENDED_BY_WATCHER = 128 + 15  # the status of a command the watcher's TERM ended
+END_WITH_CHANNEL = (
+    'exec 3<&0\n'
+    'if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" </dev/null &\n'
+    'else sh -c "$1" </dev/null & fi\n'
+    'pid=$!\n'
+    '{ while read -r _ <&3; do :; done\n'
+    '  kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid"; sleep 5\n'
+    '  kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid"; } >/dev/null 2>&1 &\n'
+    'watcher=$!\n'
+    'wait "$pid"; status=$?\n'
+    'kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null\n'
+    'exit "$status"'
+)
 # ssh's own exit code when it cannot connect; the cause is in CommandResult.error.
 SSH_FAILED = 255
 
@@ -117,7 +138,7 @@ class SshHost:
         started = time.monotonic()
         try:
             result = conn.run(
-                command,
+                ended_with_channel(command),
                 hide=True,
                 warn=True,
                 in_stream=False,
@@ -141,12 +162,15 @@ class SshHost:
                 "",
                 error=f"connection lost while running `{command}`: {ssh_error(exc, self)}",
             )
+        cut = result.exited in (-1, ENDED_BY_WATCHER)
+        if cut and time.monotonic() - started >= timeout_s:
+            # invoke's timer closed the channel (the watcher then ended the command), but its
+            # thread had not ended when invoke asked whether it had (a race in invoke): a
+            # timeout all the same.
+            self.close()
+            return self._timed_out(timeout_s, result.stdout, result.stderr)
         if result.exited == -1:  # no exit status: the channel died, or a signal ended the command
             self.close()
-            if time.monotonic() - started >= timeout_s:
-                # invoke's timer closed the channel, but its thread had not ended when invoke
-                # asked whether it had (a race in invoke): a timeout all the same.
-                return self._timed_out(timeout_s, result.stdout, result.stderr)
             return CommandResult(
                 self.name,
                 SSH_FAILED,
@@ -163,7 +187,7 @@ class SshHost:
             TIMED_OUT,
             stdout,
             (stderr + "\n" if stderr else "")
-            + f"timed out after {timeout_s:g}s (it may still be running on the host)",
+            + f"timed out after {timeout_s:g}s (its session on the host is ended with it)",
         )
 
     def close(self) -> None:
@@ -235,6 +259,11 @@ def _harden(conn: Any, timeout_s: float) -> None:
         conn.connect_kwargs["look_for_keys"] = False  # IdentityFile (and the agent) only
     if isinstance(conn.gateway, fabric.Connection):
         _harden(conn.gateway, timeout_s)
+
+
+def ended_with_channel(command: str) -> str:
+    """Wrap a command so that it ends on the host when its SSH channel closes."""
+    return f"sh -c {shlex.quote(END_WITH_CHANNEL)} pgcutover {shlex.quote(command)}"
 
 
 def _close(conn: Any) -> None:

@@ -266,6 +266,21 @@ def test_command_timeout_ends_the_command_and_the_host_stays_usable(host_a: SshH
     assert host_a.run("echo again", timeout_s=10).stdout == "again\n"
 
 
+def test_a_command_cut_at_its_timeout_never_lands_on_the_host(
+    host_a: SshHost, tmp_path: Path
+) -> None:
+    # OpenSSH signals no command without a terminal when its channel closes: it would run on.
+    landed, child = tmp_path / "landed", tmp_path / "child.pid"
+    result = host_a.run(f"(sleep 3; touch {landed}) & echo $! > {child}; wait", timeout_s=1)
+    assert result.exit_code == 124, result
+    time.sleep(3)
+    assert not landed.exists(), "the command ran on after its timeout"
+    assert not Path(f"/proc/{child.read_text().strip()}").exists()  # its children ended too
+    # The status and the output stay the command's own.
+    result = host_a.run("echo out; echo err >&2; exit 7", timeout_s=10)
+    assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+
 def test_connect_timeout_on_a_port_that_never_speaks_ssh(tmp_path: Path) -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))

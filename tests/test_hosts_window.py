@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 from conftest import fingerprint, run_cli
 from lab import AppLab, http_get
 from rules import check_rules, snapshot
+from test_ctrl_c import start_cli, wait_for
 from test_failures import without_bookkeeping
 
 from pgcutover.db import connect
@@ -318,3 +321,25 @@ def test_bad_app_hosts_change_nothing(
     proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode != 0 and last_line(proc).startswith("config: APP_HOSTS"), proc.stderr
     assert fingerprint(legacy_url) == original and not (tmp_path / "runs").exists()
+
+
+def test_a_remote_deploy_ends_with_a_killed_pgcutover(
+    fresh_app_lab: AppLab, tmp_path: Path, legacy_url: str
+) -> None:
+    # OpenSSH sends nothing to a command without a terminal when its channel goes: this deploy
+    # would write v2 on A three seconds after pgcutover died, over the rollback's v1.
+    lab = fresh_app_lab
+    original = fingerprint(legacy_url)
+    deploying = lab.app_roots[A] / "deploying"
+    deploy = 'touch "$APP_ROOT/deploying"; sleep 3; "$APP_ROOT/bin/deploy" {version}'
+    env = hosts_env(lab, tmp_path, legacy_url, DEPLOY_CMD=deploy)
+    proc = start_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    wait_for("the deploy on A", deploying.exists, proc=proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    time.sleep(3.5)  # past the moment the cut deploy would have written v2
+    assert lab.release_of(A) == "v1", "the deploy ran on after pgcutover died"
+    back = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert_sites(lab, "v1")
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
