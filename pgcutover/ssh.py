@@ -26,19 +26,21 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # on and land after the rollback put the old release back. So each command runs in a session of
 # its own on the host, and a watcher ends that session when the channel's stdin closes, which
 # sshd does only when the channel goes (pgcutover never writes to it): TERM, then KILL after 5 s.
-# The command's stdin is /dev/null; its exit status is the channel's.
+# The command runs in the user's login shell ($SHELL, which sshd sets), as sshd alone would run it;
+# its stdin is /dev/null and its exit status is the channel's. One line: csh refuses a newline
+# inside quotes, and the login shell reads the wrapper's `sh -c '…'` first.
 ENDED_BY_WATCHER = 128 + 15  # the status of a command the watcher's TERM ended
 END_WITH_CHANNEL = (
-    'exec 3<&0\n'
-    'if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" </dev/null &\n'
-    'else sh -c "$1" </dev/null & fi\n'
-    'pid=$!\n'
-    '{ while read -r _ <&3; do :; done\n'
-    '  kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid"; sleep 5\n'
-    '  kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid"; } >/dev/null 2>&1 &\n'
-    'watcher=$!\n'
-    'wait "$pid"; status=$?\n'
-    'kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null\n'
+    'exec 3<&0; run="${SHELL:-sh}"; '
+    'if command -v setsid >/dev/null 2>&1; then setsid "$run" -c "$1" </dev/null & '
+    'else "$run" -c "$1" </dev/null & fi; '
+    "pid=$!; "
+    '{ while read -r _ <&3; do :; done; '
+    'kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid"; sleep 5; '
+    'kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid"; } >/dev/null 2>&1 & '
+    "watcher=$!; "
+    'wait "$pid"; status=$?; '
+    'kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null; '
     'exit "$status"'
 )
 # ssh's own exit code when it cannot connect; the cause is in CommandResult.error.

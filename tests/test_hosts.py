@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import socket
 import subprocess
 import time
@@ -279,6 +280,12 @@ def test_a_command_cut_at_its_timeout_never_lands_on_the_host(
     # The status and the output stay the command's own.
     result = host_a.run("echo out; echo err >&2; exit 7", timeout_s=10)
     assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+
+def test_commands_run_in_the_login_shell_as_sshd_would_run_them(host_a: SshHost) -> None:
+    shell = pwd.getpwuid(os.getuid()).pw_shell  # the lab logs in as this user
+    result = host_a.run('echo "$0"; [ -t 0 ] || echo no-terminal', timeout_s=10)
+    assert result.stdout.split() == [shell, "no-terminal"], result
 
 
 def test_connect_timeout_on_a_port_that_never_speaks_ssh(tmp_path: Path) -> None:
