@@ -118,7 +118,7 @@ def make_clone(settings: Settings, report: CloneRecord) -> tuple[Settings, str]:
         settings.database_url, settings.db_driver, application_name="pgcutover rehearse", step=STEP
     )
     try:
-        source, owner, may_create, user, version, size = src.query(
+        source, owner, may_create, user, version, size_bytes = src.query(
             "SELECT current_database(), d.datdba::regrole::text, r.rolcreatedb OR r.rolsuper, "
             "current_user::text, current_setting('server_version_num')::int, "
             "pg_database_size(current_database()) "
@@ -143,9 +143,9 @@ def make_clone(settings: Settings, report: CloneRecord) -> tuple[Settings, str]:
     maint = _maintenance_connection(settings)
     try:
         how, why_dump = "", "the source had other sessions"
-        if int(size) > TEMPLATE_MAX_BYTES:
+        if size_bytes > TEMPLATE_MAX_BYTES:
             why_dump = (
-                f"the source is {int(size) >> 20} MiB: a TEMPLATE copy would make new "
+                f"the source is {size_bytes >> 20} MiB: a TEMPLATE copy would make new "
                 "connections to it wait until it ends"
             )
         elif _other_sessions(maint, source) == 0:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console, Group, RenderableType
@@ -35,10 +37,17 @@ def say(message: str, style: str | None = None) -> None:
 
 def show(renderable: RenderableType) -> None:
     """Print to the console; a terminal that hung up (EIO) sends it to /dev/null instead."""
-    try:
+    with quiet_if_hung_up():
         console.print(renderable)
+
+
+@contextmanager
+def quiet_if_hung_up() -> Iterator[None]:
+    """Send the console to /dev/null when a write to it fails (EIO: the terminal hung up)."""
+    try:
+        yield
     except OSError:
-        # The line is lost to the screen only: the journal keeps every event.
+        # What was being written is lost to the screen only: the journal keeps every event.
         silence_console()
 
 
@@ -100,10 +109,8 @@ class Timeline:
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            try:
+            with quiet_if_hung_up():  # its last frame may go to a terminal that hung up
                 self.live.__exit__(None, None, None)
-            except OSError:  # its last frame went to a terminal that hung up
-                silence_console()
             self.live = None
         show(self.table())
 

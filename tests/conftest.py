@@ -163,6 +163,11 @@ def operator_env(env: dict[str, str]) -> dict[str, str]:
     return {**clean, **env}
 
 
+def invoke_argv(args: list[str]) -> list[str]:
+    """Return the command line of `invoke <args>` on this checkout's tasks."""
+    return [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args]
+
+
 def run_cli(
     args: list[str],
     *,
@@ -173,7 +178,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `invoke <args>` as an operator would, from a directory with no .env of the operator's."""
     return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+        invoke_argv(args),
         cwd=cwd,
         env=operator_env(env),
         stdin=stdin,

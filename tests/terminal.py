@@ -7,15 +7,12 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import termios
 import threading
 import time
 from pathlib import Path
 
-from conftest import operator_env
-
-from pgcutover.settings import PROJECT_ROOT
+from conftest import invoke_argv, operator_env
 
 
 class Terminal:
@@ -30,8 +27,7 @@ class Terminal:
         self._reading.set()
         self.proc = subprocess.Popen(
             # nohup ignores SIGHUP, then runs the program (its output to nohup.out in cwd).
-            [*(["nohup"] if nohup else []), sys.executable, "-m", "invoke"]
-            + ["-r", str(PROJECT_ROOT), *args],
+            [*(["nohup"] if nohup else []), *invoke_argv(args)],
             cwd=cwd,
             env=operator_env(env),
             stdin=slave,

@@ -7,20 +7,20 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import fingerprint, operator_env, run_cli
+from conftest import fingerprint, invoke_argv, operator_env, run_cli
 from rules import check_rules, snapshot
 from terminal import Terminal
 from test_failures import app_env, app_state, fake_bindir, without_bookkeeping
 
 from pgcutover.hosts import LocalHost
 from pgcutover.pgtools import run_child
-from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
+from pgcutover.settings import default_pg_bindir
 from steps.backup_proof import DUMP_RECORD, MANIFEST_NAME
 
 
@@ -39,7 +39,7 @@ def slow_pg_dump(tmp_path: Path) -> tuple[Path, Path]:
 def start_cli(args: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start `invoke <args>` as the foreground job of its own terminal session would be."""
     return subprocess.Popen(
-        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), *args],
+        invoke_argv(args),
         cwd=cwd,
         env=operator_env(env),
         stdin=subprocess.DEVNULL,
@@ -141,22 +141,31 @@ def test_ctrl_c_finishes_the_step_then_stops(tmp_path: Path, legacy_url: str) ->
     assert (backup_dir / MANIFEST_NAME).exists()  # the resumed window proved it
 
 
-def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
-    tmp_path: Path, legacy_url: str
-) -> None:
+def hang_up_mid_backup(
+    tmp_path: Path, legacy_url: str, *, nohup: bool = False
+) -> tuple[int, dict[str, str], Any, Path]:
+    """Run the window on a terminal that hangs up once pg_dump started; return its exit code,
+    its environment, the legacy snapshot before it, and the slow pg_dump's pid file."""
     before = snapshot(legacy_url)
     bindir, pid_file = slow_pg_dump(tmp_path)
     env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
-    term = Terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    term = Terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env, nohup=nohup)
     try:
         wait_for("pg_dump to start", pid_file.exists, proc=None)
         assert term.proc.poll() is None
         # The SSH session drops: the terminal hangs up (SIGHUP, then EIO on every later write to
         # it) while the live timeline is drawing on it.
         term.hang_up()
-        assert term.proc.wait(timeout=120) != 0
+        return term.proc.wait(timeout=120), env, before, pid_file
     finally:
         term.proc.kill()
+
+
+def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    code, env, before, pid_file = hang_up_mid_backup(tmp_path, legacy_url)
+    assert code != 0
     lines = journal(tmp_path)
     assert [ln["outcome"] for ln in ends(lines, "backup")] == ["ok"], lines
     # The step in line stopped at its boundary, and the backup's proof (beside) never began.
@@ -177,16 +186,8 @@ def test_a_terminal_that_hangs_up_stops_the_window_at_a_safe_point(
 def test_a_window_under_nohup_goes_on_when_its_terminal_hangs_up(
     tmp_path: Path, legacy_url: str
 ) -> None:
-    before = snapshot(legacy_url)
-    bindir, pid_file = slow_pg_dump(tmp_path)
-    env = app_env(tmp_path, legacy_url, PG_BINDIR=str(bindir))
-    term = Terminal(["migrate-offline", "--yes"], cwd=tmp_path, env=env, nohup=True)
-    try:
-        wait_for("pg_dump to start", pid_file.exists, proc=None)
-        term.hang_up()
-        assert term.proc.wait(timeout=120) == 0, (tmp_path / "nohup.out").read_text()
-    finally:
-        term.proc.kill()
+    code, _, before, _ = hang_up_mid_backup(tmp_path, legacy_url, nohup=True)
+    assert code == 0, (tmp_path / "nohup.out").read_text()
     assert not [ln for ln in journal(tmp_path) if ln.get("outcome") in ("interrupted", "failed")]
     assert "Window complete" in (tmp_path / "nohup.out").read_text()  # its log stayed a log
     check_rules(before, snapshot(legacy_url))

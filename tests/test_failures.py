@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import fingerprint, run_cli
+from conftest import fingerprint, invoke_argv, run_cli
 from rules import check_rules, snapshot
 
 from pgcutover.compare import BOOKKEEPING_SCHEMA, Fingerprint
@@ -273,10 +273,9 @@ def test_backup_cannot_be_skipped(
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("PG", "DATABASE_URL", "CUTOVER"))
     }
-    from pgcutover.settings import PROJECT_ROOT
 
     proc = subprocess.run(
-        [os.sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
+        invoke_argv(["migrate-offline", "--yes"]),
         cwd=tmp_path,
         env={**clean, **env},
         capture_output=True,

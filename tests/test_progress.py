@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_settings, operator_env, run_cli
+from conftest import invoke_argv, make_settings, operator_env, run_cli
 from test_failures import app_env
 
 from pgcutover.db import connect
@@ -146,7 +146,7 @@ def test_a_slow_step_journals_progress_and_status_shows_it_from_another_process(
 ) -> None:
     env = {**app_env(tmp_path, legacy_url), "MIGRATION_DIR": str(slow_migration(tmp_path, 14))}
     window = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "-r", str(PROJECT_ROOT), "migrate-offline", "--yes"],
+        invoke_argv(["migrate-offline", "--yes"]),
         cwd=tmp_path,
         env=operator_env(env),
         stdin=subprocess.DEVNULL,
