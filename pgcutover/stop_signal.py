@@ -44,9 +44,11 @@ class StopSignal:
             self.abandoned = True
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
+        # A repeated SIGHUP never abandons (above): only Ctrl-C or SIGTERM does.
+        again = "Ctrl-C or SIGTERM" if signum == signal.SIGHUP else "send it again"
         say(
             f"{self.received} received: stopping after the current step finishes safely "
-            "(send it again to abandon the step now; its transaction rolls back)",
+            f"({again} to abandon the step now; its transaction rolls back)",
             "bold yellow",
         )
 
