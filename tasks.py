@@ -7,13 +7,12 @@ from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
 
 from pgcutover import backups as backups_mod
 from pgcutover import bench as bench_mod
 from pgcutover import commands, reports, scaffold
 from pgcutover import rehearse as rehearse_mod
-from pgcutover.cli import named_settings, operator_errors, settings_for
+from pgcutover.cli import named_settings, operator_errors, settings_for, task
 from pgcutover.sandbox import demo as sandbox_mod
 from pgcutover.timeline import say
 

@@ -6,9 +6,11 @@ import functools
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from invoke.exceptions import Exit
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
 from pgcutover.db import DB_ERRORS, error_text
 from pgcutover.errors import CutoverError
@@ -18,6 +20,36 @@ from pgcutover.timeline import console
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+# Short flags that mean one thing in every task: invoke gives each flag the first free letter of
+# its name, which made -d --debug in one task, --dry-run in another and --down (which removes the
+# sandbox) in a third. A name listed here gets its letter or, with None, none; every other flag
+# keeps invoke's choice, never -d.
+SHORT_FLAGS: dict[str, str | None] = {
+    "debug": "d",
+    "dry_run": "n",  # as make -n and rsync -n
+    "down": None,  # destructive: spelt out
+    "overlap": None,  # rarely typed; -o and -v were both taken elsewhere
+}
+RESERVED = {"d"}  # every task has --debug
+
+
+class OperatorTask(Task[Any]):
+    """An invoke task whose short flags follow SHORT_FLAGS."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        if name not in SHORT_FLAGS:
+            return super().arg_opts(name, default, taken_names | RESERVED)
+        opts = super().arg_opts(name, default, taken_names)
+        letter = SHORT_FLAGS[name]
+        opts["names"] = [opts["names"][0], *([letter] if letter else [])]
+        return opts
+
+
+def task(**kwargs: Any) -> Callable[[Callable[..., Any]], Task[Any]]:
+    """Declare a runbook task: invoke's @task, with the suite's short flags."""
+    return invoke_task(klass=OperatorTask, **kwargs)
 
 
 def operator_errors(task_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
