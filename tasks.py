@@ -48,8 +48,9 @@ def sandbox(c: Context, users: str | None = None, down: bool = False, debug: boo
         "(default: off)",
         "resume": "continue the last run from its last completed checkpoint "
         "(default: start a new run)",
-        "on-failure": "rollback: undo a failed window at once; pause: stop fenced, print resume "
-        "and rollback commands (default: rollback)",
+        "on-failure": "rollback: undo a failed window at once; pause: stop in maintenance, "
+        "fenced unless unfence had run, and print resume and rollback commands "
+        "(default: rollback)",
         "until": "stop cleanly after this window step (journaled as paused; continue with "
         "--resume, or roll back) (default: run to maintenance-off)",
         "jobs": "connections the window's data work may use (the dump's tables, the "

@@ -9,7 +9,7 @@ from pgcutover.dry_run import dry_run
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.identity import find_run, live_identity
-from pgcutover.journal import read_journal
+from pgcutover.journal import completed_steps, read_journal
 from pgcutover.notify import Plan, attach_notifier
 from pgcutover.retention import record_cleanup, require_way_back, run_state
 from pgcutover.run import RunContext
@@ -104,6 +104,10 @@ def migrate_offline(
                 "maintenance-on failed: the database was not touched"
                 if exc.step == "maintenance-on" and not window_went_further(ctx)
                 else "maintenance stays on and the database stays fenced"
+                if "unfence" not in completed_steps(ctx.journal.lines())
+                # deploy-app, smoke or maintenance-off failed: the window had given CONNECT back
+                else "maintenance stays on, but the database is NOT fenced (unfence ran): its "
+                "clients can connect to the migrated schema"
             )
             say(
                 f"Paused: {where}. Resume: invoke migrate-offline --resume --yes{again}   "

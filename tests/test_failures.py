@@ -396,3 +396,29 @@ def test_pg8000_survives_a_kill_in_the_transform(
         assert_rolled_back(tmp_path, legacy_url, original)
     else:
         assert_migrated(legacy_url, before)
+
+
+@pytest.mark.parametrize(
+    ("fault", "fenced"), [("verify:before:error", True), ("smoke:before:error", False)]
+)
+def test_a_paused_window_says_whether_the_database_is_fenced(
+    tmp_path: Path, legacy_url: str, fault: str, fenced: bool
+) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT=fault)
+    proc = run_cli(["migrate-offline", "--yes", "--on-failure", "pause"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    db = connect(legacy_url, "psycopg", application_name="tests pause")
+    try:
+        open_to_all = db.query(
+            "SELECT has_database_privilege('public', current_database(), 'CONNECT')"
+        )[0][0]
+    finally:
+        db.close()
+    # The line says what the database shows: after unfence (smoke fails later) it is open.
+    assert open_to_all is not fenced
+    said = " ".join(proc.stdout.split())
+    assert ("stays fenced" in said) is fenced and ("NOT fenced" in said) is not fenced, said
+    env.pop("CUTOVER_FAULT")
+    assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    assert_rolled_back(tmp_path, legacy_url, original)
