@@ -63,6 +63,18 @@ def test_unknown_profile(tmp_path: Path, legacy_url: str) -> None:
     assert fingerprint(legacy_url) == before
 
 
+@pytest.mark.parametrize("task", ["migrate-offline", "rollback"])
+def test_an_empty_profile_name_is_refused_not_defaulted(
+    tmp_path: Path, legacy_url: str, task: str
+) -> None:
+    # --env "$PROFILE" with PROFILE unset: the default profile (here the environment's
+    # DATABASE_URL) must not be acted on.
+    before = fingerprint(legacy_url)
+    proc = run_cli([task, "--yes", "--env", ""], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    assert_refused(proc, "config", "--env needs a profile name")
+    assert fingerprint(legacy_url) == before
+
+
 def test_profile_file_is_read_and_environment_wins(tmp_path: Path, legacy_url: str) -> None:
     (tmp_path / ".env.staging").write_text(f"DATABASE_URL={legacy_url}\nDB_DRIVER=mysql\n")
     proc = run_cli(["migrate-offline", "--dry-run", "--env", "staging"], cwd=tmp_path, env={})
