@@ -122,6 +122,16 @@ def migrate_offline(
         write_run_page(ctx)  # every window, failed or not, leaves its report.html
         if notifier is not None:
             notifier.close()
+    if len(plan) < len(MIGRATE_OFFLINE) and not something_to_roll_back(ctx):
+        # --until preflight: a read-only check passed; there is nothing to resume or roll back.
+        set_run_status(ctx, "paused")
+        close_run(ctx)
+        say(
+            f"Preflight passed and nothing was changed. The window: invoke migrate-offline "
+            f"--yes{again}",
+            "bold yellow",
+        )
+        return ctx.run_id
     if len(plan) < len(MIGRATE_OFFLINE):
         set_run_status(ctx, "paused")
         close_run(ctx)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fingerprint, make_settings
-from test_failures import app_env, app_state, assert_rolled_back
+from test_failures import app_env, app_state, assert_rolled_back, without_bookkeeping
 
 from pgcutover import commands
 from pgcutover.db import connect
@@ -131,3 +131,19 @@ def test_until_a_silly_step_changes_nothing(tmp_path: Path, legacy_url: str, sil
         commands.migrate_offline(settings, yes=True, until=silly)
     assert fingerprint(legacy_url) == original
     assert not settings.runs_dir.exists()
+
+
+def test_until_preflight_changes_nothing_and_says_to_start_the_window(
+    tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = fingerprint(legacy_url)
+    settings = settings_with(tmp_path, legacy_url)
+    commands.migrate_offline(settings, yes=True, until="preflight")
+    said = " ".join(capsys.readouterr().out.split())
+    # No resume or rollback to offer: both would refuse (nothing to resume, nothing changed).
+    assert "nothing was changed" in said and "--resume" not in said, said
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+    assert app_state(tmp_path) == ("v1", False)
+    run_id = commands.migrate_offline(settings, yes=True)  # the window it told us to start
+    lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
+    assert [ln["step"] for ln in lines if ln["event"] == "end"][-1] == "maintenance-off"
