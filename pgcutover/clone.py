@@ -59,6 +59,7 @@ def clone_settings(settings: Settings, clone_url: str, name: str) -> Settings:
     return dataclasses.replace(
         settings,
         database_url=clone_url,
+        scratch_copy=name,
         runs_dir=home / "runs",
         backup_dir=home / "backups",
         maintenance_on_cmd="",

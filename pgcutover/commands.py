@@ -10,6 +10,7 @@ from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.identity import find_run, live_identity
 from pgcutover.journal import completed_steps, read_journal
+from pgcutover.next_steps import finish_rollback, ways_on
 from pgcutover.notify import Plan, attach_notifier
 from pgcutover.retention import record_cleanup, require_way_back, run_state
 from pgcutover.run import RunContext
@@ -87,8 +88,7 @@ def migrate_offline(
         set_run_status(ctx, "interrupted")
         close_run(ctx)
         say(
-            f"Stopped safely. Resume: invoke migrate-offline --resume --yes{again}   "
-            f"Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
+            f"Stopped safely. {ways_on(settings, ctx.run_id)}",
             "bold yellow",
         )
         raise
@@ -110,8 +110,7 @@ def migrate_offline(
                 "clients can connect to the migrated schema"
             )
             say(
-                f"Paused: {where}. Resume: invoke migrate-offline --resume --yes{again}   "
-                f"Roll back: invoke rollback --run {ctx.run_id} --yes{again}",
+                f"Paused: {where}. {ways_on(settings, ctx.run_id)}",
                 "bold yellow",
             )
         raise
@@ -136,9 +135,8 @@ def migrate_offline(
         set_run_status(ctx, "paused")
         close_run(ctx)
         say(
-            f"Paused after {until or plan[-1].name} as asked (--until). Resume: invoke "
-            f"migrate-offline --resume --yes{again}   Roll back: invoke rollback "
-            f"--run {ctx.run_id} --yes{again}",
+            f"Paused after {until or plan[-1].name} as asked (--until). "
+            f"{ways_on(settings, ctx.run_id)}",
             "bold yellow",
         )
         return ctx.run_id
@@ -270,7 +268,7 @@ def roll_back_run(ctx: RunContext, *, from_backup: bool = False, jobs: int | Non
     except CutoverError as exc:
         set_run_status(ctx, "rollback failed")
         back, not_back = rollback_progress(ctx, since)
-        finish = f"invoke rollback --run {ctx.run_id} --yes{env_flag(ctx.settings)}"
+        finish = finish_rollback(ctx.settings, ctx.run_id)
         raise CutoverError(
             exc.step,
             f"{exc.cause}. Back: {', '.join(back) or 'nothing yet'}; NOT back: "

@@ -88,6 +88,7 @@ class Settings:
     database_url: str = ""
     missing_url: str = ""  # why there is no target, said when a task needs the database
     profile: str | None = None
+    scratch_copy: str = ""  # rehearse --clone's database: no command printed reaches it
     db_driver: str = "psycopg"
     backup_dir: Path = Path("backups") / DEFAULT_HOME
     runs_dir: Path = Path("runs") / DEFAULT_HOME

@@ -11,7 +11,7 @@ import pytest
 from conftest import admin, make_settings
 from test_failures import app_env, app_state
 
-from pgcutover import clone
+from pgcutover import clone, commands
 from pgcutover.compare import database_fingerprint, diff_fingerprints
 from pgcutover.db import connect, ident, parse_dsn
 from pgcutover.errors import CutoverError
@@ -327,3 +327,17 @@ def test_rehearse_with_no_overlap_runs_its_windows_in_line_and_forecasts_them_so
     assert doc["overlap"] is False
     # In line, the forecast's window is its steps one after the other.
     assert doc["window_s"] == pytest.approx(sum(doc["steps"].values()), abs=0.01)
+
+
+def test_a_window_stopped_on_a_scratch_copy_prints_no_command_for_the_profile(
+    tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # On rehearse's copy, `--env staging` would reach the profile's own database, not the copy.
+    settings = dataclasses.replace(
+        make_settings(tmp_path, legacy_url), profile="staging", scratch_copy="pgcutover_rehearse_x"
+    )
+    run_id = commands.migrate_offline(settings, yes=True, until="fence")
+    said = " ".join(capsys.readouterr().out.split())
+    assert "scratch copy pgcutover_rehearse_x" in said and "--env staging" not in said, said
+    commands.rollback(settings, run_id=run_id, yes=True)
+    assert "--env" not in capsys.readouterr().out
