@@ -124,7 +124,7 @@ def rehearse(
         _rehearse_on(target, report, planner, WindowOptions(asked_jobs, overlap))
     except CutoverError as exc:
         if report.failed_part is None:  # a failure outside the parts (dropping the copy …)
-            report.failed_part, report.error = exc.step, mask(str(exc))
+            report.failed_part, report.error = exc.step, error_of(exc)
     finally:
         if clone and report.clone and clone_part is not None and clone_part.outcome == "ok":
             _finish_clone(settings, target, report, keep)
@@ -165,10 +165,15 @@ def _finish_clone(
     say(f"{STEP}: dropped the scratch copy {report.clone}")
 
 
+def error_of(exc: CutoverError) -> str:
+    """Say what failed, masked; a rehearsal's own error without its step, which the line names."""
+    return mask(exc.cause if exc.step == STEP else str(exc))
+
+
 def _fail(report: RehearsalReport, part: PartResult, started: float, exc: CutoverError) -> None:
     part.outcome = "failed"
     part.duration_s = round(time.monotonic() - started, 3)
-    part.error = mask(str(exc))
+    part.error = error_of(exc)
     report.failed_part = part.name
     report.error = part.error
 
