@@ -29,6 +29,7 @@ from pgcutover.bench_report import BenchResult, build_rows, render_table
 from pgcutover.db import ident
 from pgcutover.errors import CutoverError
 from pgcutover.journal import iso, utc_now
+from pgcutover.numbers import ascii_int
 from pgcutover.pgtools import MAX_RESTORE_JOBS, default_restore_jobs
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.sandbox.demo import LOGS_PER_USER, MAX_USERS, MIN_USERS
@@ -48,7 +49,7 @@ def whole_number(flag: str, raw: object, default: int | None) -> int | None:
     if raw is None or raw == "":
         return default
     try:
-        return int(str(raw).strip())
+        return ascii_int(raw)
     except ValueError:
         raise CutoverError(STEP, f"--{flag} {raw!r} is not a whole number") from None
 

@@ -15,6 +15,7 @@ from typing import IO
 from pgcutover.children import running_child
 from pgcutover.db import dsn_without_password
 from pgcutover.errors import CutoverError
+from pgcutover.numbers import ascii_int
 from pgcutover.redact import mask
 from pgcutover.restore_entries import RestoreEntries
 from pgcutover.settings import Settings
@@ -251,7 +252,7 @@ def parse_restore_jobs(raw: object, step: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        jobs = int(str(raw).strip())  # str(): True, 2.0 and "1.5" are no whole number of jobs
+        jobs = ascii_int(raw)  # str(): True, 2.0 and "1.5" are no whole number of jobs
     except ValueError:
         raise CutoverError(
             step,

@@ -23,6 +23,7 @@ from pgcutover.backup_settings import (
     parse_keep,
 )
 from pgcutover.errors import CutoverError
+from pgcutover.numbers import ascii_float
 from pgcutover.redact import register_secret
 from pgcutover.timeline import warn
 from pgcutover.window_session import window_session_settings
@@ -293,7 +294,7 @@ def load_settings(
 def _number(key: str, raw: str) -> float:
     """Parse a positive, finite number of seconds (at most a day) or fail naming the variable."""
     try:
-        value = float(raw)
+        value = ascii_float(raw)
     except ValueError:
         raise CutoverError("config", f"{key}={raw!r} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0 or value > 86400:

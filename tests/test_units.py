@@ -8,6 +8,7 @@ import pytest
 
 from pgcutover.errors import CutoverError
 from pgcutover.migration import load_migration
+from pgcutover.numbers import ascii_float, ascii_int
 from pgcutover.redact import mask, register_secret
 from pgcutover.settings import load_settings
 from steps.window import STEP_NAMES
@@ -109,3 +110,18 @@ def test_status_shows_a_step_stopped_before_it_started_without_a_budget() -> Non
     rows = {row[0]: row for row in step_summary(lines)}
     assert rows["transform"][3] == "2.0s / 900s"
     assert rows["reset"][3] == "0.0s"
+
+
+@pytest.mark.parametrize("raw", ["1_0", "\uff12", "\u0663", "1e3", "nan", "inf", "0x10", ""])
+def test_a_number_an_operator_types_is_ascii_digits(raw: str) -> None:
+    with pytest.raises(ValueError):
+        ascii_int(raw)
+    with pytest.raises(ValueError):
+        ascii_float(raw)
+    assert ascii_int(" 12 ") == 12 and ascii_int("-3") == -3 and ascii_float("2.5") == 2.5
+
+
+def test_seconds_in_other_digits_are_refused_naming_the_variable(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FENCE_WAIT=1_0\n")
+    with pytest.raises(CutoverError, match="FENCE_WAIT='1_0' is not a number of seconds"):
+        load_settings(None, base_dir=tmp_path, environ={})

@@ -10,6 +10,7 @@ from dotenv import dotenv_values
 
 from pgcutover.db import connect, ident, literal
 from pgcutover.errors import CutoverError
+from pgcutover.numbers import ascii_int
 from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT, default_pg_bindir
 from pgcutover.timeline import say
@@ -81,7 +82,7 @@ def parse_users(raw: object) -> int:
     if raw is None or raw == "":
         return DEFAULT_USERS
     try:
-        users = int(str(raw).strip())
+        users = ascii_int(raw)
     except ValueError:
         raise CutoverError(
             "sandbox", f"--users {raw!r} is not a whole number: give {MIN_USERS} to {MAX_USERS}"
