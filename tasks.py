@@ -10,6 +10,7 @@ from invoke.context import Context
 
 from pgcutover import backups as backups_mod
 from pgcutover import bench as bench_mod
+from pgcutover import cleanup as cleanup_mod
 from pgcutover import commands, reports, scaffold
 from pgcutover import rehearse as rehearse_mod
 from pgcutover.cli import named_settings, operator_errors, settings_for, task
@@ -130,7 +131,7 @@ def cleanup(
     c: Context, run: str, yes: bool = False, env: str | None = None, debug: bool = False
 ) -> None:
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
-    commands.cleanup(settings_for(env), run_id=run, yes=yes)
+    cleanup_mod.cleanup(settings_for(env), run_id=run, yes=yes)
 
 
 @task(
