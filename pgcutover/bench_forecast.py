@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from pgcutover.bench_report import WINDOW, BenchRow
-from pgcutover.forecast import build_forecast, file_growth, transform_tables, window_seconds
+from pgcutover.forecast import build_forecast
+from pgcutover.forecast_files import file_growth, transform_tables
+from pgcutover.forecast_layout import window_seconds
 from pgcutover.forecast_profile import DatabaseProfile
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings

@@ -20,32 +20,26 @@ ANALYZE statements grows with that capped count of blocks, not with the data.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgcutover.forecast_layout import verify_layout, window_seconds
 from pgcutover.forecast_profile import (
     BYTES,
     ROWS,
     SAMPLE,
-    SORT,
     DatabaseProfile,
     differences,
 )
 from pgcutover.forecast_regime import REGIME_MARGIN, cache_regime, wal_regime
-from pgcutover.migration import Migration
-from pgcutover.run import DATA_SECONDS, WAL_BYTES, Step
-from pgcutover.sql_text import rough_statements, without_comments
+from pgcutover.run import DATA_SECONDS, WAL_BYTES
 from steps.window import MIGRATE_OFFLINE
 
 ALL_TABLES: tuple[str, ...] = ()  # a piece that grows with every legacy table
-ANALYZE = re.compile(r"^\s*ANALYZE\b", re.IGNORECASE)
 # How much a growing piece may be off beyond what two windows' spread shows: linear scaling
 # of set-based SQL holds well, but caches, plans and parallel workers shift with size.
 MODEL_MARGIN = 0.05
 BUDGET_HEADROOM = 1.5  # a budget is the forecast's upper end with this much room
-QUALIFIED = re.compile(r'(?:"((?:[^"]|"")+)"|(\w+))\s*\.\s*(?:"((?:[^"]|"")+)"|(\w+))')
 
 
 @dataclass(frozen=True)
@@ -96,43 +90,6 @@ class Forecast:
             "budgets": self.budgets(),
             "notes": self.notes,
         }
-
-
-def tables_named(sql: str, schemas: tuple[str, ...], tables: set[str]) -> tuple[str, ...]:
-    """Return the known tables a SQL text names as schema.table in one of the schemas."""
-    found: set[str] = set()
-    for quoted_schema, schema, quoted_name, name in QUALIFIED.findall(without_comments(sql)):
-        schema_name = quoted_schema.replace('""', '"') or schema
-        table = quoted_name.replace('""', '"') or name
-        if schema_name in schemas and table in tables:
-            found.add(table)
-    return tuple(sorted(found))
-
-
-def transform_tables(migration: Migration, tables: set[str]) -> dict[str, tuple[str, ...]]:
-    """Map each transform and invariant file to the legacy tables it reads or fills (by name,
-    either schema)."""
-    schemas = (migration.aside_schema, migration.app_schema, migration.build_schema)
-    files = (*migration.transform, *migration.statistics, *migration.invariants)
-    return {f.name: tables_named(f.text, schemas, tables) for f in files}
-
-
-def statement_growth(sql: str) -> str:
-    """Say how a transform file's time grows: SAMPLE when it only ANALYZEs, else SORT.
-
-    A transform loads tables (hash joins, anti-joins) and builds their keys and indexes (a sort,
-    n log n): measured from 20,000 to 200,000 users (keys built after the load), its files grew
-    ×10.8 to ×14.3 for ×10 the rows, ×12.9 together, where n log n says ×11.9.
-    """
-    statements = rough_statements(sql)
-    if statements and all(ANALYZE.match(s) for s in statements):
-        return SAMPLE
-    return SORT
-
-
-def file_growth(migration: Migration) -> dict[str, str]:
-    """Say how each transform and statistics file's time grows."""
-    return {f.name: statement_growth(f.text) for f in (*migration.transform, *migration.statistics)}
 
 
 def pieces_of(
@@ -218,28 +175,43 @@ def scale(pieces: list[Piece], staging: DatabaseProfile, target: DatabaseProfile
     )
 
 
-def window_seconds(steps: dict[str, float], plan: Sequence[Step], *, overlap: bool = True) -> float:
-    """Lay the plan's steps out as the run loop runs them and return where the last one ends.
+def verify_seconds(
+    duration: float,
+    details: dict[str, Any],
+    staging: DatabaseProfile,
+    target: DatabaseProfile,
+    file_tables: dict[str, tuple[str, ...]],
+) -> float | None:
+    """Forecast verify as it runs: each table's check grown by its rows and packed on the step's
+    connections, beside its invariants (None without the connections it ran on in its details).
 
-    A step in line starts when the one before it ended and every step beside the window joined
-    before it has ended too (the wait at its join). A step beside the window starts with the step
-    after it in the plan, or once the step it needs (beside_after) has ended. Without the overlap
-    (--no-overlap) every step is in line.
+    Its tables are checked side by side, so their times do not add: where one table outgrows the
+    rest (three times the request logs per user), the step lasts as long as that table's check.
+    What the layout leaves out (the connections sharing the cores, the report) is a factor
+    measured on the rehearsal: its time over its own layout.
     """
-    clock = 0.0
-    ends: dict[str, float] = {}
-    joins: dict[str, list[float]] = {}
-    for step in plan:
-        took = steps.get(step.name, 0.0)
-        if step.runs_beside(overlap):
-            assert step.beside_until is not None  # what runs_beside checked
-            begins = max(clock, ends.get(step.beside_after or "", 0.0))
-            ends[step.name] = begins + took
-            joins.setdefault(step.beside_until, []).append(ends[step.name])
-            continue
-        clock = max([clock, *joins.pop(step.name, [])]) + took
-        ends[step.name] = clock
-    return max([clock, *(end for waiting in joins.values() for end in waiting)])
+    jobs, tables = details.get("jobs"), details.get("table_seconds") or {}
+    if not isinstance(jobs, int) or jobs < 1 or not tables:
+        return None
+    invariants = {str(f): float(s) for f, s in (details.get("invariant_seconds") or {}).items()}
+    here = verify_layout([float(s) for s in tables.values()], list(invariants.values()), jobs)
+    if here <= 0:
+        return None
+
+    def grown(seconds: float, tables: tuple[str, ...] | None) -> float:
+        piece = Piece(seconds, tables)
+        return seconds if tables is None else seconds * piece_growth(piece, staging, target)
+
+    there = verify_layout(
+        [grown(float(s), (str(t),)) for t, s in tables.items()],
+        # An invariant naming no table reads the catalog (fixed); one not known grows with all.
+        [
+            grown(s, file_tables[f] or None if f in file_tables else ALL_TABLES)
+            for f, s in invariants.items()
+        ],
+        jobs,
+    )
+    return duration * there / here
 
 
 def build_forecast(
@@ -277,6 +249,10 @@ def build_forecast(
                 grows_by=grows_by,
             )
             forecast = scale(pieces, staging, target)
+            if step == "verify":  # its tables side by side: laid out, not added up
+                details = line.get("details") or {}
+                laid = verify_seconds(duration, details, staging, target, file_tables)
+                forecast = forecast if laid is None else laid
             still = sum(p.seconds for p in pieces if p.tables is None)
             per_step.setdefault(step, []).append(forecast)
             measured.setdefault(step, []).append(round(duration, 3))

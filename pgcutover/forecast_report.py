@@ -18,7 +18,8 @@ from typing import Any
 from pgcutover.db import DB_ERRORS, connect, error_text
 from pgcutover.dumpfiles import dump_name
 from pgcutover.errors import CutoverError
-from pgcutover.forecast import Forecast, build_forecast, file_growth, transform_tables
+from pgcutover.forecast import Forecast, build_forecast
+from pgcutover.forecast_files import file_growth, transform_tables
 from pgcutover.forecast_profile import DatabaseProfile, read_profile
 from pgcutover.identity import read_run_meta, same_database
 from pgcutover.journal import iso, utc_now

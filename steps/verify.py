@@ -224,6 +224,8 @@ def run(ctx: RunContext) -> StepOutcome:
             "rows": rows,
             "table_seconds": {t["table"]: t["seconds"] for t in report["tables"]},
             "invariant_seconds": {i["check"]: i["seconds"] for i in report["invariants"]},
+            # The connections its tables were checked on: the forecast lays them out again.
+            "jobs": report["jobs"],
         },
     )
 

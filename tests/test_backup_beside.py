@@ -17,7 +17,7 @@ from rules import snapshot
 from test_ctrl_c import group_alive, journal, start_cli, wait_for
 from test_failures import app_env, app_state, assert_migrated, assert_rolled_back
 
-from pgcutover.forecast import window_seconds
+from pgcutover.forecast_layout import window_seconds
 from pgcutover.settings import default_pg_bindir
 from steps.backup_proof import DUMP_RECORD, MANIFEST_NAME
 from steps.window import MIGRATE_OFFLINE
