@@ -7,7 +7,9 @@ on the forecast database to their size on the rehearsal's, so a production with 
 request logs per user gets three times the request-log work, not three times everything. Where a
 step says which tables its time went to (the transform's files, verify's tables, the `data_s` of
 others), the forecast uses that; otherwise the whole step grows with all legacy tables, or with
-none. The forecast assumes the same hardware and server settings; it lists the ones that differ.
+none. Verify's tables are checked side by side, so they are laid out again on its connections
+(forecast_layout.py), not added up: one table that outgrows the rest sets the step's time.
+The forecast assumes the same hardware and server settings; it lists the ones that differ.
 
 Size means what the work is paid by. The dump writes bytes: the backup grows with the tables'
 data bytes (heap and TOAST, not the free-space and visibility maps, which are a fixed few pages
