@@ -12,6 +12,7 @@ from pgcutover.identity import find_run, live_identity
 from pgcutover.journal import completed_steps, read_journal
 from pgcutover.next_steps import finish_rollback, ways_on
 from pgcutover.notify import Plan, attach_notifier
+from pgcutover.retention import run_state
 from pgcutover.run import RunContext
 from pgcutover.run_record import (
     rollback_completed_at,
@@ -219,7 +220,9 @@ def rollback(
             )
         say(f"rollback: run {run_id} was already rolled back at {done_at}: nothing to do")
         return run_id
-    if from_backup:  # the slow path starts only from a dump that still matches its manifest
+    # The slow path starts only from a dump that still matches its manifest; after cleanup it is
+    # the only path, so a dump that does not is refused here, before maintenance and the fence.
+    if from_backup or run_state(settings, run_id).cleaned_up:
         require_intact_backup(settings, run_id, "rollback")
     confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)
     ctx = open_run(settings, command="rollback", run_id=run_id)

@@ -211,6 +211,18 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
         again.stdout + again.stderr
     )
     assert fingerprint(legacy_url) == cleaned
+    # With the set-aside schema gone the dump is the only way back: a damaged one is refused
+    # before the site goes into maintenance or the database is fenced.
+    data = max(
+        (tmp_path / "backups" / run_id / "database.dir").glob("*.dat.gz"), key=os.path.getsize
+    )
+    intact = data.read_bytes()
+    data.write_bytes(intact[:100] + bytes([intact[100] ^ 0xFF]) + intact[101:])
+    refused = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert refused.returncode != 0 and "nothing was changed" in refused.stderr, refused.stderr
+    assert fingerprint(legacy_url) == cleaned  # CONNECT not revoked, nothing dropped
+    assert app_state(tmp_path) == ("v2", False)  # not put in maintenance
+    data.write_bytes(intact)
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0 and "restored from" in proc.stdout, proc.stdout + proc.stderr
     assert_rolled_back(tmp_path, legacy_url, original)
