@@ -128,9 +128,14 @@ def rollback(
 )
 @operator_errors("cleanup")
 def cleanup(
-    c: Context, run: str, yes: bool = False, env: str | None = None, debug: bool = False
+    c: Context,
+    run: str | None = None,
+    yes: bool = False,
+    env: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
+    # --run is a flag, not a positional argument: invoke would hand a positional one `--help`.
     cleanup_mod.cleanup(settings_for(env), run_id=run, yes=yes)
 
 

@@ -13,9 +13,11 @@ from pgcutover.timeline import say
 
 
 def cleanup(
-    settings: Settings, *, run_id: str, yes: bool = False, ask: Confirm | None = None
+    settings: Settings, *, run_id: str | None, yes: bool = False, ask: Confirm | None = None
 ) -> None:
     """Drop a successful window's set-aside legacy schema (rollback then needs the backup)."""
+    if not run_id:  # never "the last run": dropping the way back names the run it drops
+        raise CutoverError("cleanup", "--run ID is required (invoke status lists the runs)")
     validate(settings, "cleanup")
     find_run(settings, run_id, "cleanup", live_identity(settings, "cleanup"))
     # Retention's rule: never leave a run with neither its set-aside schema nor a usable backup.

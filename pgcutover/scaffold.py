@@ -31,6 +31,10 @@ MARKER = "pgcutover-scaffold"
 
 def check_name(name: str) -> None:
     """Refuse a name that is not a short lowercase-dash word, or that sql/ keeps for itself."""
+    if name.startswith("-"):  # NAME is positional: invoke hands it `--help` too
+        raise CutoverError(
+            STEP, f"{name!r} is not a migration name; the flags: invoke --help new-migration"
+        )
     if not NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise CutoverError(
             STEP,

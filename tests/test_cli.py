@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from conftest import run_cli
 from invoke.tasks import Task
 
 import tasks
@@ -27,3 +30,21 @@ def test_a_short_flag_means_the_same_in_every_task() -> None:
         assert not flags.get("down") and not flags.get("overlap"), name
         if "dry-run" in flags:
             assert flags["dry-run"] == {"n"}, name
+
+
+def test_help_after_the_task_name_shows_help_for_every_task(tmp_path: Path) -> None:
+    for name in runbook_tasks():
+        proc = run_cli([name, "--help"], cwd=tmp_path, env={})
+        # A required positional argument used to swallow `--help` (cleanup's run id).
+        said = proc.stdout + proc.stderr
+        assert "Usage:" in said or "invoke --help new-migration" in said, (name, said)
+    assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_cleanup_without_a_run_is_refused_never_the_last_run(tmp_path: Path) -> None:
+    proc = run_cli(["cleanup", "--yes"], cwd=tmp_path, env={})
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == "cleanup: --run ID is required (invoke status lists the runs)"
+    )
