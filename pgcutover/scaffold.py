@@ -33,7 +33,9 @@ def check_name(name: str) -> None:
     """Refuse a name that is not a short lowercase-dash word, or that sql/ keeps for itself."""
     if name.startswith("-"):  # NAME is positional: invoke hands it `--help` too
         raise CutoverError(
-            STEP, f"{name!r} is not a migration name; the flags: invoke --help new-migration"
+            STEP,
+            f"{name!r} is not a migration name (the flags: invoke --help new-migration); "
+            "nothing was created",
         )
     if not NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise CutoverError(
