@@ -28,6 +28,7 @@ from pgcutover.pgtools import client_env, run_tool
 from pgcutover.redact import mask, mask_data
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
+from steps.preflight import schema_state, state_text
 
 STEP = "rehearse"
 FORECASTS = "forecasts"
@@ -46,6 +47,15 @@ def profile_database(settings: Settings, who: str) -> DatabaseProfile:
     except CutoverError as exc:
         raise CutoverError(STEP, f"{who}: {exc.cause}; nothing was changed") from None
     try:
+        # A window still to run is forecast from the legacy schema; a migrated one would be read
+        # as legacy tables (a window there is refused in preflight all the same).
+        state, detail = schema_state(db, migration)
+        if state != "legacy":
+            raise CutoverError(
+                STEP,
+                f"{who}: the database {state_text(state)} ({detail}): there is no window to "
+                "forecast; nothing was changed",
+            )
         return read_profile(db, settings.database_url, migration.app_schema)
     except DB_ERRORS as exc:
         raise CutoverError(STEP, f"{who}: cannot read sizes: {error_text(exc)}") from None

@@ -205,6 +205,23 @@ def test_an_unreachable_forecast_profile_refuses_before_anything_changes(
     assert not settings.runs_dir.exists() or not any(settings.runs_dir.iterdir())
 
 
+def test_a_forecast_of_a_database_without_the_legacy_schema_is_refused(
+    tmp_path: Path, legacy_url: str, empty_url: str
+) -> None:
+    # An empty or already migrated database has no window to forecast: its tables would be
+    # read as legacy ones.
+    settings = make_settings(tmp_path, legacy_url)
+    before = database_fingerprint(legacy_url, "psycopg")
+    with pytest.raises(CutoverError, match="holds no application tables.*no window to forecast"):
+        rehearse(
+            settings,
+            yes=True,
+            base_dir=tmp_path,
+            forecast_for=make_settings(tmp_path / "e", empty_url),
+        )
+    assert diff_fingerprints(before, database_fingerprint(legacy_url, "psycopg")) == []
+
+
 def test_forecast_flag_needs_a_name(tmp_path: Path, legacy_url: str) -> None:
     before = database_fingerprint(legacy_url, "psycopg")
     env = {"DATABASE_URL": legacy_url}
