@@ -39,9 +39,14 @@ def confirm_destructive(
         raise CutoverError(step, "not confirmed: nothing was changed")
 
 
-def validate(settings: Settings, step: str, *, deploys: bool = False) -> None:
-    """Check every setting a task needs before anything connects or changes."""
-    if settings.missing_url:
+def validate(
+    settings: Settings, step: str, *, deploys: bool = False, connects: bool = True
+) -> None:
+    """Check every setting a task needs before anything connects or changes.
+
+    connects: False for a dry run, which prints the plan without a database.
+    """
+    if settings.missing_url and connects:
         raise CutoverError(
             "config",
             f"{settings.missing_url}: set it in .env, .env.NAME (--env) or the environment",

@@ -60,7 +60,7 @@ def migrate_offline(
             "config", f"--until must name a window step ({', '.join(STEP_NAMES)}), not {until!r}"
         )
     plan = MIGRATE_OFFLINE[: plan_end(until)] if until else MIGRATE_OFFLINE
-    validate(settings, "migrate-offline", deploys=True)
+    validate(settings, "migrate-offline", deploys=True, connects=not dry)
     if dry:
         dry_run(settings, MIGRATE_OFFLINE, overlap=overlap)
         return ""

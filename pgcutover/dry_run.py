@@ -26,7 +26,8 @@ def dry_run(settings: Settings, steps: Sequence[Step], *, overlap: bool = True) 
     migration = load_migration(settings.migration_dir)
     say(
         f"Plan for migration {migration.name!r} against "
-        f"{describe_target(settings.database_url)} (dry run: nothing runs)"
+        f"{describe_target(settings.database_url) if settings.database_url else 'no database'}"
+        " (dry run: nothing runs)"
     )
     hosts = ", ".join(f"{h.name} ({h.target})" for h in app_hosts(settings))
     say(f"App commands run on: {hosts}")

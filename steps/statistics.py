@@ -54,6 +54,8 @@ def run(ctx: RunContext) -> StepOutcome:
 
 
 def describe(settings: Settings, migration: Migration) -> list[str]:
+    if not migration.statistics:
+        return ["no files in plan.toml [statistics]: nothing to run"]
     return [
         "on a connection of its own: "
         + ", ".join(f"apply {f.name} (sha256 {f.checksum[:12]}…)" for f in migration.statistics)

@@ -48,3 +48,11 @@ def test_cleanup_without_a_run_is_refused_never_the_last_run(tmp_path: Path) -> 
         proc.stderr.strip().splitlines()[-1]
         == "cleanup: --run ID is required (invoke status lists the runs)"
     )
+
+
+def test_a_dry_run_needs_no_database(tmp_path: Path) -> None:
+    # new-migration's next step is a dry run, printed before any profile exists.
+    proc = run_cli(["migrate-offline", "-n"], cwd=tmp_path, env={})
+    assert proc.returncode == 0, proc.stderr
+    assert "against no database (dry run: nothing runs)" in proc.stdout
+    assert "statistics" in proc.stdout and not list(tmp_path.iterdir())
