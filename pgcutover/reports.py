@@ -11,6 +11,7 @@ from pgcutover.db import DB_ERRORS, Database, connect, describe_target, error_te
 from pgcutover.errors import CutoverError
 from pgcutover.forecast_report import forecast_for_run
 from pgcutover.journal import latest_run_dir, read_journal
+from pgcutover.lock import lock_holder
 from pgcutover.migration import load_migration
 from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import console, say
@@ -198,6 +199,12 @@ def status(settings: Settings) -> None:
                 )
                 if run:
                     header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
+                    if run[0][2] == "running" and lock_holder(db) is None:
+                        # A run holds the lock for as long as it lives: killed, or cut off.
+                        header += (
+                            " — but no pgcutover session holds the lock: the process is gone "
+                            "(killed, or its machine lost the server); resume or roll it back"
+                        )
                     identity = json.loads(run[0][4]) if run[0][4] else {}
                     lines = [
                         json.loads(r[0]) if isinstance(r[0], str) else r[0]

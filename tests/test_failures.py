@@ -434,3 +434,14 @@ def test_a_paused_window_says_whether_the_database_is_fenced(
     env.pop("CUTOVER_FAULT")
     assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=env).returncode == 0
     assert_rolled_back(tmp_path, legacy_url, original)
+
+
+def test_status_says_a_killed_run_is_gone_not_running(tmp_path: Path, legacy_url: str) -> None:
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="verify:before:kill")
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode != 0
+    env.pop("CUTOVER_FAULT")
+    said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
+    assert "running, started" in said and "— but no pgcutover session holds the lock" in said, said
+    assert run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
+    assert "succeeded" in said and "holds the lock" not in said, said
