@@ -98,10 +98,12 @@ def apply_stage(
     futures = [pool.submit(lane, f) for f in lanes]
     try:
         timings = apply_in_one_transaction(ctx, step, rest, then, counted=counted)
+        before, total = counted or (0, len(todo))
         for f in lanes:
             if claim(f):  # it never got a connection's turn: load it here, on its own
-                timings += apply_in_one_transaction(ctx, step, [f])
-        before, total = counted or (0, len(todo))
+                # Counted among the step's files, as the rest were (not as "file 1/1").
+                done = before + len(timings)
+                timings += apply_in_one_transaction(ctx, step, [f], counted=(done, total))
         label = f"waiting for {', '.join(f.name for f in lanes)}, loading apart"
         ctx.progress.update(before + len(rest), total, unit="files", label=label)
         while wait(futures, timeout=0.5).not_done:
