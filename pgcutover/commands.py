@@ -9,7 +9,7 @@ from pgcutover.dry_run import dry_run
 from pgcutover.engine import close_run, open_run, run_steps
 from pgcutover.errors import CutoverError, Interrupted
 from pgcutover.identity import find_run, live_identity
-from pgcutover.journal import completed_steps, read_journal
+from pgcutover.journal import completed_steps, read_journal, seconds_since_first_start
 from pgcutover.next_steps import finish_rollback, ways_on
 from pgcutover.notify import Plan, attach_notifier
 from pgcutover.retention import run_state
@@ -77,6 +77,8 @@ def migrate_offline(
         [(s.name, s.budget(settings)) for s in MIGRATE_OFFLINE],
         beside=BESIDE if overlap else frozenset(),
     )
+    if resume:
+        timeline.before_s = seconds_since_first_start(ctx.journal.lines())
     again = env_flag(settings)
     notifier = attach_notifier(ctx, NOTIFY_PLAN)
     try:

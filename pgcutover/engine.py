@@ -177,8 +177,12 @@ def _run_step(
     if not step.read_only:  # done() reads the bookkeeping; a resumed run may predate it
         ensure_bookkeeping(ctx)
     if earlier is not None and done_earlier(ctx, step, earlier):
-        note = earlier.get(step.name, {}).get("note") or "its work is in the database"
-        timeline.finish(step.name, "done earlier", str(note))
+        line = earlier.get(step.name, {})
+        note = line.get("note") or "its work is in the database"
+        took = line.get("duration_s")
+        timeline.finish(
+            step.name, "done earlier", str(note), took_s=float(took) if took is not None else None
+        )
         return
     if stop.received:
         ctx.journal.write(step.name, "start", budget_s=step.budget(ctx.settings))

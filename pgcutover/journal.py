@@ -137,6 +137,15 @@ def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return done
 
 
+def seconds_since_first_start(lines: list[dict[str, Any]]) -> float:
+    """Return the seconds from a run's first start line until now (0 when it has none)."""
+    starts = [str(ln["at"]) for ln in lines if ln.get("event") == "start" and ln.get("at")]
+    if not starts:
+        return 0.0
+    first = datetime.fromisoformat(min(starts).replace("Z", "+00:00"))
+    return max(0.0, (datetime.now(timezone.utc) - first).total_seconds())
+
+
 def span_seconds(lines: list[dict[str, Any]], first: str, last: str) -> float:
     """Return the wall-clock seconds from step first's last start line to step last's last end
     line: a window's time, with steps beside it and the waits between steps counted once."""

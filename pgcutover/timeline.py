@@ -91,6 +91,8 @@ class Timeline:
     rows: list[Row]
     live: Live | None = None
     started: float = field(default_factory=time.monotonic)
+    # A resumed window began before this attempt: the seconds between (0: a new run).
+    before_s: float = 0.0
 
     @classmethod
     def for_steps(
@@ -130,11 +132,14 @@ class Timeline:
             r.said_at = now
             say(f"  {name} .. {text}")
 
-    def finish(self, name: str, state: str, note: str = "") -> None:
+    def finish(self, name: str, state: str, note: str = "", *, took_s: float | None = None) -> None:
+        """End a step's row; took_s: the time it took in an earlier attempt (done earlier)."""
         r = self.row(name)
         r.fraction = None
         if r.started is not None:
             r.elapsed_s = time.monotonic() - r.started
+        elif took_s is not None:
+            r.elapsed_s = took_s
         r.state, r.note = state, note
         if self.live is None:
             over = "  OVER BUDGET" if r.elapsed_s > r.budget_s else ""
@@ -147,8 +152,15 @@ class Timeline:
     def table(self) -> Table:
         total = time.monotonic() - self.started
         budget = sum(r.budget_s for r in self.rows if not r.beside)
+        # A resumed window counts from its first attempt's start: that is the downtime.
+        window = (
+            f"window {_clock(self.before_s + total)} since its first attempt began (this "
+            f"attempt {_clock(total)})"
+            if self.before_s
+            else f"window {_clock(total)}"
+        )
         t = Table(
-            title=f"{self.title} — window {_clock(total)} of {_clock(budget)} budgeted",
+            title=f"{self.title} — {window} of {_clock(budget)} budgeted",
             title_justify="left",
         )
         for col in ("step", "state", "time / budget", "note"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,24 @@ def test_until_pauses_after_the_step_and_resume_finishes(tmp_path: Path, legacy_
         "ok"
     ]
     assert app_state(tmp_path) == ("v2", False)
+
+
+def test_a_resumed_window_counts_its_time_from_its_first_attempt(
+    tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_with(tmp_path, legacy_url)
+    run_id = commands.migrate_offline(settings, yes=True, until="transform")
+    capsys.readouterr()
+    time.sleep(2)  # maintenance stays on while paused: that is downtime too
+    commands.migrate_offline(settings, yes=True, resume=True)
+    said = " ".join(capsys.readouterr().out.split())
+    found = re.search(
+        rf"migrate-offline {run_id} — window 0:(\d\d) since its first attempt began "
+        r"\(this attempt 0:(\d\d)\)",
+        said,
+    )
+    assert found and int(found[1]) >= int(found[2]) + 2, said  # the pause is counted
+    assert "backup .. done earlier" in said
 
 
 def test_until_then_rollback_is_identical(tmp_path: Path, legacy_url: str) -> None:
