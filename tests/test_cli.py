@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import run_cli
+from invoke.loader import FilesystemLoader
 from invoke.tasks import Task
 
-import tasks
+from pgcutover.settings import PROJECT_ROOT
 
 
 def runbook_tasks() -> dict[str, Task[object]]:
-    """Return every task of the collection by its name."""
-    return {name: tasks.ns[name] for name in tasks.ns.task_names}
+    """Return every task of tasks.py's collection by its name, loaded as invoke loads it."""
+    module, _ = FilesystemLoader(start=str(PROJECT_ROOT)).load("tasks")
+    return {name: module.ns[name] for name in module.ns.task_names}
 
 
 def test_every_flag_states_its_default_or_that_it_is_required() -> None:
