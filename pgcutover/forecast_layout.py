@@ -1,5 +1,4 @@
-"""Lay measured pieces of work out as the run lays them out: the window's steps in line and beside
-each other, and verify's tables on its connections."""
+"""Lay a window's measured steps out as the run loop runs them: in line, and beside each other."""
 
 from __future__ import annotations
 
@@ -30,18 +29,3 @@ def window_seconds(steps: dict[str, float], plan: Sequence[Step], *, overlap: bo
         clock = max([clock, *joins.pop(step.name, [])]) + took
         ends[step.name] = clock
     return max([clock, *(end for waiting in joins.values() for end in waiting)])
-
-
-def packed(seconds: Sequence[float], workers: int) -> float:
-    """Return when the last piece ends on `workers` connections, each taking the biggest piece
-    left as it comes free (as verify's reconcile takes its tables)."""
-    ends = [0.0] * max(1, workers)
-    for piece in sorted(seconds, reverse=True):
-        ends[ends.index(min(ends))] += piece
-    return max(ends)
-
-
-def verify_layout(tables: Sequence[float], invariants: Sequence[float], workers: int) -> float:
-    """Return verify's time for these pieces: its tables packed on `workers` connections, beside
-    its invariants, which run one after the other on the step's own connection."""
-    return max(packed(tables, workers), sum(invariants))

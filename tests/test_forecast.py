@@ -14,7 +14,7 @@ from pgcutover.db import connect
 from pgcutover.errors import CutoverError
 from pgcutover.forecast import build_forecast
 from pgcutover.forecast_files import statement_growth, tables_named
-from pgcutover.forecast_layout import packed, window_seconds
+from pgcutover.forecast_layout import window_seconds
 from pgcutover.forecast_profile import DatabaseProfile
 from pgcutover.forecast_report import find_forecast, render_markdown
 from pgcutover.rehearse import rehearse
@@ -344,24 +344,3 @@ def test_side_by_side_statements_grow_n_log_n() -> None:
     )
     # 10 × log(10,000) / log(1,000) = 13.3: a sort of ten times the rows costs a third more per row
     assert forecast.steps["transform"] == pytest.approx(10 * 4 / 3, rel=1e-3)
-
-
-def test_verify_is_laid_out_on_its_connections_not_added_up() -> None:
-    # Two connections; a takes 2 s, b and c 1 s each, the invariant 1.5 s beside them: laid out,
-    # 2 s (a on one, b then c on the other). Measured 2.4 s: 1.2 for each second of layout.
-    line = end(
-        "verify",
-        2.4,
-        jobs=2,
-        table_seconds={"a": 2.0, "b": 1.0, "c": 1.0},
-        invariant_seconds={"rules.sql": 1.5},
-    )
-    staging, target = {"a": 100, "b": 100, "c": 100}, {"a": 100, "b": 300, "c": 1000}
-    forecast = build_forecast(
-        [[line]], profile(staging), profile(target), file_tables={"rules.sql": ("a",)}
-    )
-    # On the target c grows x10 to 10 s and outlasts the rest (a 2 s + b 3 s on the other
-    # connection; the invariant 1.5 s): the step lasts as long as c's check.
-    assert forecast.steps["verify"] == pytest.approx(1.2 * 10.0)
-    assert packed([3.0, 3.0, 2.0, 2.0, 2.0], 2) == pytest.approx(7.0)
-    assert packed([5.0], 4) == pytest.approx(5.0) and packed([], 2) == 0.0
