@@ -90,10 +90,8 @@ def one_line(task_name: str, exc: BaseException) -> str:
 
 def settings_for(env: str | None) -> Settings:
     """Load settings for the --env profile (or CUTOVER_ENV) from the current directory."""
-    if env is not None and not env.strip():
-        # --env "$PROFILE" with PROFILE unset must not fall back on the default profile's database.
-        raise CutoverError("config", "--env needs a profile name (.env.NAME): nothing changed")
-    return load_settings(env or None, base_dir=Path.cwd())
+    # --env "$PROFILE" with PROFILE unset must not fall back on the default profile's database.
+    return named_settings("--env", env) or load_settings(None, base_dir=Path.cwd())
 
 
 def named_settings(flag: str, name: str | None) -> Settings | None:

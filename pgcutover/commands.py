@@ -123,22 +123,16 @@ def migrate_offline(
         write_run_page(ctx)  # every window, failed or not, leaves its report.html
         if notifier is not None:
             notifier.close()
-    if len(plan) < len(MIGRATE_OFFLINE) and not something_to_roll_back(ctx):
-        # --until preflight: a read-only check passed; there is nothing to resume or roll back.
-        set_run_status(ctx, "paused")
-        close_run(ctx)
-        say(
-            f"Preflight passed and nothing was changed. The window: invoke migrate-offline "
-            f"--yes{again}",
-            "bold yellow",
-        )
-        return ctx.run_id
     if len(plan) < len(MIGRATE_OFFLINE):
         set_run_status(ctx, "paused")
         close_run(ctx)
         say(
             f"Paused after {until or plan[-1].name} as asked (--until). "
-            f"{ways_on(settings, ctx.run_id)}",
+            f"{ways_on(settings, ctx.run_id)}"
+            if something_to_roll_back(ctx)
+            # --until preflight: a read-only check passed; nothing to resume or roll back.
+            else f"Preflight passed and nothing was changed. The window: invoke migrate-offline "
+            f"--yes{again}",
             "bold yellow",
         )
         return ctx.run_id
