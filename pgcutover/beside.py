@@ -70,15 +70,18 @@ class BesideSteps:
 
     def _run(self, step: Step, prior: _Running | None) -> CutoverError | None:
         budget = step.budget(self.ctx.settings)
-        failed = False
+        failed, signal, leaving = False, None, self._leaving
         if prior is not None:  # it starts once what it needs has ended
             failed = prior.work.result() is not None
+            # Whether to begin is settled before its start line is written: a stop that comes
+            # after that line finds the step under way, and it ends as a running one does.
+            signal = self._stopping()
+            leaving = self._leaving
             with self._ends:
                 if step.name in self._abandoned:
                     return None  # never started: no line at all
                 self._journal_start(step)
-        signal = self._stopping() if prior is not None else None
-        if failed or signal or self._leaving:
+        if failed or signal or leaving:
             # What it needs failed (that fails the window at its own join), or the window is
             # stopping or failing: work not begun stays undone, as a step in line would.
             why = (
