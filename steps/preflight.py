@@ -116,8 +116,9 @@ def check_refused_references(db: Database, migration: Migration) -> None:
         counts = "; ".join(f"{problem}: {count}" for problem, count in found)
         raise CutoverError(
             STEP,
-            f"legacy rows the target's keys would refuse (the live schema lacks the keys "
-            f"that keep them out): {counts}; fix or delete them before the window; "
+            f"legacy rows the target's keys would refuse (a key the live schema lacks, or one "
+            f"bypassed by replica role or disabled triggers, let them in): {counts}; fix or "
+            "delete them before the window; "
             "nothing was changed",
         )
 

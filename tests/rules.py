@@ -128,7 +128,10 @@ def check_rules(before: dict[str, Rows], after: dict[str, Rows]) -> None:
         for rid, r in before[t].items():
             expected = {
                 **without(r, *dropped),
-                "organizationId": r["organizationId"] or org_of_user[r["userId"]],
+                # "Where it is not NULL": an empty string is kept, as any other value.
+                "organizationId": r["organizationId"]
+                if r["organizationId"] is not None
+                else org_of_user[r["userId"]],
             }
             if "authType" in r:
                 expected["authType"] = "OAUTH" if r["authType"] == "BOTH" else r["authType"]
@@ -144,7 +147,9 @@ def check_rules(before: dict[str, Rows], after: dict[str, Rows]) -> None:
         inst = after["UserMcpServerInstance"][log["mcpServerInstanceId"]]
         expected = {
             **without(log, "userId"),
-            "organizationId": log["organizationId"] or inst["organizationId"],
+            "organizationId": log["organizationId"]
+            if log["organizationId"] is not None
+            else inst["organizationId"],
         }
         assert after["McpServerRequestLog"][lid] == expected, lid
     # R8

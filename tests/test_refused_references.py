@@ -14,6 +14,7 @@ from pgcutover.compare import database_fingerprint
 from pgcutover.db import connect
 from pgcutover.errors import CutoverError
 from pgcutover.migration import load_migration
+from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.settings import PROJECT_ROOT
 
 TARGET_SQL = PROJECT_ROOT / "sql" / "spec" / "target-schema.sql"
@@ -129,3 +130,35 @@ def test_the_audit_names_them_before_the_window(tmp_path: Path, legacy_url: str)
     assert "Tool rows whose mcpServerId names no McpServer" in proc.stdout
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("audit: legacy rows the target's keys would refuse, 2 kind(s)"), last
+
+
+def test_rows_written_past_a_key_still_marked_valid_are_refused(
+    tmp_path: Path, legacy_url: str, cluster: LocalCluster
+) -> None:
+    # Replica role (logical replication's apply, some loaders) and disabled triggers
+    # (pg_restore --disable-triggers) skip the foreign keys' checks; the keys stay valid.
+    db = connect(cluster.superuser_url(legacy_url.rsplit("/", 1)[1]), "psycopg")
+    try:
+        with db.transaction():
+            db.execute("SET LOCAL session_replication_role = replica")
+            db.execute(
+                'UPDATE "UserToolGroup" SET "userId" = %s, "organizationId" = NULL '
+                'WHERE id = (SELECT min(id) FROM "UserToolGroup")',
+                ["auth0|gone-user"],
+            )
+        db.execute('ALTER TABLE "Tool" DISABLE TRIGGER ALL')
+        db.execute(
+            'UPDATE "Tool" SET "mcpServerId" = %s WHERE id = (SELECT min(id) FROM "Tool")',
+            ["no-such-server"],
+        )
+        db.execute('ALTER TABLE "Tool" ENABLE TRIGGER ALL')
+    finally:
+        db.close()
+    before = database_fingerprint(legacy_url, "psycopg")
+    with pytest.raises(CutoverError) as refused:
+        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    line = str(refused.value)
+    assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
+    assert "UserToolGroup rows without organizationId whose userId names no User" in line, line
+    assert "Tool rows whose mcpServerId names no McpServer: 1" in line, line
+    assert database_fingerprint(legacy_url, "psycopg") == before
