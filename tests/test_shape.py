@@ -357,3 +357,28 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def test_what_else_lives_in_public_is_refused_before_the_window(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    # The window sets "public" aside and builds a new one: these would stay behind with the old
+    # schema (and pg_dump -n public leaves extensions out of the backup).
+    db = connect(legacy_url, "psycopg")
+    try:
+        db.run_script("""CREATE EXTENSION pgcrypto SCHEMA public;
+                         CREATE FUNCTION public.user_count() RETURNS bigint LANGUAGE sql
+                           AS 'SELECT count(*) FROM public."User"';
+                         CREATE VIEW public.admins AS
+                           SELECT id FROM public."User" WHERE role = 'SYSTEM_ADMIN';""")
+    finally:
+        db.close()
+    before = fingerprint(legacy_url)
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=cli_env(tmp_path, legacy_url))
+    line = last_line(proc)
+    assert line.startswith("preflight: the live legacy schema differs"), line
+    for name in ("pgcrypto (extension", "user_count() (function", "admins (view"):
+        assert f"{name} in schema public, which the window sets aside" in line, (name, line)
+    assert "digest" not in line, "an extension's own functions are named as the extension"
+    assert fingerprint(legacy_url) == before
+    assert not (tmp_path / "backups").exists(), "refused before the backup"

@@ -189,6 +189,26 @@ WITH expected(kind, name, definition) AS (
      WHERE t.typnamespace = 'public'::regnamespace
      GROUP BY t.typname
     UNION ALL
+    -- What else lives in "public" goes where the window sets the schema aside, and is gone from
+    -- the new one: an extension's objects (and with --from-backup or cleanup the extension itself:
+    -- pg_dump -n leaves extensions out), functions, views. None is in the spec: each is drift.
+    SELECT 'extension', e.extname, 'in public'
+      FROM pg_extension e
+     WHERE e.extnamespace = 'public'::regnamespace
+    UNION ALL
+    SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
+           p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 'in public'
+      FROM pg_proc p
+     WHERE p.pronamespace = 'public'::regnamespace
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d  -- an extension's own: named as the extension
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, c.relname, 'in public'
+      FROM pg_class c
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    UNION ALL
     -- The rules read text as Unicode: R3 trims Unicode whitespace, and verify builds that set from
     -- code points a single-byte encoding cannot hold (chr() would fail the window in verify).
     SELECT 'encoding', 'database', getdatabaseencoding()
@@ -200,6 +220,9 @@ WITH expected(kind, name, definition) AS (
 )
 -- DIFFERENCES (everything above is the expected and the actual shape; the generator reads `actual`)
 SELECT d.name || CASE WHEN d.found IS NULL THEN ' (missing ' || d.kind || ')'
+                      WHEN d.expected IS NULL AND d.found = 'in public'
+                      THEN ' (' || d.kind || ' in schema public, which the window sets aside and '
+                           || 'rebuilds: move it to another schema or drop it before the window)'
                       WHEN d.expected IS NULL THEN ' (unknown ' || d.kind || ')'
                       ELSE ' (' || d.kind || ' is ' || d.found || ', expected ' || d.expected || ')'
                  END AS problem,
