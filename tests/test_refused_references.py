@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -162,3 +163,48 @@ def test_rows_written_past_a_key_still_marked_valid_are_refused(
     assert "UserToolGroup rows without organizationId whose userId names no User" in line, line
     assert "Tool rows whose mcpServerId names no McpServer: 1" in line, line
     assert database_fingerprint(legacy_url, "psycopg") == before
+
+
+def long_id(length: int) -> str:
+    """An id of `length` bytes that pglz cannot compress (md5 hex of a counter, concatenated)."""
+    text = "".join(hashlib.md5(str(i).encode()).hexdigest() for i in range(length // 32 + 1))
+    return "auth0|" + text[: length - 6]
+
+
+def add_user(url: str, user_id: str) -> None:
+    db = connect(url, "psycopg")
+    try:
+        db.execute(
+            'INSERT INTO "User" (id, name, "updatedAt") VALUES (%s, %s, now())',
+            [user_id, "Long Id"],
+        )
+    finally:
+        db.close()
+
+
+def test_a_user_id_too_long_for_its_personal_membership_key_is_refused(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    # Legal in legacy (a user of no organization is in no (organizationId, userId) index), but
+    # R3's personal membership puts it in one, whose btree entries hold at most 2704 bytes.
+    add_user(legacy_url, long_id(2690))
+    before = database_fingerprint(legacy_url, "psycopg")
+    with pytest.raises(CutoverError) as refused:
+        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    line = str(refused.value)
+    assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
+    assert "User ids too long for the key of their personal membership (R3)" in line, line
+    assert database_fingerprint(legacy_url, "psycopg") == before
+
+
+def test_the_longest_user_id_the_key_holds_migrates(tmp_path: Path, legacy_url: str) -> None:
+    add_user(legacy_url, long_id(2644))  # 2648 bytes stored with its header: the most it holds
+    commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
+    db = connect(legacy_url, "psycopg")
+    try:
+        rows = db.query(
+            'SELECT count(*) FROM "OrganizationMember" WHERE "userId" = %s', [long_id(2644)]
+        )
+    finally:
+        db.close()
+    assert rows[0][0] == 1

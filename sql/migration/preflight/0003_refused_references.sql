@@ -192,6 +192,14 @@ UNION ALL
 SELECT 'McpServerRequestData requestLogId values held by more than one row', count(*)
   FROM (SELECT 1 FROM public."McpServerRequestData" WHERE "requestLogId" IS NOT NULL GROUP BY "requestLogId" HAVING count(*) > 1) repeated
  WHERE NOT EXISTS (SELECT 1 FROM uniq WHERE uniq.tbl = 'McpServerRequestData' AND uniq.cols = ARRAY['requestLogId'])
+UNION ALL
+-- R3 gives every user a membership of a personal organization, so every user id goes into the
+-- target's unique (organizationId, userId) index, where legacy put only members' ids. A btree
+-- entry holds at most 2704 bytes: 8 of header, the ~40-byte organization id with its header and
+-- padding (48), the user id as stored (pg_column_size: compressed where the heap compressed it).
+SELECT 'User ids too long for the key of their personal membership (R3), over 2648 bytes', count(*)
+  FROM public."User" u
+ WHERE pg_column_size(u."id") > 2648
 ) found(problem, rows)
 WHERE rows > 0
 ORDER BY problem;
