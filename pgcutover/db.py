@@ -58,6 +58,15 @@ def select_each(db: Database, selects: Sequence[str], *, per_query: int = 1000) 
 
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Split a libpq URL or key=value DSN into its parameters, PG* variables filling gaps."""
+    _, sep, rest = dsn.partition("://")
+    if sep and re.split(r"[/?]", rest, maxsplit=1)[0].count("@") > 1:
+        # libpq ends the user info at the first "@", so the rest of a password would be taken
+        # for the host, and printed as one in every error.
+        raise CutoverError(
+            "config",
+            "DATABASE_URL has more than one '@' before its host: percent-encode an '@' in "
+            "the user name or password as %40",
+        )
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except psycopg.ProgrammingError as exc:

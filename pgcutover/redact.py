@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# Up to the authority's last "@": a password with an unencoded "@" is masked whole.
 _URL_PASSWORD = re.compile(
-    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I
+    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^/\s]*)(?P<post>@)", re.I
 )
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 _known: set[str] = set()

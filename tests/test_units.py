@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from pgcutover.errors import CutoverError
 from pgcutover.migration import load_migration
@@ -19,6 +20,20 @@ def test_mask_hides_url_and_keyword_passwords() -> None:
     assert mask("host=db password='a b' user=x") == "host=db password=*** user=x"
     register_secret("s3cr3t-value")
     assert "s3cr3t-value" not in mask("failed near s3cr3t-value")
+    # An unencoded "@" in the password: masked up to the host, the text after it left alone.
+    assert (
+        mask("postgresql://app:p@ss@w0rd@db:5432/x, mail me@x.test")
+        == "postgresql://app:***@db:5432/x, mail me@x.test"
+    )
+
+
+def test_a_url_with_an_unencoded_at_in_its_password_is_refused_unprinted(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql://app:p@ssw0rd-tail@127.0.0.1:1/x"}
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last.startswith("config: DATABASE_URL has more than one '@'")
+    assert "%40" in last
+    assert "ssw0rd" not in proc.stdout + proc.stderr
 
 
 def test_profile_then_environment(tmp_path: Path) -> None:
