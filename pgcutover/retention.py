@@ -99,7 +99,7 @@ def protection(state: RunState, last_ok: set[str]) -> str:
         return "no journal in RUNS_DIR: nothing says a rollback will not need it"
     if state.run in last_ok:
         return f"the last successful window of {state.database}"
-    if state.cleaned_up:
+    if state.cleaned_up and not state.rolled_back:  # rolled back: no way back is needed
         return "cleanup dropped its set-aside schema: this backup is the only way back"
     if state.changed and not state.rolled_back:
         what = "succeeded" if state.window_ok else "unfinished or failed"

@@ -74,7 +74,8 @@ def test_prune_never_deletes_a_backup_a_rollback_may_need(
     # A: a window rolled back: the database is as before it; nothing needs its backup any more.
     cli(tmp_path, env, "migrate-offline", "--yes")
     a = cli(tmp_path, env, "rollback", "--yes")
-    # B: cleanup dropped its set-aside schema (then it was rolled back from that very backup).
+    # B: cleanup dropped its set-aside schema, then it was rolled back from that very backup:
+    # the database is as before it, so nothing needs it any more either.
     b = cli(tmp_path, env, "migrate-offline", "--yes")
     cli(tmp_path, env, "cleanup", "--run", b, "--yes")
     cli(tmp_path, env, "rollback", "--yes")
@@ -100,8 +101,7 @@ def test_prune_never_deletes_a_backup_a_rollback_may_need(
 
         settings = make_settings(tmp_path, legacy_url, BACKUP_KEEP="1")
         verdicts = {v.run: v for v in plan(settings)}
-        assert [r for r, v in verdicts.items() if not v.keep] == [a], verdicts
-        assert verdicts[b].protected and "cleanup dropped" in verdicts[b].why
+        assert [r for r, v in verdicts.items() if not v.keep] == [b, a], verdicts
         assert verdicts[c].protected and "last successful window" in verdicts[c].why
         assert verdicts[d].protected and "not rolled back" in verdicts[d].why
         assert verdicts[NO_JOURNAL].protected and "no journal" in verdicts[NO_JOURNAL].why
@@ -112,13 +112,13 @@ def test_prune_never_deletes_a_backup_a_rollback_may_need(
         with pytest.raises(CutoverError, match="not confirmed"):
             prune(settings, ask=lambda prompt: False)
         assert (tmp_path / "backups" / a).is_dir()
-        # Count and age together keep what either keeps: A is younger than 30 days.
+        # Count and age together keep what either keeps: A and B are younger than 30 days.
         both = make_settings(tmp_path, legacy_url, BACKUP_KEEP="1,30d")
         assert prune(both, yes=True) == [] and (tmp_path / "backups" / a).is_dir()
         later = utc_now() + timedelta(days=31)
-        assert prune(both, yes=True, now=later) == [a]
-        assert not (tmp_path / "backups" / a).exists()
-        for run in (b, c, d, NO_JOURNAL):
+        assert prune(both, yes=True, now=later) == [b, a]
+        assert not (tmp_path / "backups" / a).exists() and not (tmp_path / "backups" / b).exists()
+        for run in (c, d, NO_JOURNAL):
             assert check_backup(settings, tmp_path / "backups" / run, full_read=False).proven, run
         # Even a policy of one, a century on, deletes nothing a rollback may need.
         assert prune(settings, yes=True, now=utc_now() + timedelta(days=36500)) == []
