@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pgcutover.dumpfiles import dump_parts, sha256_of
+from pgcutover.dumpfiles import dump_parts, listing_sha256, sha256_of
 from pgcutover.errors import CutoverError
+from pgcutover.journal import read_journal
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 from steps.backup_proof import (
@@ -71,6 +72,9 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
             f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
             manifest,
         )
+    edited = manifest_problem(settings, backup_dir.name, manifest)
+    if edited:
+        return fail("manifest unreadable", edited, manifest)
     dump = backup_dir / manifest.file
     try:
         if not dump.exists():
@@ -98,6 +102,31 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
         manifest,
         full_read,
     )
+
+
+def recorded_sha256(settings: Settings, run_id: str) -> str | None:
+    """Return the dump's sha256 as the run's journal recorded it when the backup was proven."""
+    found = None
+    for line in read_journal(settings.runs_dir / run_id / "journal.jsonl"):
+        details = line.get("details") or {}
+        ok = line.get("outcome") == "ok" and details.get("sha256")
+        if line.get("step") in ("backup", "backup-proof") and ok:  # older runs proved in backup
+            found = str(details["sha256"])
+    return found
+
+
+def manifest_problem(settings: Settings, run_id: str, manifest: Manifest) -> str:
+    """Say why a manifest is not the one the run's proof wrote ('' when nothing says so): a
+    directory's parts that do not hash to its sha256, or a sha256 the journal did not record."""
+    if manifest.parts is not None and listing_sha256(manifest.digests()) != manifest.sha256:
+        return f"{MANIFEST_NAME}'s parts do not hash to its sha256: it was edited or is corrupt"
+    recorded = recorded_sha256(settings, run_id)
+    if recorded and manifest.sha256 != recorded:
+        return (
+            f"{MANIFEST_NAME} says sha256 {manifest.sha256[:12]}…, the run's journal "
+            f"recorded {recorded[:12]}…"
+        )
+    return ""
 
 
 def compare_dump(manifest: Manifest, dump: Path) -> tuple[Problem, str] | None:

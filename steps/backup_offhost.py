@@ -14,13 +14,13 @@ from pathlib import Path
 
 from pgcutover.dumpfiles import dump_parts, sha256_of
 from pgcutover.errors import CutoverError
-from pgcutover.journal import iso, read_journal, utc_now
+from pgcutover.journal import iso, utc_now
 from pgcutover.offhost import copy_files, digests_at, fetch_files
 from pgcutover.offhost_ssh import OnBytes
 from pgcutover.run import RunContext
 from pgcutover.settings import Settings
 from pgcutover.timeline import warn
-from steps.backup_check import check_backup, require_proven
+from steps.backup_check import check_backup, recorded_sha256, require_proven
 from steps.backup_proof import (
     MANIFEST_NAME,
     Manifest,
@@ -78,17 +78,6 @@ def copied(settings: Settings, backup_dir: Path, manifest: Manifest) -> bool:
         and record.get("to") == target.raw
         and (record.get("sha256") == manifest.sha256)
     )
-
-
-def recorded_sha256(settings: Settings, run_id: str) -> str | None:
-    """Return the dump's sha256 as the run's journal recorded it when the backup was proven."""
-    found = None
-    for line in read_journal(settings.runs_dir / run_id / "journal.jsonl"):
-        details = line.get("details") or {}
-        ok = line.get("outcome") == "ok" and details.get("sha256")
-        if line.get("step") in ("backup", "backup-proof") and ok:  # older runs proved in backup
-            found = str(details["sha256"])
-    return found
 
 
 def trust_problem(settings: Settings, run_id: str, manifest: Manifest) -> str:

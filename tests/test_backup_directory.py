@@ -180,11 +180,24 @@ def test_a_directory_dump_is_checked_part_by_part(tmp_path: Path, legacy_url: st
     assert check.problem == "sha256 mismatch", check
     assert check.reason.startswith(f"{DIR_NAME}/{big.name} has sha256 "), check.reason
 
-    # A manifest rewritten to match the damaged part fools sha256, not the full read.
+    # A part's entry rewritten to match the damaged part: its listing no longer hashes to the
+    # manifest's sha256 (what the journal recorded).
     faked = {**manifest.parts, f"{DIR_NAME}/{big.name}": [len(data), sha256_of(big)]}
+    write_json_atomically(backup_dir / MANIFEST_NAME, asdict(replace(manifest, parts=faked)))
+    check = check_backup(settings, backup_dir, full_read=False)
+    assert check.problem == "manifest unreadable" and "do not hash to its sha256" in check.reason
+    # The sha256 rewritten too: the run's journal still says what the proof found.
     digests = {n: (int(str(s)), str(h)) for n, (s, h) in faked.items()}
     fooled = replace(manifest, parts=faked, sha256=listing_sha256(digests))
     write_json_atomically(backup_dir / MANIFEST_NAME, asdict(fooled))
+    journal = settings.runs_dir / backup_dir.name / "journal.jsonl"
+    journal.parent.mkdir(parents=True)
+    proof = {"step": "backup-proof", "event": "end", "outcome": "ok"}
+    journal.write_text(json.dumps({**proof, "details": {"sha256": manifest.sha256}}) + "\n")
+    check = check_backup(settings, backup_dir, full_read=False)
+    assert check.problem == "manifest unreadable" and "the run's journal recorded" in check.reason
+    # With no journal to ask (a backup copied from elsewhere), sha256 is fooled, not the full read.
+    journal.unlink()
     assert check_backup(settings, backup_dir, full_read=False).proven
     check = check_backup(settings, backup_dir, full_read=True)
     assert check.problem == "unreadable" and "a data block of" in check.reason, check

@@ -104,13 +104,23 @@ def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
         assert not check.proven and check.problem == "sha256 mismatch", check
         assert check.reason.startswith(f"{DUMP_NAME} has sha256 "), check.reason
 
-    # A manifest rewritten to match the damaged file fools sha256, not the full read.
+    # A manifest rewritten to match the damaged file: the run's journal still holds the sha256
+    # the proof found (and without the journal, the full read still fails it).
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "sha256": sha256_of(dump)}))
+    for full_read in (False, True):
+        check = check_backup(settings, backup_dir, full_read=full_read)
+        assert not check.proven and check.problem == "manifest unreadable", check
+        assert "the run's journal recorded" in check.reason, check.reason
+    journal = settings.runs_dir / backup_dir.name / "journal.jsonl"
+    kept = journal.read_text()
+    journal.unlink()
     assert check_backup(settings, backup_dir, full_read=False).proven
     check = check_backup(settings, backup_dir, full_read=True)
     assert not check.proven and check.problem == "unreadable", check
     assert check.reason.startswith(f"a data block of {DUMP_NAME} is unreadable: "), check.reason
+    journal.write_text(kept)
+    manifest_path.write_text(json.dumps(manifest))
 
     dump.write_bytes(data[:-10])
     check = check_backup(settings, backup_dir, full_read=False)
