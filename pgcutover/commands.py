@@ -21,10 +21,10 @@ from pgcutover.run_record import (
     write_run_page,
 )
 from pgcutover.settings import Settings, env_flag
-from pgcutover.timeline import Timeline, say
+from pgcutover.timeline import Timeline, say, warn
 from pgcutover.window_jobs import parse_window_jobs
 from steps.backup_offhost import usable_backup
-from steps.backup_proof import proof_pending
+from steps.backup_proof import proof_pending, prove_dump
 from steps.maintenance import window_went_further
 from steps.rollback import ROLLBACK, something_to_roll_back
 from steps.window import BESIDE, MIGRATE_OFFLINE, STEP_NAMES
@@ -218,8 +218,9 @@ def rollback(
         return run_id
     # The slow path starts only from a dump that still matches its manifest; after cleanup it is
     # the only path, so a dump that does not is refused here, before maintenance and the fence.
-    if from_backup or run_state(settings, run_id).cleaned_up:
-        require_intact_backup(settings, run_id, "rollback")
+    cleaned_up = run_state(settings, run_id).cleaned_up
+    if from_backup or cleaned_up:
+        require_intact_backup(settings, run_id, "rollback", only_way=cleaned_up)
     confirm_destructive(settings, "rollback", f"rollback of run {run_id}", yes=yes, ask=ask)
     ctx = open_run(settings, command="rollback", run_id=run_id)
     notifier = attach_notifier(ctx, NOTIFY_PLAN)
@@ -233,18 +234,33 @@ def rollback(
     return run_id
 
 
-def require_intact_backup(settings: Settings, run_id: str, step: str) -> None:
-    """Refuse unless the run's dump, here or off the host, still matches its manifest, or is
-    written whole with its proof never ended (the restore proves it before it moves anything)."""
-    where, why = usable_backup(settings, run_id, step=step)  # the restore fetches an off-host one
-    if not where and proof_pending(settings.backup_dir / run_id):
-        return
+def require_intact_backup(
+    settings: Settings, run_id: str, step: str, *, only_way: bool = False
+) -> None:
+    """Refuse unless the run's dump, here or off the host, still matches its manifest; a dump
+    written whole whose proof never ended is proven now, before anything moves.
+
+    only_way: cleanup dropped the set-aside schema, so there is no fast way back to suggest.
+    """
+    backup_dir = settings.backup_dir / run_id
+    if proof_pending(backup_dir):
+        warn(f"{step}: run {run_id}'s dump was never proven; reading every block back first")
+        try:
+            prove_dump(settings, backup_dir, step)
+            return
+        except CutoverError as exc:
+            where, why = "", exc.cause
+    else:
+        where, why = usable_backup(settings, run_id, step=step)  # the restore fetches it
     if not where:
+        advice = (
+            "cleanup dropped the set-aside schema, so this backup is the only way back: put "
+            "back an intact copy of the dump and its manifest"
+            if only_way
+            else "restore the dump and its manifest, or roll back without --from-backup"
+        )
         raise CutoverError(
-            step,
-            f"backup of run {run_id} is not usable ({why}): nothing was "
-            "changed; restore the dump and its manifest, or roll back without "
-            "--from-backup",
+            step, f"backup of run {run_id} is not usable ({why}): nothing was changed; {advice}"
         )
 
 

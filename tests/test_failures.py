@@ -222,9 +222,23 @@ def test_cleanup_then_rollback_needs_the_backup(tmp_path: Path, legacy_url: str)
     assert refused.returncode != 0 and "nothing was changed" in refused.stderr, refused.stderr
     assert fingerprint(legacy_url) == cleaned  # CONNECT not revoked, nothing dropped
     assert app_state(tmp_path) == ("v2", False)  # not put in maintenance
-    data.write_bytes(intact)
+    assert "the only way back" in refused.stderr.strip().splitlines()[-1]
+    assert "without --from-backup" not in refused.stderr  # there is no other way to offer
+    # No manifest at all (a proof that never ended): the dump is read back whole first, and a
+    # damaged one is refused as early.
+    manifest = tmp_path / "backups" / run_id / "manifest.json"
+    kept = manifest.read_bytes()
+    manifest.unlink()
+    refused = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
+    assert refused.returncode != 0 and "nothing was changed" in refused.stderr, refused.stderr
+    assert fingerprint(legacy_url) == cleaned
+    assert app_state(tmp_path) == ("v2", False)
+    assert "a data block of" in refused.stderr.strip().splitlines()[-1], refused.stderr
+    data.write_bytes(intact)  # whole again, still without its manifest: proven, then restored
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=env)
     assert proc.returncode == 0 and "restored from" in proc.stdout, proc.stdout + proc.stderr
+    assert "never proven; reading every block back first" in proc.stdout + proc.stderr
+    assert manifest.exists() and kept
     assert_rolled_back(tmp_path, legacy_url, original)
 
 
