@@ -13,7 +13,8 @@ from pgcutover.forecast_report import forecast_for_run
 from pgcutover.journal import latest_run_dir, read_journal
 from pgcutover.lock import lock_holder
 from pgcutover.migration import load_migration
-from pgcutover.settings import Settings, env_flag
+from pgcutover.next_steps import next_move
+from pgcutover.settings import Settings
 from pgcutover.timeline import console, say
 from steps.preflight import audit as audit_rows
 from steps.preflight import legacy_drift, refused_references, schema_state, state_text
@@ -183,7 +184,7 @@ def status(settings: Settings) -> None:
     lines: list[dict[str, object]] = []
     releases: dict[str, dict[str, object]] = {}
     identity: dict[str, object] = {}
-    header, source = "", ""
+    header, source, run_status = "", "", ""
     try:
         db = connect(
             settings.database_url,
@@ -199,7 +200,9 @@ def status(settings: Settings) -> None:
                 )
                 if run:
                     header = f"Run {run[0][0]} ({run[0][1]}): {run[0][2]}, started {run[0][3]}"
+                    run_status = str(run[0][2])
                     if run[0][2] == "running" and lock_holder(db) is None:
+                        run_status = "gone"
                         # A run holds the lock for as long as it lives: killed, or cut off.
                         header += (
                             " — but no pgcutover session holds the lock: the process is gone "
@@ -252,14 +255,9 @@ def status(settings: Settings) -> None:
     if releases:
         where = "pgcutover.host_release" if "bookkeeping" in source else "the journal"
         console.print(release_table(releases, f"as recorded in {where}"))
-    stopped = any(line.get("outcome") in ("failed", "interrupted") for line in lines[-2:])
-    if stopped or (lines and lines[-1].get("event") == "paused"):
-        again = env_flag(settings)
-        say(
-            f"Next: invoke migrate-offline --resume --yes{again}   or   "
-            f"invoke rollback --yes{again} (runbooks/rollback.md)",
-            "bold yellow",
-        )
+    move = next_move(settings, run_id, list(lines), run_status)
+    if move:
+        say(f"Next: {move} (runbooks/rollback.md)", "bold yellow")
 
 
 def progress_text(line: dict[str, object]) -> str:

@@ -10,7 +10,7 @@ from pgcutover.html_report import write_run_report
 from pgcutover.identity import find_run
 from pgcutover.journal import completed_steps, read_journal
 from pgcutover.run import RunContext
-from pgcutover.settings import Settings
+from pgcutover.settings import Settings, env_flag
 from pgcutover.timeline import warn
 from steps.rollback import ROLLBACK
 from steps.window import STEP_NAMES
@@ -21,6 +21,13 @@ def run_to_resume(settings: Settings, live: dict[str, Any]) -> str:
     run_id = find_run(settings, None, "migrate-offline", live, allow_unchanged=True)
     lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
     if any(ln.get("step") in {s.name for s in ROLLBACK} for ln in lines):
+        if rollback_completed_at(lines) is None:
+            again = env_flag(settings)
+            raise CutoverError(
+                "migrate-offline",
+                f"--resume: run {run_id} is being rolled back and its rollback did not finish: "
+                f"finish it with invoke rollback --run {run_id} --yes{again}; nothing was changed",
+            )
         raise CutoverError(
             "migrate-offline",
             f"--resume: run {run_id} was rolled back; start a new window "

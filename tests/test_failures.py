@@ -456,6 +456,27 @@ def test_status_says_a_killed_run_is_gone_not_running(tmp_path: Path, legacy_url
     env.pop("CUTOVER_FAULT")
     said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
     assert "running, started" in said and "— but no pgcutover session holds the lock" in said, said
+    assert "Next: Resume: invoke migrate-offline --resume --yes" in said, said
     assert run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env).returncode == 0
     said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
-    assert "succeeded" in said and "holds the lock" not in said, said
+    assert "succeeded" in said and "holds the lock" not in said and "Next:" not in said, said
+
+
+def test_status_after_a_failed_rollback_says_to_finish_it(tmp_path: Path, legacy_url: str) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url)
+    assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    run_id = sorted((tmp_path / "runs").iterdir())[-1].name
+    failing = {**env, "CUTOVER_FAULT": "redeploy-app:before:error"}
+    assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=failing).returncode != 0
+    said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
+    assert f"Next: finish the rollback: invoke rollback --run {run_id} --yes" in said, said
+    assert "--resume" not in said, said
+    resumed = run_cli(["migrate-offline", "--resume", "--yes"], cwd=tmp_path, env=env)
+    last = resumed.stderr.strip().splitlines()[-1]
+    assert resumed.returncode != 0 and "its rollback did not finish" in last, last
+    assert f"invoke rollback --run {run_id} --yes" in last, last
+    assert run_cli(["rollback", "--yes"], cwd=tmp_path, env=env).returncode == 0
+    assert_rolled_back(tmp_path, legacy_url, original)
+    said = " ".join(run_cli(["status"], cwd=tmp_path, env=env).stdout.split())
+    assert "rolled back" in said and "Next:" not in said, said
