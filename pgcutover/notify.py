@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from pgcutover.children import kill_running_children
 from pgcutover.db import describe_target
 from pgcutover.pgtools import run_child
 from pgcutover.redact import mask, mask_data
@@ -23,6 +24,9 @@ from pgcutover.run import RunContext
 from pgcutover.timeline import warn
 
 DRAIN_S = 30.0  # at the end of a run, how long to wait for events still queued
+GRACE_S = 5.0  # within DRAIN_S: how long every queued event may still go out
+# Once the run has ended, these may be dropped so that what it ended with goes out sooner.
+ROUTINE = frozenset({"step-end"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class Notifier:
     def __init__(self, command: str, timeout_s: float, plan: Plan, context: dict[str, str]) -> None:
         self.command, self.timeout_s, self.plan, self.context = command, timeout_s, plan, context
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._closing = False
+        self._stopped = False  # the bound passed: nothing more is sent
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
@@ -75,14 +81,28 @@ class Notifier:
             self._queue.put({"event": event, **self.context, "line": mask_data(line)})
 
     def close(self) -> None:
-        """Let queued events go out (bounded), then stop the worker."""
+        """Let the events that say how the run ended go out (bounded), then stop the worker.
+
+        Past a grace, step ends still queued are dropped, so a slow notifier still delivers the
+        outcome; one still running when the bound passes is killed, never left behind.
+        """
         self._queue.put(None)
-        self._thread.join(timeout=DRAIN_S)
+        self._thread.join(timeout=GRACE_S)
+        self._closing = True  # still sending after the grace: the step ends left can wait no more
+        self._thread.join(timeout=DRAIN_S - GRACE_S)
         if self._thread.is_alive():
-            warn(f"notify: events still queued after {DRAIN_S:.0f} s were dropped")
+            self._stopped = True
+            kill_running_children()  # the run's steps have ended: only the notifier's is left
+            self._thread.join(timeout=5.0)
+            warn(
+                f"notify: NOTIFY_CMD still running {DRAIN_S:.0f} s after the run ended: killed; "
+                "events not yet sent were dropped"
+            )
 
     def _work(self) -> None:
         while (event := self._queue.get()) is not None:
+            if self._stopped or (self._closing and event["event"] in ROUTINE):
+                continue
             self._send(event)
 
     def _send(self, event: dict[str, Any]) -> None:

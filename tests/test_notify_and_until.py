@@ -167,3 +167,40 @@ def test_until_preflight_changes_nothing_and_says_to_start_the_window(
     run_id = commands.migrate_offline(settings, yes=True)  # the window it told us to start
     lines = read_journal(settings.runs_dir / run_id / "journal.jsonl")
     assert [ln["step"] for ln in lines if ln["event"] == "end"][-1] == "maintenance-off"
+
+
+def test_a_slow_notifier_still_tells_how_the_window_ended(tmp_path: Path, legacy_url: str) -> None:
+    # Each event takes 1 s and the window a few: the step ends left at its end wait 5 s at most,
+    # then only what says how it ended goes out.
+    slow = f"sleep 1; {recorder(tmp_path)}"
+    settings = settings_with(tmp_path, legacy_url, NOTIFY_CMD=slow, NOTIFY_TIMEOUT="10")
+    started = time.monotonic()
+    commands.migrate_offline(settings, yes=True)
+    names = [e["event"] for e in events(tmp_path)]
+    assert names[0] == "window-start" and names[-1] == "window-complete", names
+    assert names.count("step-end") < len(STEP_NAMES), names  # some were dropped for it
+    assert time.monotonic() - started < 30
+
+
+def test_a_hung_notifier_is_killed_when_the_run_ends(
+    tmp_path: Path, legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "hung-notifier.sh"  # its shell stays, named by this path, while it sleeps
+    script.write_text("cat > /dev/null; sleep 1000\n")
+    marker = str(script)
+    settings = settings_with(
+        tmp_path, legacy_url, NOTIFY_CMD=f"sh {script}", NOTIFY_TIMEOUT="86400"
+    )
+    commands.migrate_offline(settings, yes=True)
+    said = capsys.readouterr()
+    assert "still running 30 s after the run ended: killed" in said.out + said.err
+    left = [p for p in Path("/proc").glob("[0-9]*/cmdline") if marker in read_cmdline(p)]
+    assert not left, "the notifier's process was left behind"
+
+
+def read_cmdline(path: Path) -> str:
+    """Return a process's command line ('' once it is gone)."""
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
