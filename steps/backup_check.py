@@ -23,6 +23,7 @@ from steps.backup_proof import (
     dumped_intact,
     names_its_own_parts,
     read_back,
+    read_dumped,
     read_manifest,
 )
 
@@ -72,7 +73,7 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
             f"{MANIFEST_NAME} names {manifest.file!r}, not a file of this directory",
             manifest,
         )
-    edited = manifest_problem(settings, backup_dir.name, manifest)
+    edited = manifest_problem(settings, backup_dir, manifest)
     if edited:
         return fail("manifest unreadable", edited, manifest)
     dump = backup_dir / manifest.file
@@ -115,12 +116,15 @@ def recorded_sha256(settings: Settings, run_id: str) -> str | None:
     return found
 
 
-def manifest_problem(settings: Settings, run_id: str, manifest: Manifest) -> str:
+def manifest_problem(settings: Settings, backup_dir: Path, manifest: Manifest) -> str:
     """Say why a manifest is not the one the run's proof wrote ('' when nothing says so): a
     directory's parts that do not hash to its sha256, or a sha256 the journal did not record."""
     if manifest.parts is not None and listing_sha256(manifest.digests()) != manifest.sha256:
         return f"{MANIFEST_NAME}'s parts do not hash to its sha256: it was edited or is corrupt"
-    recorded = recorded_sha256(settings, run_id)
+    dumped = read_dumped(backup_dir)
+    if dumped is not None and dumped.row_counts != manifest.row_counts:
+        return f"{MANIFEST_NAME}'s row counts are not the ones the dump recorded: it was edited"
+    recorded = recorded_sha256(settings, backup_dir.name)
     if recorded and manifest.sha256 != recorded:
         return (
             f"{MANIFEST_NAME} says sha256 {manifest.sha256[:12]}…, the run's journal "

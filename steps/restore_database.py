@@ -194,11 +194,14 @@ def restore_from_backup(ctx: RunContext, jobs: int) -> Manifest:
     )
     problems = prove_restore(db, ctx.run_id, m.app_schema, manifest)
     if problems:
+        where = (
+            f"{m.aside_schema} is untouched: run the rollback again"
+            if schema_exists(db, m.aside_schema)
+            else f"the migrated schema waits in {DISCARD}; put back an intact copy of the dump "
+            "and its manifest, then run the rollback again"
+        )
         raise CutoverError(
-            STEP,
-            f"the restored {m.app_schema} is not proven "
-            f"({'; '.join(problems)}); {m.aside_schema} is untouched: "
-            "run the rollback again",
+            STEP, f"the restored {m.app_schema} is not proven ({'; '.join(problems)}); {where}"
         )
     with db.transaction():
         db.execute(f"DROP SCHEMA IF EXISTS {ident(DISCARD)} CASCADE")

@@ -121,6 +121,15 @@ def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
     assert check.reason.startswith(f"a data block of {DUMP_NAME} is unreadable: "), check.reason
     journal.write_text(kept)
     manifest_path.write_text(json.dumps(manifest))
+    # A row count edited: the restore would prove the restored tables against it, after the
+    # schemas moved, and fail every time; refused up front instead.
+    counts = dict(manifest["row_counts"])
+    table = next(iter(counts))
+    edited = {**manifest, "row_counts": {**counts, table: counts[table] + 1}}
+    manifest_path.write_text(json.dumps(edited))
+    check = check_backup(settings, backup_dir, full_read=False)
+    assert check.problem == "manifest unreadable" and "row counts" in check.reason, check
+    manifest_path.write_text(json.dumps(manifest))
 
     dump.write_bytes(data[:-10])
     check = check_backup(settings, backup_dir, full_read=False)

@@ -349,9 +349,19 @@ def test_unproven_restore_keeps_the_aside_schema(tmp_path: Path, legacy_url: str
     data = json.loads(manifest.read_text())
     data["row_counts"]['public.User'] += 1  # the restored copy cannot match: it is not proven
     manifest.write_text(json.dumps(data))
+    # The manifest alone edited: it disagrees with the dump's own record, refused up front.
+    proc = run_cli(["rollback", "--yes", "--from-backup"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0 and "nothing was changed" in proc.stderr, proc.stderr
+    assert "row counts are not the ones the dump recorded" in proc.stderr, proc.stderr
+    # Both say so (a dump that holds other rows than it recorded): the restore's proof fails.
+    record = manifest.with_name("dump.json")
+    dumped = json.loads(record.read_text())
+    dumped["row_counts"] = data["row_counts"]
+    record.write_text(json.dumps(dumped))
     proc = run_cli(["rollback", "--yes", "--from-backup"], cwd=tmp_path, env=env)
     assert proc.returncode != 0
     assert "is not proven" in proc.stderr and "User: " in proc.stderr, proc.stderr
+    assert "cutover_legacy is untouched" in proc.stderr, proc.stderr
     assert snapshot(legacy_url, ASIDE) == aside_rows
 
 
