@@ -31,7 +31,9 @@ def list_backups(settings: Settings) -> None:
     """List every backup with its run, database, size, age, proof, off-host copy and retention."""
     now = utc_now()
     table = Table(title=f"Backups in {settings.backup_dir}", title_justify="left")
-    for col in ("run", "database", "MiB", "age", "proven", "off-host copy", "retention"):
+    # The run id whole, whatever the terminal's width: it is what --verify RUN takes.
+    table.add_column("run", no_wrap=True, min_width=len("20261202T183046Z-30d5"))
+    for col in ("database", "MiB", "age", "proven", "off-host copy", "retention"):
         table.add_column(col)
     for v in plan(settings, now):
         # sha256 only: a full read (pg_restore) per backup would make a listing take minutes;

@@ -249,8 +249,14 @@ def pg_restore_read_all(settings: Settings, dump: Path, step: str = "backup") ->
 
 def parse_restore_jobs(raw: object, step: str) -> int | None:
     """Parse pg_restore's --jobs: a whole number from 1 to MAX_RESTORE_JOBS, or None when unset."""
-    if raw is None or raw == "":
+    if raw is None:
         return None
+    if isinstance(raw, str) and not raw.strip():  # as --env "": said, not taken for "unset"
+        raise CutoverError(
+            step,
+            f"--jobs {raw!r} is empty: give 1 to {MAX_RESTORE_JOBS}, or leave --jobs out for "
+            "the default; nothing was changed",
+        )
     try:
         jobs = ascii_int(raw)  # str(): True, 2.0 and "1.5" are no whole number of jobs
     except ValueError:

@@ -91,6 +91,8 @@ def test_tampered_backup_is_not_proven(tmp_path: Path, legacy_url: str) -> None:
     wide = {**env, "COLUMNS": "400"}  # one table row per line: the reason is never wrapped
     listing = run_cli(["backups"], cwd=tmp_path, env=wide)
     assert listing.returncode == 0 and "yes (sha256)" in listing.stdout, listing.stderr
+    narrow = run_cli(["backups"], cwd=tmp_path, env={**env, "COLUMNS": "80"})
+    assert good.manifest.run in narrow.stdout, narrow.stdout  # whole: --verify RUN takes it
 
     data = bytearray(dump.read_bytes())
     data[len(data) * 3 // 4] ^= 0x01  # one flipped bit, size unchanged

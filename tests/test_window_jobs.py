@@ -18,7 +18,7 @@ from pgcutover.sandbox.cluster import LocalCluster
 from pgcutover.window_jobs import FREE_NOW_SQL, connections_free_now, resolve_jobs
 
 
-@pytest.mark.parametrize("jobs", ["0", "-1", "65", "abc", "2.5", "1e3", " ", "1_0", "\uff12"])
+@pytest.mark.parametrize("jobs", ["0", "-1", "65", "abc", "2.5", "1e3", " ", "", "1_0", "\uff12"])
 def test_silly_jobs_is_one_line_and_changes_nothing(
     tmp_path: Path, legacy_url: str, jobs: str
 ) -> None:
