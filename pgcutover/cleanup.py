@@ -20,6 +20,12 @@ def cleanup(
         raise CutoverError("cleanup", "--run ID is required (invoke status lists the runs)")
     validate(settings, "cleanup")
     find_run(settings, run_id, "cleanup", live_identity(settings, "cleanup"))
+    state = run_state(settings, run_id)
+    if state.known and not state.window_ok:  # said first: its backup's state is beside the point
+        raise CutoverError(
+            "cleanup",
+            f"run {run_id} did not succeed: keeping its set-aside schema; nothing was changed",
+        )
     # Retention's rule: never leave a run with neither its set-aside schema nor a usable backup.
     way_back = require_way_back(settings, run_id, "cleanup")
     confirm_destructive(

@@ -58,6 +58,8 @@ def check_backup(settings: Settings, backup_dir: Path, *, full_read: bool) -> Ba
     def fail(problem: Problem, reason: str, manifest: Manifest | None = None) -> BackupCheck:
         return BackupCheck(backup_dir, False, reason, problem, manifest, full_read)
 
+    if not backup_dir.is_dir():
+        return fail("file missing", f"{backup_dir} does not exist")
     try:
         manifest = read_manifest(backup_dir)
     except (OSError, ValueError, TypeError) as exc:  # ValueError: bad JSON; TypeError: bad keys

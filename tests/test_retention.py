@@ -190,3 +190,17 @@ def test_runs_from_before_per_profile_directories_are_named(tmp_path: Path) -> N
         "them into runs/<profile or default>/, or set RUNS_DIR=runs" in proc.stdout
     ), proc.stdout
     assert f"Backups in {tmp_path / 'backups' / 'default'}" in proc.stdout
+
+
+def test_cleanup_of_a_window_that_did_not_succeed_says_so(tmp_path: Path, legacy_url: str) -> None:
+    env = app_env(tmp_path, legacy_url)
+    run = cli(tmp_path, env, "migrate-offline", "--yes", "--until", "preflight")
+    before = fingerprint(legacy_url)
+    proc = run_cli(["cleanup", "--run", run, "--yes"], cwd=tmp_path, env=env)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last == (
+        f"cleanup: run {run} did not succeed: keeping its set-aside schema; nothing was changed"
+    ), last
+    assert fingerprint(legacy_url) == before
+    verify = run_cli(["backups", "--verify", run], cwd=tmp_path, env=env)
+    assert verify.returncode != 0 and "does not exist" in verify.stderr, verify.stderr
