@@ -140,11 +140,16 @@ def _ending(
     return f"{what}stopped after {last['step']}, not finished", "failed"
 
 
-def _verdict(attempts: list[dict[str, Any]]) -> tuple[str, str]:
-    """Say how the run ended (text, css kind): completed, failed at X, rolled back, running."""
+def _verdict(attempts: list[dict[str, Any]], paused: str = "") -> tuple[str, str]:
+    """Say how the run ended (text, css kind): completed, failed at X, paused, rolled back,
+    running. paused: the step the window's last word paused after (--until, --on-failure)."""
     window = [a for a in attempts if a["step"] in STEP_NAMES]
     back = [a for a in attempts if a["step"] in ROLLBACK_NAMES]
     text, kind = _ending(window, STEP_NAMES, "", ("completed", "ok")) if window else ("", "")
+    if paused and not back and window:
+        if window[-1]["state"] in DONE:  # stopped on purpose where it was told to
+            return f"paused after {paused}: resume continues it", "rolled-back"
+        return f"{text}, paused: resume or roll back", kind
     if not back:
         return (text, kind) if window else ("never started a step", "running")
     more, kind = _ending(back, ROLLBACK_NAMES, "rollback ", ("rolled back", "rolled-back"))
@@ -254,7 +259,9 @@ def render_run_report(
         manifest, manifest_note = _load_json(manifest_path)
     per_step, window_forecast, forecast_note = _forecast(run_dir, forecast)
     attempts = _attempts(lines)
-    verdict, kind = _verdict(attempts)
+    marks = [ln for ln in lines if ln.get("event") in ("start", "end", "paused")]
+    paused = str(marks[-1].get("step")) if marks and marks[-1].get("event") == "paused" else ""
+    verdict, kind = _verdict(attempts, paused=paused)
     rows = _rows(attempts, per_step)
     times = [ln["at"] for ln in lines if _when(ln.get("at"))]  # a torn line may have none
     started = meta.get("started_at") or (times[0] if times else None)

@@ -107,6 +107,8 @@ def test_until_pauses_after_the_step_and_resume_finishes(tmp_path: Path, legacy_
     finally:
         db.close()
     assert status == "paused" and legacy_still_public[0][0]
+    page = (settings.runs_dir / run_id / "report.html").read_text()
+    assert "paused after backup: resume continues it" in page and "not finished" not in page
     assert (settings.backup_dir / run_id / "manifest.json").exists()
     assert app_state(tmp_path) == ("v1", True)  # maintenance stays on, as the runbook says
     assert commands.migrate_offline(settings, yes=True, resume=True) == run_id
