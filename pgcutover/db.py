@@ -77,6 +77,11 @@ def parse_dsn(dsn: str) -> dict[str, str]:
         if key not in params and os.environ.get(var):
             params[key] = os.environ[var]
     register_secret(params.get("password"))
+    for port in params.get("port", "").split(",") if params.get("port") else ():
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise CutoverError(
+                "config", f"DATABASE_URL's port {port!r} is not a port number (1 to 65535)"
+            )
     return params
 
 
