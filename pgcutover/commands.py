@@ -89,21 +89,33 @@ def migrate_offline(
     except Interrupted:
         set_run_status(ctx, "interrupted")
         close_run(ctx)
-        say(
-            f"Stopped safely. {ways_on(settings, ctx.run_id)}",
-            "bold yellow",
+        unfenced = "unfence" in completed_steps(ctx.journal.lines())
+        state = (
+            " Maintenance stays on, but the database is NOT fenced (unfence ran): its clients "
+            "can connect to the migrated schema."
+            if unfenced
+            else ""
         )
+        say(f"Stopped safely.{state} {ways_on(settings, ctx.run_id)}", "bold yellow")
         raise
     except CutoverError as exc:
         set_run_status(ctx, "failed")
         changed = something_to_roll_back(ctx)
         say(f"Journal: {ctx.journal.path}", "bold red")
-        if changed and on_failure == "rollback":
+        # The last step takes the site out of maintenance host by host: when it fails part-way,
+        # hosts it turned off may already serve the migrated database, and an automatic rollback
+        # would throw away what their users wrote. Pause instead; the operator decides.
+        going_live = exc.step == STEP_NAMES[-1]
+        if changed and on_failure == "rollback" and not going_live:
             raise after_rollback(settings, ctx, exc) from exc
         close_run(ctx)
         if changed:
             where = (
-                "maintenance-on failed: the database was not touched"
+                f"{exc.step} failed part-way, so no rollback was started: hosts it took out of "
+                "maintenance may already serve the migrated database (a rollback drops what "
+                "their users wrote since); the host lines above say which"
+                if going_live
+                else "maintenance-on failed: the database was not touched"
                 if exc.step == "maintenance-on" and not window_went_further(ctx)
                 else "maintenance stays on and the database stays fenced"
                 if "unfence" not in completed_steps(ctx.journal.lines())

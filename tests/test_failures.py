@@ -166,6 +166,43 @@ def test_failure_rolls_back_at_once_by_default(tmp_path: Path, legacy_url: str, 
     assert_rolled_back(tmp_path, legacy_url, original)
 
 
+def test_a_failure_taking_the_site_live_pauses_instead_of_rolling_back(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    # maintenance-off may fail after some hosts went live: users may be writing to the migrated
+    # database, and an automatic rollback would drop what they wrote.
+    before = snapshot(legacy_url)
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="maintenance-off:after:error")
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    said = " ".join(proc.stdout.split())
+    assert "no rollback was started" in said and "Resume:" in said, said
+    assert "rollback completed" not in proc.stderr, proc.stderr
+    assert_migrated(legacy_url, before)
+    assert app_state(tmp_path) == ("v2", False)
+
+
+def test_a_release_command_that_cannot_answer_is_refused_at_preflight(
+    tmp_path: Path, legacy_url: str
+) -> None:
+    original = fingerprint(legacy_url)
+    env = app_env(tmp_path, legacy_url, CURRENT_VERSION_CMD="bin/versoin")  # a typo
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last.startswith("preflight: CURRENT_VERSION_CMD on "), last
+    assert last.endswith("nothing was changed"), last
+    assert without_bookkeeping(fingerprint(legacy_url)) == without_bookkeeping(original)
+    assert app_state(tmp_path) == ("v1", False)
+
+
+def test_a_stop_after_unfence_says_the_database_is_open(tmp_path: Path, legacy_url: str) -> None:
+    env = app_env(tmp_path, legacy_url, CUTOVER_FAULT="deploy-app:before:term")
+    proc = run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    said = " ".join(proc.stdout.split())
+    assert "Stopped safely. Maintenance stays on, but the database is NOT fenced" in said, said
+
+
 def test_rollback_from_backup_restores_everything(tmp_path: Path, legacy_url: str) -> None:
     original = fingerprint(legacy_url)
     env = app_env(tmp_path, legacy_url)
