@@ -90,4 +90,10 @@ def url_template(key: str, raw: str) -> str:
         raise CutoverError("config", f"{key}={raw!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CutoverError("config", f"{key}={raw!r} is not an http:// or https:// URL with a host")
+    if parts.port == 0:
+        raise CutoverError("config", f"{key}={raw!r}: port 0 is no port to ask")
+    if any(c.isspace() or ord(c) < 32 for c in raw):  # http.client refuses them at request time
+        raise CutoverError(
+            "config", f"{key}={raw!r} holds whitespace or a control character: percent-encode it"
+        )
     return raw

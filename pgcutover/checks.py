@@ -60,6 +60,26 @@ def validate(
             "BUDGET_ with one of " + ", ".join(n.upper().replace("-", "_") for n in sorted(known)),
         )
     validate_app_hosts(settings)
+    if bool(settings.maintenance_on_cmd) != bool(settings.maintenance_off_cmd):
+        given, missing = (
+            ("MAINTENANCE_ON_CMD", "MAINTENANCE_OFF_CMD")
+            if settings.maintenance_on_cmd
+            else ("MAINTENANCE_OFF_CMD", "MAINTENANCE_ON_CMD")
+        )
+        # One without the other leaves the site in maintenance at the end (or never puts it
+        # there) while the window says it is live.
+        raise CutoverError(
+            "config",
+            f"{given} is set but {missing} is not: set both, or neither; nothing was changed",
+        )
+    if settings.deploy_cmd and "{version}" not in settings.deploy_cmd:
+        # The rollback redeploys each host's own release through it: without {version} it
+        # would deploy DEPLOY_CMD's fixed release again and call the host rolled back.
+        raise CutoverError(
+            "config",
+            "DEPLOY_CMD has no {version}: it must install the release it is given (the window's "
+            "DEPLOY_VERSION, each host's own on rollback); nothing was changed",
+        )
     if deploys and settings.deploy_cmd:
         # Rollback must be able to redeploy the release that runs now: know how before anything
         # changes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +39,8 @@ def http_status(url: str, timeout_s: float = 5) -> tuple[int | None, str]:
         return int(exc.code), f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         return None, str(getattr(exc, "reason", exc))
+    except (http.client.HTTPException, ValueError) as exc:  # a bad answer, or a bad URL
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def check_url(

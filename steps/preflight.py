@@ -19,6 +19,7 @@ from pgcutover.run import DATA_SECONDS, RunContext, Step, StepOutcome
 from pgcutover.settings import Settings
 from pgcutover.window_jobs import window_jobs
 from pgcutover.window_session import tune_window_session
+from steps.deploy_app import version_of
 from steps.preflight_rights import missing_rights
 from steps.restore_database import DISCARD
 
@@ -205,14 +206,26 @@ def run(ctx: RunContext) -> StepOutcome:
 
 
 def check_app_hosts(ctx: RunContext) -> list[str]:
-    """Reach every APP_HOSTS host (connect, run `true`) before maintenance touches any of them."""
-    if not ctx.settings.app_hosts:
+    """Reach every APP_HOSTS host (connect, run `true`) before maintenance touches any of them,
+    and when the window deploys, ask each its release (CURRENT_VERSION_CMD reads only): a
+    command that cannot answer would fail deploy-app after the whole migration."""
+    settings = ctx.settings
+    asks = bool(settings.deploy_cmd and settings.current_version_cmd)
+    if not settings.app_hosts and not asks:
         return []  # this machine runs the app commands: there is nothing to reach
-    with open_hosts(ctx.settings) as hosts:
-        causes = unreachable(STEP, hosts, journal=ctx.journal)
-    if causes:
-        raise CutoverError(STEP, f"cannot reach {'; '.join(causes)}; nothing was changed")
-    return [host.name for host in hosts]
+    with open_hosts(settings) as hosts:
+        if settings.app_hosts:
+            causes = unreachable(STEP, hosts, journal=ctx.journal)
+            if causes:
+                raise CutoverError(STEP, f"cannot reach {'; '.join(causes)}; nothing was changed")
+        for host in hosts if asks else []:
+            try:
+                version_of(STEP, host, settings, ctx.journal)
+            except CutoverError as exc:
+                raise CutoverError(
+                    STEP, f"CURRENT_VERSION_CMD on {host.name}: {exc.cause}; nothing was changed"
+                ) from None
+    return [host.name for host in hosts] if settings.app_hosts else []
 
 
 def check_copy_target(settings: Settings) -> str:

@@ -118,6 +118,8 @@ def test_ipv6_goes_in_brackets_in_urls() -> None:
         ({"MAINTENANCE_CHECK_URL": "http://{host}:{port}/"}, "MAINTENANCE_CHECK_URL"),
         ({"MAINTENANCE_CHECK_URL": "ftp://{host}/"}, "is not an http:// or https:// URL"),
         ({"HEALTHCHECK_URL": "http://{host}:99999/"}, "HEALTHCHECK_URL"),
+        ({"HEALTHCHECK_URL": "http://{host}:0/"}, "port 0 is no port to ask"),
+        ({"HEALTHCHECK_URL": "http://{host}/he alth"}, "holds whitespace"),
         ({"SSH_CONNECT_TIMEOUT": "0"}, "SSH_CONNECT_TIMEOUT='0' must be a number of seconds"),
         ({"SSH_CONNECT_TIMEOUT": "nan"}, "SSH_CONNECT_TIMEOUT='nan'"),
         ({"SSH_CONNECT_TIMEOUT": "soon"}, "SSH_CONNECT_TIMEOUT='soon' is not a number"),
@@ -168,6 +170,17 @@ def test_ssh_config_supplies_what_the_entry_leaves_out(app_lab: AppLab) -> None:
         host.close()
     assert result.exit_code == 0, result
     assert result.stdout == f"{app_lab.user}\n{app_lab.app_roots['127.0.0.2']}"
+
+
+def test_a_chatty_command_is_read_whole_and_in_time(app_lab: AppLab) -> None:
+    # invoke joined all the output so far for each chunk it read: 20 MB took 41 s.
+    host = SshHost(parse_app_hosts("127.0.0.2")[0], ssh_config=app_lab.ssh_config)
+    try:
+        result = host.run("head -c 20000000 /dev/zero | tr '\\0' x; echo", timeout_s=60)
+    finally:
+        host.close()
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("x") == 20_000_000, len(result.stdout)
 
 
 @pytest.mark.parametrize("strict", ["yes", "no", "accept-new"])

@@ -167,7 +167,9 @@ def test_window_and_rollback_on_two_hosts(
 
     lines = journal_of(tmp_path)
     health = f":{lab.http_port}/health"
-    assert host_lines(lines, "preflight") == [(A, "true"), (B, "true")]
+    # Each host reached, then asked its release (CURRENT_VERSION_CMD reads only).
+    version = '"$APP_ROOT/bin/version"'
+    assert host_lines(lines, "preflight") == [(A, "true"), (B, "true"), (A, version), (B, version)]
     assert host_lines(lines, "maintenance-on") == [
         (A, '"$APP_ROOT/bin/maintenance" on'),
         (A, f"GET http://{A}:{lab.http_port}/"),

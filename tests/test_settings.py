@@ -130,3 +130,26 @@ def test_the_backup_compresses_at_the_measured_level_unless_told(tmp_path: Path)
     assert load_settings(None, base_dir=tmp_path, environ={}).backup_compress == 1
     told = load_settings(None, base_dir=tmp_path, environ={"BACKUP_COMPRESS": " 9 "})
     assert told.backup_compress == 9
+
+
+@pytest.mark.parametrize(
+    "extra, cause",
+    [
+        (
+            {"MAINTENANCE_ON_CMD": "true"},
+            "MAINTENANCE_ON_CMD is set but MAINTENANCE_OFF_CMD is not",
+        ),
+        (
+            {"MAINTENANCE_OFF_CMD": "true"},
+            "MAINTENANCE_OFF_CMD is set but MAINTENANCE_ON_CMD is not",
+        ),
+        ({"DEPLOY_CMD": "deploy v2", "DEPLOY_VERSION": "v2"}, "DEPLOY_CMD has no {version}"),
+    ],
+)
+def test_app_commands_that_cannot_undo_themselves_are_refused(
+    tmp_path: Path, legacy_url: str, extra: dict[str, str], cause: str
+) -> None:
+    settings = make_settings(tmp_path, legacy_url, CURRENT_VERSION_CMD="echo v1", **extra)
+    with pytest.raises(CutoverError, match=f"^config: {re.escape(cause)}"):
+        commands.migrate_offline(settings, yes=True)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

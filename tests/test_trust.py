@@ -268,7 +268,7 @@ def test_redeploy_needs_a_known_release_and_a_stuck_rollback_says_how_to_finish(
     original = fingerprint(legacy_url)
     env = app_env(tmp_path, legacy_url)
     assert run_cli(["migrate-offline", "--yes"], cwd=tmp_path, env=env).returncode == 0
-    broken = {**env, "DEPLOY_CMD": "echo 'deploy host unreachable' >&2; exit 3"}
+    broken = {**env, "DEPLOY_CMD": "echo 'deploy host unreachable:' {version} >&2; exit 3"}
     proc = run_cli(["rollback", "--yes"], cwd=tmp_path, env=broken)
     line = last_line(proc)
     assert proc.returncode != 0 and line.startswith("redeploy-app: "), proc.stdout + proc.stderr
