@@ -137,13 +137,17 @@ def completed_steps(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return done
 
 
+def moment(at: object) -> datetime:
+    """Return a journal line's `at` (ISO 8601, UTC, ending in Z) as an aware datetime."""
+    return datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+
+
 def seconds_since_first_start(lines: list[dict[str, Any]]) -> float:
     """Return the seconds from a run's first start line until now (0 when it has none)."""
     starts = [str(ln["at"]) for ln in lines if ln.get("event") == "start" and ln.get("at")]
     if not starts:
         return 0.0
-    first = datetime.fromisoformat(min(starts).replace("Z", "+00:00"))
-    return max(0.0, (datetime.now(timezone.utc) - first).total_seconds())
+    return max(0.0, (datetime.now(timezone.utc) - moment(min(starts))).total_seconds())
 
 
 def span_seconds(lines: list[dict[str, Any]], first: str, last: str) -> float:
@@ -153,8 +157,7 @@ def span_seconds(lines: list[dict[str, Any]], first: str, last: str) -> float:
     ends = [ln["at"] for ln in lines if ln.get("step") == last and ln.get("event") == "end"]
     if not starts or not ends:
         return 0.0
-    at = [datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in (starts[-1], ends[-1])]
-    return round((at[1] - at[0]).total_seconds(), 3)
+    return round((moment(ends[-1]) - moment(starts[-1])).total_seconds(), 3)
 
 
 def runs_newest_first(runs_dir: Path) -> list[Path]:

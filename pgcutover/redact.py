@@ -9,7 +9,12 @@ from typing import Any
 _URL_PASSWORD = re.compile(
     r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^/\s]*)(?P<post>@)", re.I
 )
-_KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+# password=…, PGPASSWORD=…, DB_PASSWD: …, "password": "…" (JSON in a command's output).
+_KV_PASSWORD = re.compile(
+    r"""(?P<pre>\b\w*pass(?:word|wd)\w*"?\s*[:=]\s*)"""
+    r"""(?P<pw>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""",
+    re.I,
+)
 _known: set[str] = set()
 
 

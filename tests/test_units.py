@@ -18,6 +18,11 @@ from steps.window import STEP_NAMES
 def test_mask_hides_url_and_keyword_passwords() -> None:
     assert mask("postgresql://app:hunter2@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert mask("host=db password='a b' user=x") == "host=db password=*** user=x"
+    # Any *password / *passwd key, as a command's output writes it (env, JSON, YAML).
+    assert mask("PGPASSWORD=pw1 psql") == "PGPASSWORD=*** psql"
+    assert mask('{"password": "p w2", "user": "a"}') == '{"password": ***, "user": "a"}'
+    assert mask("DB_PASSWD: pw3") == "DB_PASSWD: ***"
+    assert mask('password authentication failed for user "x"').endswith('user "x"')
     register_secret("s3cr3t-value")
     assert "s3cr3t-value" not in mask("failed near s3cr3t-value")
     # An unencoded "@" in the password: masked up to the host, the text after it left alone.
