@@ -29,6 +29,15 @@ DERIVED = {("User", "defaultOrganizationId")}
 R5 = {"UserMcpServerConfig", "UserToolGroup", "UserMcpServerInstance"}
 
 
+def refused_window(tmp_path: Path, url: str) -> str:
+    """Run the window, which must be refused changing nothing; return its one line."""
+    before = database_fingerprint(url, "psycopg")
+    with pytest.raises(CutoverError) as refused:
+        commands.migrate_offline(make_settings(tmp_path, url), yes=True)
+    assert database_fingerprint(url, "psycopg") == before
+    return str(refused.value)
+
+
 def test_every_foreign_key_of_the_target_is_counted() -> None:
     (sql,) = [f.text for f in load_migration(PROJECT_ROOT / "sql" / "migration").refused_references]
     keys = FOREIGN_KEY.findall(TARGET_SQL.read_text())
@@ -78,14 +87,10 @@ def test_repeated_keys_a_lost_unique_index_let_in_are_refused(
         db.execute('INSERT INTO "UserToolGroupTool" SELECT * FROM "UserToolGroupTool" LIMIT 2')
     finally:
         db.close()
-    before = database_fingerprint(legacy_url, "psycopg")
-    with pytest.raises(CutoverError) as refused:
-        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
-    line = str(refused.value)
+    line = refused_window(tmp_path, legacy_url)
     assert "User email values held by more than one row: 1;" in line, line
     held = "UserToolGroupTool (toolGroupId, userMcpServerConfigId, toolId) values held by more"
     assert f"{held} than one row: 2" in line, line
-    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def orphan(url: str) -> None:
@@ -113,15 +118,11 @@ def test_preflight_refuses_rows_the_target_would_refuse_and_changes_nothing(
     tmp_path: Path, legacy_url: str
 ) -> None:
     orphan(legacy_url)
-    before = database_fingerprint(legacy_url, "psycopg")
-    with pytest.raises(CutoverError) as refused:
-        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
-    line = str(refused.value)
+    line = refused_window(tmp_path, legacy_url)
     assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
     assert "Tool rows whose mcpServerId names no McpServer: 1;" in line, line
     assert "UserMcpServerConfig rows without organizationId whose userId names no User" in line
     assert line.endswith("nothing was changed")
-    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def test_the_audit_names_them_before_the_window(tmp_path: Path, legacy_url: str) -> None:
@@ -155,14 +156,10 @@ def test_rows_written_past_a_key_still_marked_valid_are_refused(
         db.execute('ALTER TABLE "Tool" ENABLE TRIGGER ALL')
     finally:
         db.close()
-    before = database_fingerprint(legacy_url, "psycopg")
-    with pytest.raises(CutoverError) as refused:
-        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
-    line = str(refused.value)
+    line = refused_window(tmp_path, legacy_url)
     assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
     assert "UserToolGroup rows without organizationId whose userId names no User" in line, line
     assert "Tool rows whose mcpServerId names no McpServer: 1" in line, line
-    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def long_id(length: int) -> str:
@@ -188,13 +185,9 @@ def test_a_user_id_too_long_for_its_personal_membership_key_is_refused(
     # Legal in legacy (a user of no organization is in no (organizationId, userId) index), but
     # R3's personal membership puts it in one, whose btree entries hold at most 2704 bytes.
     add_user(legacy_url, long_id(2690))
-    before = database_fingerprint(legacy_url, "psycopg")
-    with pytest.raises(CutoverError) as refused:
-        commands.migrate_offline(make_settings(tmp_path, legacy_url), yes=True)
-    line = str(refused.value)
+    line = refused_window(tmp_path, legacy_url)
     assert line.startswith("preflight: legacy rows the target's keys would refuse"), line
     assert "User ids too long for the key of their personal membership (R3)" in line, line
-    assert database_fingerprint(legacy_url, "psycopg") == before
 
 
 def test_the_longest_user_id_the_key_holds_migrates(tmp_path: Path, legacy_url: str) -> None:
